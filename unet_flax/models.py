@@ -1,0 +1,158 @@
+"""A functional Flax U-Net for binary (person) segmentation.
+
+Depth and width are one knob each: `base_filters` doubles at every level for `depth` levels (the
+deepest level is the bottleneck). The seed configuration (base_filters=32, depth=5, dropout 0.3 in
+the two deepest encoder blocks, 3x3 stride-2 transposed convs, a 3x3/32 head then a 1x1 conv) has
+exactly 8,639,745 parameters, pinned by `tests/test_models.py`.
+
+The model returns logits; `jax.nn.sigmoid` of channel 0 is the person probability.
+"""
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+Array = jax.Array
+
+
+@functools.lru_cache(maxsize=None)
+def _subpixel_taps(kernel_size: int) -> tuple[int, int, tuple[tuple[int, int, int], ...]]:
+  """For a stride-2 'SAME' transposed conv: (lo, hi, taps) with taps (phase, kernel_tap, offset).
+
+  Output position 2p + phase receives x[p + offset] * kernel[kernel_tap]; `lo..hi` bounds the
+  offsets, i.e. the window of input positions each output phase reads. Derived from
+  `lax.conv_transpose(..., padding='SAME', transpose_kernel=False)`, which dilates the input by 2,
+  pads it by `pad_lo` and correlates with the kernel.
+  """
+  stride = 2
+  pad_len = kernel_size + stride - 2
+  pad_lo = kernel_size - 1 if stride > kernel_size - 1 else -(-pad_len // 2)
+  taps = []
+  for phase in range(stride):
+    for tap in range(kernel_size):
+      dilated = phase + tap - pad_lo  # index into the dilated input, relative to 2p
+      if dilated % stride == 0:
+        taps.append((phase, tap, dilated // stride))
+  offsets = [o for _, _, o in taps]
+  return min(offsets), max(offsets), tuple(taps)
+
+
+class ConvTranspose2x(nn.Module):
+  """Stride-2 'SAME' transposed convolution, computed as a sub-pixel convolution.
+
+  Same parameters (`kernel` [k, k, in, out], `bias`) and the same output as
+  `nn.ConvTranspose(features, (k, k), strides=(2, 2), padding='SAME')`, but written as one
+  ordinary stride-1 convolution over the undilated input that produces the four output phases as
+  channels, followed by a depth-to-space reshape. XLA:CPU runs the weight gradient of
+  `nn.ConvTranspose` (an lhs-dilated convolution) through a slow generic path; this form's
+  gradients are ordinary convolutions and it does no multiplications by inserted zeros.
+  """
+  features: int
+  kernel_size: int = 3
+  kernel_init: Any = nn.initializers.lecun_normal()
+
+  @nn.compact
+  def __call__(self, x: Array) -> Array:
+    k = self.kernel_size
+    in_features = x.shape[-1]
+    kernel = self.param('kernel', self.kernel_init, (k, k, in_features, self.features))
+    bias = self.param('bias', nn.initializers.zeros_init(), (self.features,))
+    lo, hi, taps = _subpixel_taps(k)
+    window = hi - lo + 1
+    # Scatter matrix S[phase, window_pos, tap] (static), so that the phase kernels are
+    # K[wy, wx, c, (py, px, o)] = sum_{ty, tx} S[py, wy, ty] S[px, wx, tx] kernel[ty, tx, c, o].
+    scatter = np.zeros((2, window, k), np.float32)
+    for phase, tap, offset in taps:
+      scatter[phase, offset - lo, tap] = 1.0
+    scatter = jnp.asarray(scatter, kernel.dtype)
+    phase_kernel = jnp.einsum('aiy,bjx,yxco->ijcabo', scatter, scatter, kernel)
+    phase_kernel = phase_kernel.reshape(window, window, in_features, 4 * self.features)
+    y = jax.lax.conv_general_dilated(
+        x, phase_kernel.astype(x.dtype), window_strides=(1, 1),
+        padding=((-lo, hi), (-lo, hi)), dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
+    n, h, w, _ = y.shape
+    y = y.reshape(n, h, w, 2, 2, self.features).transpose(0, 1, 3, 2, 4, 5)
+    return y.reshape(n, 2 * h, 2 * w, self.features) + bias.astype(x.dtype)
+
+
+class ConvBlock(nn.Module):
+  """Two 3x3 convolutions, each followed by (optional) batch norm and ReLU."""
+  features: int
+  batch_norm: bool = False
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool) -> Array:
+    for i in range(2):
+      x = nn.Conv(self.features, (3, 3), padding='SAME', use_bias=not self.batch_norm,
+                  name=f'conv{i + 1}')(x)
+      if self.batch_norm:
+        x = nn.BatchNorm(use_running_average=not train, name=f'bn{i + 1}')(x)
+      x = nn.relu(x)
+    return x
+
+
+class UNet(nn.Module):
+  """U-Net: `depth` levels, `base_filters * 2**level` filters at each level.
+
+  Attributes:
+    base_filters: filters of the first level; each deeper level doubles them.
+    depth: number of levels including the bottleneck (the input is pooled `depth - 1` times, so
+      spatial sizes must be multiples of 2**(depth - 1); `predict.py` pads to that).
+    dropout: dropout rate applied after the convs of the `dropout_levels` deepest encoder blocks.
+    dropout_levels: how many of the deepest encoder blocks get dropout.
+    batch_norm: batch norm after every 3x3 conv of the encoder/decoder blocks.
+    num_classes: output channels (1 for person-vs-background logits).
+    up_kernel_size: kernel size of the stride-2 transposed convs.
+    head_filters: filters of the extra 3x3 conv before the 1x1 output conv (0 disables it).
+  """
+  base_filters: int = 32
+  depth: int = 5
+  dropout: float = 0.3
+  dropout_levels: int = 2
+  batch_norm: bool = False
+  num_classes: int = 1
+  up_kernel_size: int = 3
+  head_filters: int = 32
+
+  @nn.compact
+  def __call__(self, x: Array, train: bool = False) -> Array:
+    skips = []
+    for level in range(self.depth):
+      x = ConvBlock(self.base_filters * 2**level, self.batch_norm, name=f'encoder{level}')(x, train)
+      if self.dropout > 0 and level >= self.depth - self.dropout_levels:
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+      if level < self.depth - 1:
+        skips.append(x)
+        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    for level in reversed(range(self.depth - 1)):
+      features = self.base_filters * 2**level
+      x = ConvTranspose2x(features, self.up_kernel_size, name=f'upsample{level}')(x)
+      x = jnp.concatenate([x, skips[level]], axis=-1)
+      x = ConvBlock(features, self.batch_norm, name=f'decoder{level}')(x, train)
+    if self.head_filters:
+      x = nn.relu(nn.Conv(self.head_filters, (3, 3), padding='SAME', name='head')(x))
+    return nn.Conv(self.num_classes, (1, 1), name='logits')(x)
+
+
+def create_model(model_config) -> UNet:
+  """Builds the U-Net from `config.model` (an ml_collections.ConfigDict or a plain dict)."""
+  cfg = dict(model_config)
+  name = cfg.pop('name', 'unet')
+  if name != 'unet':
+    raise ValueError(f"config.model.name={name!r}: expected 'unet'")
+  fields = set(UNet.__dataclass_fields__) - {'parent', 'name'}
+  unknown = sorted(set(cfg) - fields)
+  if unknown:
+    raise ValueError(f'config.model has unknown keys {unknown}; expected a subset of {sorted(fields)}')
+  if cfg.get('depth', 1) < 1 or cfg.get('base_filters', 1) < 1:
+    raise ValueError(f'config.model.depth and base_filters must be >= 1, got {cfg}')
+  return UNet(**cfg)
+
+
+def param_count(params) -> int:
+  return int(sum(np.prod(p.shape) for p in jax.tree_util.tree_leaves(params)))

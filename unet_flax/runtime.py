@@ -1,0 +1,15 @@
+"""Process-level setup shared by the command-line entry points."""
+import os
+
+
+def setup() -> None:
+  """Keeps TensorFlow (used only for data) off the accelerators and enables JAX's persistent
+  compilation cache, which makes the second start of a job several seconds faster."""
+  import jax
+  import tensorflow as tf
+  tf.config.set_visible_devices([], 'GPU')
+  tf.config.set_visible_devices([], 'TPU') if tf.config.list_physical_devices('TPU') else None
+  cache_dir = os.environ.get('JAX_COMPILATION_CACHE_DIR',
+                             os.path.join(os.path.expanduser('~'), '.cache', 'jax_compilation_cache'))
+  jax.config.update('jax_compilation_cache_dir', cache_dir)
+  jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)

@@ -1,0 +1,349 @@
+"""Training and evaluation of the person-segmentation U-Net: `train_and_evaluate(config, workdir)`.
+
+One code path for one CPU and for many accelerator cores: a 1-D `jax.make_mesh` over all devices
+with a 'data' axis; the train state is replicated, every batch is split along 'data' with a
+`NamedSharding`, and the steps are `jax.jit`-ted with explicit shardings (no pmap). Batches are a
+pure function of (seed, step) and dropout keys are folded from the step, so a run resumed from a
+checkpoint continues exactly as an uninterrupted one would.
+
+Sections: setup (mesh, data, model, optimizer) | steps | evaluation | the loop.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from typing import Any
+
+from absl import logging
+import flax
+from flax.metrics import tensorboard
+from flax.training import train_state
+import jax
+from jax.sharding import NamedSharding, PartitionSpec as P
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+import orbax.checkpoint as ocp
+import tqdm
+
+from unet_flax import checkpoints
+from unet_flax import input_pipeline
+from unet_flax import metrics as metrics_lib
+from unet_flax import models
+from unet_flax import visualize
+
+
+class TrainState(train_state.TrainState):
+  batch_stats: Any = flax.struct.field(default_factory=dict)
+
+
+# ---------------------------------------------------------------------------------------------
+# Setup.
+# ---------------------------------------------------------------------------------------------
+
+def create_mesh() -> jax.sharding.Mesh:
+  """A 1-D mesh over every device, axis 'data' (data parallelism)."""
+  return jax.make_mesh((jax.device_count(),), ('data',))
+
+
+def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None:
+  """Raises ValueError (one line, naming the key) for settings that cannot work."""
+  for key in ('batch_size', 'eval_batch_size'):
+    value = config[key]
+    if value <= 0 or value % num_devices:
+      raise ValueError(f'config.{key}={value} must be a positive multiple of the number of '
+                       f'devices ({num_devices}), since each batch is split evenly across them')
+  if config.num_train_steps <= 0:
+    raise ValueError(f'config.num_train_steps={config.num_train_steps}: expected > 0')
+  multiple = 2**(config.model.depth - 1)
+  if config.data.image_size % multiple:
+    raise ValueError(f'config.data.image_size={config.data.image_size} must be a multiple of '
+                     f'2**(depth-1)={multiple} for config.model.depth={config.model.depth}')
+  if config.optimizer.name not in ('adam', 'adamw'):
+    raise ValueError(f"config.optimizer.name={config.optimizer.name!r}: expected 'adam' or 'adamw'")
+
+
+def check_workdir(workdir: str) -> None:
+  """Fails early, naming the directory, when the workdir cannot be written."""
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    probe = os.path.join(workdir, '.write_test')
+    with open(probe, 'w') as f:
+      f.write('ok')
+    os.remove(probe)
+  except OSError as e:
+    raise ValueError(f'--workdir {workdir} is not writable ({e.strerror}); expected a directory '
+                     'this user can create files in') from None
+
+
+def create_schedule(opt: ml_collections.ConfigDict, num_steps: int) -> optax.Schedule:
+  """Linear warm-up from 0 to the peak learning rate, then cosine decay to peak * end factor."""
+  return optax.warmup_cosine_decay_schedule(
+      init_value=0.0, peak_value=opt.learning_rate,
+      warmup_steps=min(opt.warmup_steps, max(num_steps - 1, 0)),
+      decay_steps=max(num_steps, opt.warmup_steps + 1),
+      end_value=opt.learning_rate * opt.end_learning_rate_factor)
+
+
+def create_optimizer(opt: ml_collections.ConfigDict, num_steps: int) -> optax.GradientTransformation:
+  """Adam(W) with linear warm-up then cosine decay, optional global-norm clipping."""
+  schedule = create_schedule(opt, num_steps)
+  if opt.name == 'adamw':
+    tx = optax.adamw(schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay)
+  else:
+    tx = optax.adam(schedule, b1=opt.b1, b2=opt.b2)
+  if opt.grad_clip_norm:
+    tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), tx)
+  return tx
+
+
+def create_train_state(model: models.UNet, tx: optax.GradientTransformation, key: jax.Array,
+                       image_size: int) -> TrainState:
+  variables = model.init(key, jnp.zeros((1, image_size, image_size, 3), jnp.float32), train=False)
+  return TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
+                           batch_stats=variables.get('batch_stats', {}))
+
+
+def inference_variables(state: TrainState) -> dict:
+  variables = {'params': state.params}
+  if state.batch_stats:
+    variables['batch_stats'] = state.batch_stats
+  return variables
+
+
+# ---------------------------------------------------------------------------------------------
+# Steps.
+# ---------------------------------------------------------------------------------------------
+
+def make_train_step(model: models.UNet, loss_config: ml_collections.ConfigDict, dropout_key):
+  """Returns train_step(state, batch) -> (state, metrics)."""
+
+  def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
+    key = jax.random.fold_in(dropout_key, state.step)
+
+    def loss_fn(params):
+      variables = {'params': params}
+      if state.batch_stats:
+        variables['batch_stats'] = state.batch_stats
+      logits, updates = model.apply(variables, batch['image'], train=True,
+                                    rngs={'dropout': key}, mutable=['batch_stats'])
+      loss, terms = metrics_lib.segmentation_loss(
+          logits, batch['mask'], loss_config.bce_weight, loss_config.dice_weight)
+      return loss, (terms, updates)
+
+    (loss, (terms, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    state = state.apply_gradients(grads=grads,
+                                  batch_stats=updates.get('batch_stats', state.batch_stats))
+    return state, {'loss': loss, **terms, 'grad_norm': optax.global_norm(grads)}
+
+  return train_step
+
+
+def make_eval_step(model: models.UNet):
+  """Returns eval_step(variables, batch) -> (per-image confusion counts, probabilities)."""
+
+  def eval_step(variables: dict, batch: dict):
+    logits = model.apply(variables, batch['image'], train=False)
+    return metrics_lib.confusion_counts(logits, batch['mask']), jax.nn.sigmoid(logits)
+
+  return eval_step
+
+
+def put_batch(batch: dict, sharding: NamedSharding) -> dict:
+  """Host numpy batch -> global jax.Array split along the mesh's 'data' axis."""
+  return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+
+
+# ---------------------------------------------------------------------------------------------
+# Evaluation.
+# ---------------------------------------------------------------------------------------------
+
+def evaluate(eval_step, variables, split, config, data_sharding, workdir: str | None = None,
+             step: int = 0) -> tuple[dict, np.ndarray]:
+  """One pass over the evaluation split: metrics, per-image IoUs, and (optionally) a PNG grid."""
+  counts = {k: [] for k in ('tp', 'fp', 'fn', 'tn')}
+  grid_rows = []
+  for batch in input_pipeline.eval_batches(split, config.eval_batch_size, config.data.image_size):
+    valid = batch.pop('valid')
+    batch_counts, probs = eval_step(variables, put_batch(batch, data_sharding))
+    for k, v in batch_counts.items():
+      counts[k].append(np.asarray(v)[valid])
+    if len(grid_rows) < config.num_eval_images:
+      probs = np.asarray(probs)
+      for i in np.flatnonzero(valid)[:config.num_eval_images - len(grid_rows)]:
+        grid_rows.append((batch['image'][i], batch['mask'][i], probs[i]))
+  counts = {k: np.concatenate(v) for k, v in counts.items()}
+  summary, per_image_iou = metrics_lib.summarize(counts)
+  if workdir is not None and grid_rows:
+    visualize.save_mask_grid(os.path.join(workdir, 'eval', f'step_{step:06d}.png'), grid_rows)
+  return summary, per_image_iou
+
+
+# ---------------------------------------------------------------------------------------------
+# The loop.
+# ---------------------------------------------------------------------------------------------
+
+def _append_jsonl(path: str, record: dict) -> None:
+  with open(path, 'a') as f:
+    f.write(json.dumps(record) + '\n')
+
+
+def _flops(compiled) -> float | None:
+  """FLOPs of one compiled call, from XLA's cost analysis (None where the backend has none)."""
+  try:
+    analysis = compiled.cost_analysis()
+  except Exception:  # Some backends do not implement it.
+    return None
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0] if analysis else {}
+  flops = (analysis or {}).get('flops')
+  return float(flops) if flops is not None else None
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """Trains (or resumes) the U-Net described by `config`, evaluating every N steps.
+
+  Writes TensorBoard events, `metrics.jsonl`, PNG grids under `eval/`, checkpoints under
+  `checkpoints/` and `best/`, and returns (and writes to `summary.json`) the final summary.
+  """
+  # -- Setup ----------------------------------------------------------------------------------
+  mesh = create_mesh()
+  validate_config(config, mesh.size)
+  check_workdir(workdir)
+  checkpoints.write_or_check_config(workdir, config.to_dict())
+  replicated = NamedSharding(mesh, P())
+  data_sharding = NamedSharding(mesh, P('data'))
+  logging.info('Devices: %d x %s; mesh %s', mesh.size, jax.devices()[0].platform, dict(mesh.shape))
+
+  train_split, eval_split = input_pipeline.get_splits(config.data)
+  logging.info('Data: %s, %d train / %d eval examples', config.data.name, len(train_split),
+               len(eval_split))
+
+  model = models.create_model(config.model)
+  tx = create_optimizer(config.optimizer, config.num_train_steps)
+  schedule = create_schedule(config.optimizer, config.num_train_steps)
+  root_key = jax.random.key(config.seed)
+  init_key, dropout_key = jax.random.split(root_key)
+  state = jax.jit(create_train_state, static_argnums=(0, 1, 3), out_shardings=replicated)(
+      model, tx, init_key, config.data.image_size)
+  num_params = models.param_count(state.params)
+  logging.info('Model: %s, %s parameters', dict(config.model), f'{num_params:,}')
+
+  train_ckpt = checkpoints.train_manager(workdir, config.keep_checkpoints)
+  best_ckpt = checkpoints.best_manager(workdir)
+  start_step = train_ckpt.latest_step() or 0
+  if start_step:
+    abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
+    state = train_ckpt.restore(start_step, args=ocp.args.Composite(
+        state=ocp.args.StandardRestore(abstract)))['state']
+    logging.info('Resumed from %s at step %d', train_ckpt.directory, start_step)
+
+  # -- Steps ----------------------------------------------------------------------------------
+  train_step = jax.jit(
+      make_train_step(model, config.loss, dropout_key),
+      in_shardings=(replicated, data_sharding), out_shardings=(replicated, replicated),
+      donate_argnums=(0,))
+  eval_step = jax.jit(make_eval_step(model), in_shardings=(replicated, data_sharding),
+                      out_shardings=(data_sharding, data_sharding))
+
+  writer = tensorboard.SummaryWriter(os.path.join(workdir, 'tensorboard'))
+  metrics_path = os.path.join(workdir, 'metrics.jsonl')
+  batches = input_pipeline.train_batches(
+      train_split, start_step, config.batch_size, config.data.image_size, config.seed,
+      config.data.augment)
+  compiled_step, flops_per_step = None, None
+  metadata = {'model': config.model.to_dict(), 'image_size': config.data.image_size,
+              'data': config.data.name}
+
+  def save_train_checkpoint(step: int, force: bool = False) -> None:
+    train_ckpt.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)),
+                    force=force)
+
+  def run_evaluation(step: int) -> dict:
+    eval_metrics, per_image_iou = evaluate(eval_step, inference_variables(state), eval_split,
+                                           config, data_sharding, workdir, step)
+    for k, v in eval_metrics.items():
+      writer.scalar(f'eval/{k}', v, step)
+    writer.histogram('eval/per_image_iou', per_image_iou, step)
+    _append_jsonl(metrics_path, {'step': step, 'split': 'eval', **eval_metrics})
+    checkpoints.save_best(best_ckpt, step, inference_variables(state),
+                          {**metadata, 'step': step, 'metrics': eval_metrics},
+                          {'iou': eval_metrics['iou']})
+    logging.info('eval step %d: %s', step, ', '.join(
+        f'{k}={v:.4f}' for k, v in eval_metrics.items() if k.startswith(('iou', 'dice'))))
+    return eval_metrics
+
+  # -- The loop -------------------------------------------------------------------------------
+  train_seconds, eval_metrics, step = 0.0, None, start_step
+  progress = tqdm.tqdm(total=config.num_train_steps, initial=start_step, desc='train',
+                       unit='step', dynamic_ncols=True, mininterval=1.0)
+  interval_start, interval_steps = time.perf_counter(), 0
+  try:
+    for step in range(start_step + 1, config.num_train_steps + 1):
+      batch = put_batch(next(batches), data_sharding)
+      if compiled_step is None:
+        compiled_step = train_step.lower(state, batch).compile()
+        flops_per_step = _flops(compiled_step)
+        interval_start = time.perf_counter()
+      state, step_metrics = compiled_step(state, batch)
+      interval_steps += 1
+      progress.update(1)
+
+      if step % config.log_every_steps == 0 or step == config.num_train_steps:
+        step_metrics = jax.tree.map(float, jax.device_get(step_metrics))
+        elapsed = time.perf_counter() - interval_start
+        train_seconds += elapsed
+        step_metrics['steps_per_second'] = interval_steps / elapsed
+        step_metrics['learning_rate'] = float(schedule(step))
+        for k, v in step_metrics.items():
+          writer.scalar(f'train/{k}', v, step)
+        _append_jsonl(metrics_path, {'step': step, 'split': 'train', **step_metrics})
+        progress.set_postfix(loss=f"{step_metrics['loss']:.4f}",
+                             steps_per_s=f"{step_metrics['steps_per_second']:.2f}")
+        interval_start, interval_steps = time.perf_counter(), 0
+
+      if step % config.eval_every_steps == 0 or step == config.num_train_steps:
+        eval_start = time.perf_counter()
+        eval_metrics = run_evaluation(step)
+        interval_start += time.perf_counter() - eval_start  # Keep eval out of steps/s.
+      if step % config.checkpoint_every_steps == 0 or step == config.num_train_steps:
+        save_train_checkpoint(step)
+  except KeyboardInterrupt:
+    # Ctrl-C: keep the work done so far, then stop. (SIGKILL needs no handler: resuming picks
+    # up the last complete checkpoint.)
+    logging.warning('Interrupted at step %d: saving a checkpoint before exiting', step)
+    save_train_checkpoint(int(state.step), force=True)
+    train_ckpt.wait_until_finished()
+    raise
+  finally:
+    progress.close()
+
+  if eval_metrics is None:  # Nothing left to train: a finished run, re-run. Report its result.
+    logging.info('Run already complete at step %d; evaluating it again', start_step)
+    eval_metrics, _ = evaluate(eval_step, inference_variables(state), eval_split, config,
+                               data_sharding)
+  train_ckpt.wait_until_finished()
+  best_ckpt.wait_until_finished()
+  writer.flush()
+
+  summary = {
+      'step': int(state.step),
+      'eval': eval_metrics,
+      'best_step': best_ckpt.best_step(),
+      'num_params': num_params,
+      'flops_per_step': flops_per_step,
+      'train_seconds_this_run': train_seconds,
+      'devices': mesh.size,
+  }
+  if summary['best_step'] is not None:
+    best_metadata = best_ckpt.restore(summary['best_step'], args=ocp.args.Composite(
+        metadata=ocp.args.JsonRestore()))['metadata']
+    summary['best_iou'] = best_metadata['metrics']['iou']
+  with open(os.path.join(workdir, 'summary.json'), 'w') as f:
+    json.dump(summary, f, indent=2)
+  train_ckpt.close()
+  best_ckpt.close()
+  return summary
+
