@@ -13,3 +13,17 @@ def setup() -> None:
                              os.path.join(os.path.expanduser('~'), '.cache', 'jax_compilation_cache'))
   jax.config.update('jax_compilation_cache_dir', cache_dir)
   jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
+  quiet_library_logs()
+
+
+class _QuietLibraries:
+  """Drops INFO records that orbax logs through absl (dozens per checkpoint)."""
+
+  def filter(self, record) -> bool:
+    import logging
+    return record.levelno >= logging.WARNING or '/orbax/' not in record.pathname.replace('\\', '/')
+
+
+def quiet_library_logs() -> None:
+  import logging
+  logging.getLogger('absl').addFilter(_QuietLibraries())

@@ -1,0 +1,40 @@
+"""Shared fixtures: a tiny U-Net config on the embedded `tiny` dataset, built once per session."""
+import os
+import sys
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+
+@pytest.fixture(scope='session')
+def tiny_data_dir(tmp_path_factory):
+  """A TFDS data_dir holding the `person_composite/tiny` dataset (built offline, seconds)."""
+  from unet_flax import input_pipeline
+  data_dir = str(tmp_path_factory.mktemp('tfds'))
+  input_pipeline.get_splits(tiny_unet_config(data_dir).data)
+  return data_dir
+
+
+def tiny_unet_config(data_dir):
+  """The main job's config shrunk to seconds: 8 filters, depth 3, 32x32, a few steps."""
+  from configs import unet_person
+  config = unet_person.get_config()
+  config.model.update(base_filters=8, depth=3, head_filters=8)
+  config.data.update(builder_config='tiny', data_dir=data_dir, image_size=32)
+  config.batch_size = 8
+  config.eval_batch_size = 8
+  config.num_train_steps = 6
+  config.log_every_steps = 2
+  config.eval_every_steps = 3
+  config.checkpoint_every_steps = 3
+  config.optimizer.warmup_steps = 2
+  config.num_eval_images = 2
+  return config
+
+
+@pytest.fixture
+def tiny_config(tiny_data_dir):
+  return tiny_unet_config(tiny_data_dir)

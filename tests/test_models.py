@@ -1,0 +1,82 @@
+"""U-Net architecture: exact parameter counts, output shapes, the sub-pixel transposed conv."""
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from configs import unet_person, unet_seed
+from unet_flax import models
+from unet_flax import predict
+
+
+def _init(model, size):
+  return model.init(jax.random.key(0), jnp.zeros((1, size, size, 3)), train=False)
+
+
+def test_seed_config_has_exactly_the_seed_parameter_count():
+  config = unet_seed.get_config()
+  model = models.create_model(config.model)
+  variables = jax.eval_shape(lambda: _init(model, config.data.image_size))
+  assert models.param_count(variables['params']) == 8_639_745
+
+
+# Counted by hand: each level 3x3 convs cin->f, f->f; each decoder a 3x3 transposed conv, 3x3 convs
+# 2f->f, f->f; head 3x3 b->b and 1x1 b->1 (all with biases).
+@pytest.mark.parametrize('base_filters,depth,expected', [
+    (16, 4, 538_113),   # the default configs/unet_person.py model
+    (8, 3, 33_249),
+    (8, 2, 7_793),
+])
+def test_parameter_count_follows_width_and_depth(base_filters, depth, expected):
+  model = models.UNet(base_filters=base_filters, depth=depth, head_filters=base_filters)
+  variables = jax.eval_shape(lambda: _init(model, 64))
+  assert models.param_count(variables['params']) == expected
+
+
+def test_default_config_builds():
+  config = unet_person.get_config()
+  model = models.create_model(config.model)
+  assert model.depth == 4 and model.base_filters == 16
+
+
+@pytest.mark.parametrize('batch_norm', [False, True])
+def test_output_shape_and_dtype(batch_norm):
+  model = models.UNet(base_filters=4, depth=3, batch_norm=batch_norm, head_filters=4)
+  x = jnp.ones((2, 32, 48, 3))
+  variables = _init(model, 32)
+  assert ('batch_stats' in variables) == batch_norm
+  y = model.apply(variables, x, train=False)
+  assert y.shape == (2, 32, 48, 1) and y.dtype == jnp.float32
+
+
+@pytest.mark.parametrize('kernel_size', [2, 3, 4])
+def test_subpixel_transposed_conv_matches_flax_conv_transpose(kernel_size):
+  x = jax.random.normal(jax.random.key(0), (2, 5, 7, 6))
+  reference = nn.ConvTranspose(4, (kernel_size, kernel_size), strides=(2, 2), padding='SAME')
+  params = reference.init(jax.random.key(1), x)
+  params = jax.tree.map(lambda p: jax.random.normal(jax.random.key(2), p.shape), params)
+  expected = reference.apply(params, x)
+  got = models.ConvTranspose2x(4, kernel_size).apply(params, x)
+  assert got.shape == expected.shape == (2, 10, 14, 4)
+  np.testing.assert_allclose(got, expected, atol=1e-5)
+  # Gradients agree too (they are what the training step uses).
+  loss = lambda mod: lambda p: jnp.sum(jnp.sin(mod.apply(p, x)))
+  g_ref = jax.grad(loss(reference))(params)
+  g_got = jax.grad(loss(models.ConvTranspose2x(4, kernel_size)))(params)
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4), g_ref, g_got)
+
+
+@pytest.mark.parametrize('shape', [(37, 53), (64, 64), (1, 1), (17, 128)])
+def test_predict_mask_any_size(shape):
+  model = models.UNet(base_filters=4, depth=4, head_filters=4)
+  variables = _init(model, 32)
+  image = jax.random.uniform(jax.random.key(3), (1,) + shape + (3,))
+  probs = predict.predict_mask(model, variables, image)
+  assert probs.shape == (1,) + shape + (1,)
+  assert float(probs.min()) >= 0.0 and float(probs.max()) <= 1.0
+
+
+def test_create_model_rejects_unknown_keys():
+  with pytest.raises(ValueError, match='unknown keys'):
+    models.create_model({'base_filters': 8, 'depth': 3, 'filters': 4})
