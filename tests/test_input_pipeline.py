@@ -1,0 +1,148 @@
+"""Tests of unet_flax.input_pipeline: determinism in (seed, step), epochs, eval padding."""
+import itertools
+
+import ml_collections
+import numpy as np
+import pytest
+
+from unet_flax import input_pipeline
+
+
+class FakeSplit:
+  """In-memory split: example i has a distinct colour and a mask covering its left i pixels."""
+
+  def __init__(self, n, h=40, w=30):
+    self.name = "fake"
+    self._examples = []
+    for i in range(n):
+      image = np.zeros((h, w, 3), np.uint8)
+      image[..., 0] = i
+      image[..., 1] = np.arange(w, dtype=np.uint8)[None] * 8
+      image[..., 2] = np.arange(h, dtype=np.uint8)[:, None] * 6
+      mask = np.zeros((h, w, 1), np.uint8)
+      mask[:, : i % w] = 1
+      self._examples.append({"image": image, "mask": mask, "label_source": "gt"})
+
+  def __len__(self):
+    return len(self._examples)
+
+  def __getitem__(self, i):
+    return self._examples[i]
+
+
+def _ids(batch):
+  """Recovers the example index from the red channel (no augmentation)."""
+  return np.rint(batch["image"][:, 0, 0, 0] * 255).astype(int).tolist()
+
+
+def test_train_batch_shapes_and_values():
+  split = FakeSplit(10)
+  for augment in (False, True):
+    b = input_pipeline.train_batch(split, 0, 4, 16, seed=0, augment=augment)
+    assert set(b) == {"image", "mask"}
+    assert b["image"].shape == (4, 16, 16, 3) and b["image"].dtype == np.float32
+    assert b["mask"].shape == (4, 16, 16, 1) and b["mask"].dtype == np.float32
+    assert b["image"].min() >= 0.0 and b["image"].max() <= 1.0
+    assert set(np.unique(b["mask"]).tolist()) <= {0.0, 1.0}
+
+
+@pytest.mark.parametrize("augment", [False, True])
+def test_train_batch_is_a_pure_function_of_seed_and_step(augment):
+  split = FakeSplit(10)
+  a = input_pipeline.train_batch(split, 7, 4, 16, seed=3, augment=augment)
+  input_pipeline.train_batch(split, 2, 4, 16, seed=3, augment=augment)  # other calls in between
+  b = input_pipeline.train_batch(split, 7, 4, 16, seed=3, augment=augment)
+  for k in a:
+    np.testing.assert_array_equal(a[k], b[k])
+  c = input_pipeline.train_batch(split, 8, 4, 16, seed=3, augment=augment)
+  d = input_pipeline.train_batch(split, 7, 4, 16, seed=4, augment=augment)
+  assert not np.array_equal(a["image"], c["image"])
+  assert not np.array_equal(a["image"], d["image"])
+
+
+def test_epochs_are_permutations():
+  split = FakeSplit(10)
+  # batch 4 over 10 examples: steps 0..4 cover exactly two epochs (20 positions).
+  ids = sum((_ids(input_pipeline.train_batch(split, s, 4, 8, seed=1, augment=False))
+             for s in range(5)), [])
+  assert sorted(ids[:10]) == list(range(10)) and sorted(ids[10:]) == list(range(10))
+  assert ids[:10] != ids[10:]  # a new permutation each epoch
+  assert ids[:10] != list(range(10))
+
+
+def test_resumed_train_batches_equal_uninterrupted_ones():
+  split = FakeSplit(10)
+  full = list(itertools.islice(input_pipeline.train_batches(split, 0, 3, 16, 5, True), 6))
+  resumed = list(itertools.islice(input_pipeline.train_batches(split, 4, 3, 16, 5, True), 2))
+  for x, y in zip(full[4:], resumed):
+    for k in x:
+      np.testing.assert_array_equal(x[k], y[k])
+  for s, x in enumerate(full):
+    np.testing.assert_array_equal(x["image"],
+                                  input_pipeline.train_batch(split, s, 3, 16, 5, True)["image"])
+
+
+def test_train_batches_reraises_errors_from_the_prefetch_thread():
+  class Broken(FakeSplit):
+    def __getitem__(self, i):
+      ex = dict(super().__getitem__(i))
+      ex["mask"] = ex["mask"][:-1]
+      return ex
+
+  with pytest.raises(ValueError, match=r"fake\[\d+\]: mask has shape \(39, 30, 1\); expected"):
+    next(input_pipeline.train_batches(Broken(4), 0, 2, 8, 0, False))
+
+
+def test_augmentation_keeps_image_and_mask_aligned():
+  # Image red channel == 255 exactly where the mask is 1: after crop/flip/resize (bilinear image,
+  # nearest mask) the mask must still sit on the bright pixels.
+  image = np.zeros((64, 48, 3), np.uint8)
+  mask = np.zeros((64, 48, 1), np.uint8)
+  mask[10:50, 5:20] = 1
+  image[..., 0] = mask[..., 0] * 255
+  split = [{"image": image, "mask": mask, "label_source": "gt"}] * 3
+  flips = set()
+  for step in range(8):
+    b = input_pipeline.train_batch(split, step, 3, 32, seed=0, augment=True)
+    for img, m in zip(b["image"], b["mask"]):
+      inside, outside = img[..., 0][m[..., 0] > 0], img[..., 0][m[..., 0] == 0]
+      assert inside.mean() > 0.75 and outside.mean() < 0.2
+      cols = np.flatnonzero(m[..., 0].any(0))
+      flips.add(cols.mean() > 16)
+  assert flips == {True, False}  # both flipped and unflipped crops occur
+
+
+def test_eval_batches_cover_every_example_once_and_pad():
+  split = FakeSplit(10)
+  batches = list(input_pipeline.eval_batches(split, 4, 12))
+  assert len(batches) == 3
+  for b in batches:
+    assert set(b) == {"image", "mask", "valid"}
+    assert b["image"].shape == (4, 12, 12, 3) and b["mask"].shape == (4, 12, 12, 1)
+    assert b["valid"].dtype == bool
+  assert [b["valid"].tolist() for b in batches][-1] == [True, True, False, False]
+  ids = sum((_ids(b) for b in batches), [])
+  valid = np.concatenate([b["valid"] for b in batches])
+  assert [i for i, v in zip(ids, valid) if v] == list(range(10))
+  assert not batches[-1]["image"][2:].any() and not batches[-1]["mask"][2:].any()
+  # Resized masks are nearest-neighbour: still exactly 0/1.
+  assert set(np.unique(np.concatenate([b["mask"] for b in batches])).tolist()) <= {0.0, 1.0}
+
+
+def test_empty_split_is_a_clear_error():
+  with pytest.raises(ValueError, match="split is empty"):
+    input_pipeline.train_batch(FakeSplit(0), 0, 2, 8, 0, False)
+  with pytest.raises(ValueError, match="split is empty"):
+    next(input_pipeline.eval_batches(FakeSplit(0), 2, 8))
+
+
+def test_pipeline_on_tiny_composite(tmp_path):
+  cfg = ml_collections.ConfigDict(dict(
+      name="person_composite", builder_config="tiny", data_dir=str(tmp_path), manual_dir=None,
+      train_split="train", eval_split="validation", image_size=48, augment=True))
+  train, val = input_pipeline.get_splits(cfg)
+  b = input_pipeline.train_batch(train, 0, 8, 48, seed=0, augment=True)
+  assert b["image"].shape == (8, 48, 48, 3) and b["mask"].shape == (8, 48, 48, 1)
+  assert 0.0 < b["mask"].mean() < 0.9
+  n = sum(int(e["valid"].sum()) for e in input_pipeline.eval_batches(val, 5, 48))
+  assert n == len(val) == 16
