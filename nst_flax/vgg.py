@@ -1,0 +1,180 @@
+"""VGG19 feature extractor (conv layers up to block5_conv4, Keras layer names) in Flax Linen.
+
+    model = VGG19(pooling='max')                      # or 'avg'
+    feats = model.apply({'params': params}, x, layers=('block4_conv2', 'block1_conv1'))
+    feats['block4_conv2']                             # [N, H/8, W/8, 512], after the ReLU
+
+`x` is NHWC in the Caffe/Keras convention (`nst_flax.weights.preprocess`). Only the layers up to
+the deepest requested one are computed. Activations are post-ReLU, named like the Keras conv
+layers (Keras fuses the ReLU into the conv); pool layers can be requested by their Keras names
+too (`block3_pool`).
+
+Fast image gradients. `jax.grad` of a loss with respect to the *image* needs, per conv, the
+"input-gradient" convolution: a conv of the output cotangent with the spatially flipped kernel
+whose in/out axes are swapped. XLA:CPU writes that as a convolution with a reversed kernel in
+`01oi` form; outside loops the layout pass turns the kernel into a plain `01io` copy and the conv
+runs on the fast Eigen kernel, but inside `lax.fori_loop`/`scan` the kernel is a loop value, the
+`01oi` convolution stays, and it runs 3-4x slower (the whole step 2.6-3.5x slower). `conv3x3`
+below is a `jax.custom_vjp` whose backward is a *plain forward* conv with a kernel flipped and
+transposed once, outside the loop (`grad_kernels(params)`, passed as the `grad_kernels`
+collection). It returns no kernel gradients (they are never needed for style transfer); use
+`exact_kernel_grads=True` (the default autodiff path) to train the network.
+"""
+from __future__ import annotations
+
+from typing import Dict, Iterable, Optional, Sequence
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from nst_flax.weights import CONV_CHANNELS, CONV_LAYERS
+
+__all__ = ["VGG19", "LAYERS", "CONV_LAYERS", "POOL_LAYERS", "grad_kernels", "layer_index",
+           "check_layers", "conv3x3"]
+
+POOL_LAYERS = tuple(f"block{b}_pool" for b in range(1, 6))
+
+
+def _layer_sequence():
+    seq = []
+    for name in CONV_LAYERS:
+        seq.append(name)
+        block, conv = name.split("_")
+        last = {"block1": "conv2", "block2": "conv2"}.get(block, "conv4")
+        if conv == last:
+            seq.append(f"{block}_pool")
+    return tuple(seq)
+
+
+LAYERS = _layer_sequence()  # block1_conv1, block1_conv2, block1_pool, ..., block5_pool
+_INDEX = {n: i for i, n in enumerate(LAYERS)}
+
+
+def layer_index(name: str) -> int:
+    return _INDEX[name]
+
+
+def check_layers(layers: Iterable[str]) -> None:
+    """Raises ValueError naming the first unknown layer."""
+    for name in layers:
+        if name not in _INDEX:
+            raise ValueError(f"unknown VGG19 layer {name!r}; valid names are block1_conv1 .. "
+                             f"block5_conv4 and block1_pool .. block5_pool")
+
+
+def _conv(x, kernel):
+    return jax.lax.conv_general_dilated(
+        x, kernel, window_strides=(1, 1), padding=((1, 1), (1, 1)),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+
+
+def flip_kernel(kernel):
+    """HWIO kernel -> kernel of the input-gradient conv (spatially flipped, I and O swapped)."""
+    return jnp.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))
+
+
+@jax.custom_vjp
+def conv3x3(x, kernel, kernel_t):
+    """3x3 'SAME' conv (NHWC, HWIO) whose x-gradient is a forward conv with `kernel_t`."""
+    return _conv(x, kernel)
+
+
+def _conv3x3_fwd(x, kernel, kernel_t):
+    return _conv(x, kernel), (kernel, kernel_t)
+
+
+def _conv3x3_bwd(res, g):
+    kernel, kernel_t = res
+    # Image gradient only; the kernel cotangents are zeros that XLA removes when (as in style
+    # transfer) nobody uses them.
+    return _conv(g, kernel_t), jnp.zeros_like(kernel), jnp.zeros_like(kernel_t)
+
+
+conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
+
+
+def grad_kernels(params) -> Dict[str, Dict[str, jnp.ndarray]]:
+    """The `grad_kernels` collection for `VGG19.apply`: flipped/transposed kernels, once."""
+    return {name: {"kernel_t": flip_kernel(jnp.asarray(params[name]["kernel"]))}
+            for name in CONV_LAYERS if name in params}
+
+
+class Conv3x3(nn.Module):
+    features: int
+    exact_kernel_grads: bool = False
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", nn.initializers.lecun_normal(),
+                            (3, 3, x.shape[-1], self.features))
+        bias = self.param("bias", nn.initializers.zeros, (self.features,))
+        kernel = kernel.astype(x.dtype)
+        if self.exact_kernel_grads:
+            y = _conv(x, kernel)
+        else:
+            if self.has_variable("grad_kernels", "kernel_t"):
+                kernel_t = self.get_variable("grad_kernels", "kernel_t").astype(x.dtype)
+            else:
+                kernel_t = flip_kernel(kernel)
+            y = conv3x3(x, kernel, kernel_t)
+        return nn.relu(y + bias.astype(x.dtype))
+
+
+class InputNorm(nn.Module):
+    """Per-channel affine on the (Caffe-preprocessed) input; identity for the Keras weights."""
+
+    @nn.compact
+    def __call__(self, x):
+        scale = self.param("scale", nn.initializers.ones, (x.shape[-1],))
+        offset = self.param("offset", nn.initializers.zeros, (x.shape[-1],))
+        return x * scale.astype(x.dtype) + offset.astype(x.dtype)
+
+
+class VGG19(nn.Module):
+    """VGG19 conv trunk. `__call__(x, layers)` returns {name: activation} for `layers`.
+
+    Attributes:
+      pooling: 'max' (ImageNet VGG) or 'avg' (Gatys et al. suggest it gives smoother results).
+      exact_kernel_grads: if True, plain `lax.conv` everywhere (gradients w.r.t. the weights
+        too, e.g. to fine-tune an encoder); if False (default), the image-gradient-only conv.
+    """
+
+    pooling: str = "max"
+    exact_kernel_grads: bool = False
+
+    @nn.compact
+    def __call__(self, x, layers: Sequence[str] = ("block5_conv4",)):
+        if self.pooling not in ("max", "avg"):
+            raise ValueError(f"pooling must be 'max' or 'avg', not {self.pooling!r}")
+        layers = tuple(layers)
+        if not layers:
+            return {}
+        check_layers(layers)
+        wanted = set(layers)
+        deepest = max(_INDEX[n] for n in layers)
+        out = {}
+        x = InputNorm(name="input_norm")(x)
+        convs = iter(zip(CONV_LAYERS, CONV_CHANNELS))
+        for name in LAYERS[: deepest + 1]:
+            if name.endswith("_pool"):
+                if self.pooling == "max":
+                    x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+                else:
+                    x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+            else:
+                cname, ch = next(convs)
+                assert cname == name
+                x = Conv3x3(ch, self.exact_kernel_grads, name=name)(x)
+            if name in wanted:
+                out[name] = x
+        return out
+
+
+def init_params(key=None, image_size: int = 32):
+    """Random VGG19 params in the same layout as `weights.load_vgg19_params` (for tests)."""
+    key = jax.random.PRNGKey(0) if key is None else key
+    x = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
+    params = VGG19().init(key, x, layers=("block5_conv4",))["params"]
+    return jax.tree_util.tree_map(np.asarray, params)
