@@ -26,9 +26,8 @@ def _data_config(**kw):
 
 
 @pytest.fixture(scope="module")
-def tiny_builder(tmp_path_factory):
-  data_dir = str(tmp_path_factory.mktemp("tfds_tiny"))
-  builder = person_composite.PersonComposite(config="tiny", data_dir=data_dir)
+def tiny_builder(tiny_data_dir):  # conftest.py: `person_composite/tiny` built once per session
+  builder = person_composite.PersonComposite(config="tiny", data_dir=tiny_data_dir)
   builder.download_and_prepare()
   return builder
 
@@ -125,14 +124,14 @@ def test_pasting_is_exact_outside_and_inside_the_mask(monkeypatch):
   assert checked >= 5
 
 
-def test_get_splits_person_composite(tmp_path):
-  train, val = input_pipeline.get_splits(_data_config(data_dir=str(tmp_path)))
+def test_get_splits_person_composite(tiny_data_dir):
+  train, val = input_pipeline.get_splits(_data_config(data_dir=tiny_data_dir))
   assert (len(train), len(val)) == (48, 16)
   ex = train[0]
   assert ex["image"].shape == (64, 64, 3) and ex["mask"].shape == (64, 64, 1)
   assert ex["label_source"] == "gt"
   with pytest.raises(ValueError, match="builder_config 'huge'"):
-    input_pipeline.get_splits(_data_config(builder_config="huge", data_dir=str(tmp_path)))
+    input_pipeline.get_splits(_data_config(builder_config="huge", data_dir=tiny_data_dir))
   with pytest.raises(ValueError, match="unknown data.name 'imagenet'"):
     input_pipeline.get_splits(_data_config(name="imagenet"))
 

@@ -136,9 +136,9 @@ def test_empty_split_is_a_clear_error():
     next(input_pipeline.eval_batches(FakeSplit(0), 2, 8))
 
 
-def test_pipeline_on_tiny_composite(tmp_path):
+def test_pipeline_on_tiny_composite(tiny_data_dir):  # conftest.py builds it once per session
   cfg = ml_collections.ConfigDict(dict(
-      name="person_composite", builder_config="tiny", data_dir=str(tmp_path), manual_dir=None,
+      name="person_composite", builder_config="tiny", data_dir=tiny_data_dir, manual_dir=None,
       train_split="train", eval_split="validation", image_size=48, augment=True))
   train, val = input_pipeline.get_splits(cfg)
   b = input_pipeline.train_batch(train, 0, 8, 48, seed=0, augment=True)
