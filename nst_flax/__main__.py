@@ -1,0 +1,132 @@
+"""Command line: `python -m nst_flax --content photo.jpg --style painting.jpg --out out.png`.
+
+Options: `--style` may repeat (several styles, blended by `--style_weights`); `--mask` gives a
+person mask for `--config.guided_style=True`; `--snapshots_dir` with
+`--config.snapshot_every=K` writes the image every K steps; `--config` (default
+configs/nst_default.py) with `--config.x=y` overrides. Errors print one `error: ...` line and
+exit with status 1.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+_REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+DEFAULT_CONFIG = os.path.join(_REPO, "configs", "nst_default.py")
+
+
+def _define_flags():
+    from absl import flags
+    from ml_collections import config_flags
+
+    flags.DEFINE_string("content", None, "Content image (the photo).")
+    flags.DEFINE_multi_string("style", None, "Style image(s) (paintings); repeat for several.")
+    flags.DEFINE_list("style_weights", None, "Blend weights of the style images, e.g. 0.7,0.3.")
+    flags.DEFINE_string("out", "stylized.png", "Output image path (.png or .jpg).")
+    flags.DEFINE_string("mask", None, "Person mask (white = person) for guided style.")
+    flags.DEFINE_string("snapshots_dir", None,
+                        "Write snapshots here every config.snapshot_every steps.")
+    if os.path.exists(DEFAULT_CONFIG):
+        config_flags.DEFINE_config_file("config", DEFAULT_CONFIG, "Style-transfer config file.",
+                                        lock_config=True)
+    else:  # installed without the repo's configs/: use the packaged defaults
+        from nst_flax.config import get_default_config
+        config_flags.DEFINE_config_dict("config", get_default_config(),
+                                        "Style-transfer config.", lock_config=True)
+    return flags.FLAGS
+
+
+def _enable_compilation_cache(cache_root):
+    import jax
+    try:
+        d = os.path.join(cache_root, "jax_compilation_cache")
+        os.makedirs(d, exist_ok=True)
+        jax.config.update("jax_compilation_cache_dir", d)
+        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
+        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    except Exception:  # an old jax or a read-only home: run without the cache
+        pass
+
+
+def run(FLAGS) -> int:
+    import numpy as np
+
+    from nst_flax import image_io, stylize, weights
+
+    cfg = FLAGS.config
+    if not FLAGS.content:
+        raise ValueError("--content is required (the photo to stylise)")
+    if not FLAGS.style:
+        raise ValueError("--style is required (one or more paintings)")
+    if cfg.compilation_cache:
+        _enable_compilation_cache(weights.default_cache_dir())
+    # Validate the config (layer names, presets, ...) before any slow work.
+    stylize.loss_spec_from_config(cfg)
+    limit = int(cfg.max_input_pixels) if cfg.max_input_pixels else None
+    content = image_io.load_image(FLAGS.content, max_pixels=limit)
+    styles = [image_io.load_image(p, max_pixels=limit) for p in FLAGS.style]
+    sw = None
+    if FLAGS.style_weights:
+        try:
+            sw = [float(v) for v in FLAGS.style_weights]
+        except ValueError:
+            raise ValueError(f"--style_weights must be numbers, got {FLAGS.style_weights}")
+        if len(sw) != len(styles):
+            raise ValueError(f"{len(styles)} --style images but {len(sw)} --style_weights")
+    mask = None
+    if FLAGS.mask:
+        m = image_io.load_image(FLAGS.mask)
+        if m.shape[:2] != content.shape[:2]:
+            m = image_io.resize_image(m, content.shape[:2])
+        mask = m.mean(-1, keepdims=True)
+    out_ext = os.path.splitext(FLAGS.out)[1].lower()
+    if out_ext not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"):
+        raise ValueError(f"{FLAGS.out}: output must end in .png or .jpg")
+    params = weights.load_vgg19_params(cfg.weights)
+    snap = None
+    if FLAGS.snapshots_dir and cfg.snapshot_every > 0:
+        os.makedirs(FLAGS.snapshots_dir, exist_ok=True)
+
+        def snap(step, img):
+            image_io.save_image(os.path.join(FLAGS.snapshots_dir, f"step_{step:05d}.png"), img)
+    t0 = time.perf_counter()
+    image, hist = stylize.stylize(params, content, styles, sw, cfg, content_mask=mask,
+                                  snapshot=snap)
+    image_io.save_image(FLAGS.out, image)
+    last = {n: float(hist[n][-1]) for n in stylize.TERM_NAMES if len(hist[n])}
+    print(f"wrote {FLAGS.out} ({image.shape[1]}x{image.shape[0]}) in "
+          f"{time.perf_counter() - t0:.0f} s; final losses "
+          + " ".join(f"{k} {v:.4g}" for k, v in last.items() if np.isfinite(v)), flush=True)
+    return 0
+
+
+def main(argv=None):
+    from absl import app, flags
+
+    argv = sys.argv if argv is None else argv
+    try:
+        FLAGS = _define_flags()
+        FLAGS(argv)
+    except flags.Error as e:
+        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError, KeyError, AttributeError) as e:  # bad --config / override
+        msg = str(e).strip().strip('"').splitlines()
+        what = "unknown config field " if isinstance(e, (KeyError, AttributeError)) else ""
+        print(f"error: bad --config option: {what}{msg[0] if msg else type(e).__name__}",
+              file=sys.stderr)
+        return 1
+    try:
+        return run(FLAGS)
+    except (ValueError, OSError) as e:
+        msg = str(e).strip().splitlines()
+        print(f"error: {msg[0] if msg else type(e).__name__}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
