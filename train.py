@@ -7,6 +7,7 @@ again resumes from the last checkpoint in --workdir. The logic lives in
 `unet_flax.train.train_and_evaluate(config, workdir)`.
 """
 import os
+import re
 import sys
 
 from absl import app
@@ -21,18 +22,42 @@ config_flags.DEFINE_config_file(
     'Training configuration file.', lock_config=True)
 
 
+def _fail(message: str) -> None:
+  print('error: ' + ' '.join(str(message).split()), file=sys.stderr)
+  sys.exit(1)
+
+
+def parse_flags(argv):
+  """absl flag parsing, with config errors (e.g. an unknown key) as one line and exit 1."""
+  try:
+    return FLAGS(argv)
+  except flags.Error as e:
+    _fail(e)
+  except (KeyError, AttributeError) as e:
+    message = str(e).replace('\\n', ' ').replace('\\', '')
+    match = re.search(r"'(\w+)'", message)
+    key = match.group(1) if match else message
+    hint = re.search(r'Did you mean "\w+"', message)
+    args = [a for a in argv[1:] if a.startswith('--config.') and key in a.split('=')[0]]
+    _fail(f'unknown config key {key!r} in {args[0] if args else " ".join(argv[1:])}'
+          f'{"; " + hint.group(0) + "?" if hint else ""}; expected a key of the --config file')
+
+
 def main(argv):
   if len(argv) > 1:
     raise app.UsageError(f'Unexpected arguments: {argv[1:]}')
   # Imported here so that `--help` and flag errors answer without loading TF/JAX.
+  try:
+    config = FLAGS.config
+  except Exception as e:  # A config file that is missing or does not load.
+    _fail(str(e).splitlines()[0] + ' ' + ' '.join(str(e).splitlines()[1:]))
   from unet_flax import runtime
   runtime.setup()
   from unet_flax import train
   try:
-    summary = train.train_and_evaluate(FLAGS.config, FLAGS.workdir)
+    summary = train.train_and_evaluate(config, FLAGS.workdir)
   except (ValueError, OSError) as e:
-    print(f'error: {e}', file=sys.stderr)
-    sys.exit(1)
+    _fail(e)
   ev = summary['eval']
   print(f"step {summary['step']}: validation IoU {ev['iou']:.4f}, Dice {ev['dice']:.4f}, "
         f"precision {ev['precision']:.4f}, recall {ev['recall']:.4f} "
@@ -41,4 +66,4 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -1,8 +1,16 @@
 """Shared fixtures: a tiny U-Net config on the embedded `tiny` dataset, built once per session."""
 import os
 import sys
+import tempfile
 
 import pytest
+
+# Tests check behaviour, not speed (benchmarks/ measures speed): skipping most XLA optimisations
+# makes compilation ~4x faster, and a per-session persistent compilation cache lets the many runs
+# of the same tiny programs (also in subprocesses, which inherit these variables) compile once.
+os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
+os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax_cache_tests_'))
+os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:

@@ -9,10 +9,11 @@ def setup() -> None:
   import tensorflow as tf
   tf.config.set_visible_devices([], 'GPU')
   tf.config.set_visible_devices([], 'TPU') if tf.config.list_physical_devices('TPU') else None
-  cache_dir = os.environ.get('JAX_COMPILATION_CACHE_DIR',
-                             os.path.join(os.path.expanduser('~'), '.cache', 'jax_compilation_cache'))
-  jax.config.update('jax_compilation_cache_dir', cache_dir)
-  jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
+  if not os.environ.get('JAX_COMPILATION_CACHE_DIR'):
+    jax.config.update('jax_compilation_cache_dir', os.path.join(
+        os.path.expanduser('~'), '.cache', 'jax_compilation_cache'))
+  if not os.environ.get('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'):
+    jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
   quiet_library_logs()
 
 

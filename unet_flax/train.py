@@ -141,7 +141,7 @@ def make_train_step(model: models.UNet, loss_config: ml_collections.ConfigDict, 
     (loss, (terms, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
     state = state.apply_gradients(grads=grads,
                                   batch_stats=updates.get('batch_stats', state.batch_stats))
-    return state, {'loss': loss, **terms, 'grad_norm': optax.global_norm(grads)}
+    return state, {'loss': loss, **terms, 'grad_norm': optax.tree.norm(grads)}
 
   return train_step
 

@@ -1,0 +1,171 @@
+"""The trainer: one real run on a tiny config, exact resume after SIGKILL, 1 vs 8 devices, CLI errors."""
+import glob
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+from conftest import REPO
+from unet_flax import checkpoints
+from unet_flax import predict
+from unet_flax import train
+
+
+def _restore_params(workdir, step):
+  manager = checkpoints.train_manager(workdir, keep=10)
+  restored = manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore()))
+  manager.close()
+  return restored['state']['params']
+
+
+def test_train_and_evaluate_writes_metrics_images_and_checkpoints(tiny_config, tmp_path):
+  workdir = str(tmp_path / 'run')
+  summary = train.train_and_evaluate(tiny_config, workdir)
+  assert summary['step'] == tiny_config.num_train_steps
+  for key in ('iou', 'dice', 'pixel_accuracy', 'precision', 'recall', 'per_image_iou_median'):
+    assert 0.0 <= summary['eval'][key] <= 1.0
+  assert summary['eval']['num_images'] == 16            # the whole `tiny` validation split
+  assert summary['flops_per_step'] > 0 and summary['num_params'] == 33_249
+  assert glob.glob(os.path.join(workdir, 'tensorboard', 'events.out.tfevents.*'))
+  assert sorted(os.listdir(os.path.join(workdir, 'eval'))) == ['step_000003.png', 'step_000006.png']
+  records = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
+  assert {r['split'] for r in records} == {'train', 'eval'}
+  assert all(np.isfinite(r['loss']) for r in records if r['split'] == 'train')
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == ['3', '6']
+  assert json.load(open(os.path.join(workdir, 'summary.json')))['step'] == 6
+
+  # The best checkpoint is self-describing: it rebuilds the model and predicts at any size.
+  segmenter = predict.Segmenter.from_workdir(workdir)
+  assert segmenter.model.depth == 3
+  probs = segmenter(np.random.default_rng(0).random((45, 70, 3), np.float32))
+  assert probs.shape == (45, 70, 1)
+
+  # Running the finished job again resumes (nothing left to train) instead of starting over.
+  again = train.train_and_evaluate(tiny_config, workdir)
+  assert again['step'] == 6 and again['train_seconds_this_run'] == 0.0
+  assert again['eval']['iou'] == pytest.approx(summary['eval']['iou'])
+
+
+_KILL_AT_STEP = textwrap.dedent('''
+    import os, signal, sys
+    sys.path.insert(0, {tests!r})
+    from conftest import tiny_unet_config
+    from unet_flax import input_pipeline, runtime, train
+    runtime.setup()
+    config = tiny_unet_config({data_dir!r})
+    config.num_train_steps = 10
+    kill_at = int(sys.argv[1])
+    batches = input_pipeline.train_batches
+    def killing_batches(split, start_step, *args, **kwargs):
+      for step, batch in enumerate(batches(split, start_step, *args, **kwargs), start_step + 1):
+        if step == kill_at:  # SIGKILL: no handler runs, an async checkpoint save may be in flight.
+          os.kill(os.getpid(), signal.SIGKILL)
+        yield batch
+    input_pipeline.train_batches = killing_batches
+    train.train_and_evaluate(config, {workdir!r})
+''')
+
+
+def test_sigkilled_run_resumes_to_the_same_parameters(tiny_config, tmp_path):
+  tiny_config.num_train_steps = 10
+  reference_dir, killed_dir = str(tmp_path / 'reference'), str(tmp_path / 'killed')
+  train.train_and_evaluate(tiny_config, reference_dir)
+
+  script = _KILL_AT_STEP.format(tests=os.path.join(REPO, 'tests'), workdir=killed_dir,
+                                data_dir=tiny_config.data.data_dir)
+  # Killed right after the step-3 save was started, then again after the step-6 save.
+  for kill_at in (4, 7):
+    result = subprocess.run([sys.executable, '-c', script, str(kill_at)], cwd=REPO,
+                            capture_output=True, text=True)
+    assert result.returncode == -9, result.stderr[-2000:]
+  summary = train.train_and_evaluate(tiny_config, killed_dir)   # the same job, run again
+  assert summary['step'] == 10
+  jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
+               _restore_params(reference_dir, 10), _restore_params(killed_dir, 10))
+
+
+_DEVICES = textwrap.dedent('''
+    import json, sys
+    sys.path.insert(0, {tests!r})
+    import jax
+    from conftest import tiny_unet_config
+    from unet_flax import train
+    config = tiny_unet_config({data_dir!r})
+    assert jax.device_count() == int(sys.argv[1]), jax.devices()
+    summary = train.train_and_evaluate(config, sys.argv[2])
+    config.batch_size = 12
+    try:
+      train.train_and_evaluate(config, sys.argv[2] + '_bad')
+      error = None
+    except ValueError as e:
+      error = str(e)
+    print(json.dumps({{'eval': summary['eval'], 'error': error}}))
+''')
+
+
+def test_eight_devices_give_the_same_losses_as_one(tiny_config, tmp_path):
+  script = _DEVICES.format(tests=os.path.join(REPO, 'tests'), data_dir=tiny_config.data.data_dir)
+  results = {}
+  for devices in (1, 8):
+    env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
+    workdir = str(tmp_path / f'devices{devices}')
+    out = subprocess.run([sys.executable, '-c', script, str(devices), workdir], cwd=REPO, env=env,
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-3000:]
+    records = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
+    results[devices] = (json.loads(out.stdout.strip().splitlines()[-1]),
+                        [r['loss'] for r in records if r['split'] == 'train'])
+  (one, losses1), (eight, losses8) = results[1], results[8]
+  np.testing.assert_allclose(losses8, losses1, rtol=1e-5)
+  assert eight['eval']['iou'] == pytest.approx(one['eval']['iou'], abs=1e-5)
+  assert one['error'] is None or 'multiple' not in one['error']       # 12 % 1 == 0
+  assert 'config.batch_size=12' in eight['error'] and '(8)' in eight['error']
+
+
+def _cli(args, **kwargs):
+  return subprocess.run([sys.executable, 'train.py', *args], cwd=REPO, capture_output=True,
+                        text=True, **kwargs)
+
+
+def _single_error_line(result):
+  lines = [l for l in result.stderr.splitlines() if l.startswith('error: ')]
+  assert result.returncode != 0 and len(lines) == 1, result.stderr[-2000:]
+  return lines[0]
+
+
+def test_cli_unknown_config_key_is_one_clear_line():
+  result = _cli(['--config', 'configs/unet_person.py', '--config.model.depthh=3'])
+  line = _single_error_line(result)
+  assert "'depthh'" in line and '--config.model.depthh=3' in line and 'depth' in line
+  assert 'Traceback' not in result.stderr
+
+
+def test_cli_bad_values_fail_before_touching_the_workdir(tiny_data_dir, tmp_path):
+  file_not_dir = tmp_path / 'a_file'
+  file_not_dir.write_text('x')
+  base = ['--config', 'configs/unet_person.py', f'--config.data.data_dir={tiny_data_dir}',
+          '--config.data.builder_config=tiny']
+  line = _single_error_line(_cli(base + ['--workdir', str(file_not_dir / 'sub')]))
+  assert str(file_not_dir / 'sub') in line and 'not writable' in line
+  line = _single_error_line(_cli(base + ['--config.data.image_size=60', '--workdir',
+                                         str(tmp_path / 'w')]))
+  assert 'config.data.image_size=60' in line
+  assert not os.path.exists(tmp_path / 'w' / 'checkpoints')
+
+
+def test_resuming_with_another_model_is_refused_and_keeps_the_checkpoints(tiny_config, tmp_path):
+  workdir = str(tmp_path / 'run')
+  tiny_config.num_train_steps = 3
+  train.train_and_evaluate(tiny_config, workdir)
+  before = sorted(os.listdir(os.path.join(workdir, 'checkpoints')))
+  tiny_config.model.base_filters = 16
+  with pytest.raises(ValueError, match='config.json.*base_filters'):
+    train.train_and_evaluate(tiny_config, workdir)
+  assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == before
+  assert predict.Segmenter.from_workdir(workdir).model.base_filters == 8
