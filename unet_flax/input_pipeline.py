@@ -105,6 +105,28 @@ class Split:
         self._cache_left -= nbytes
     return ex
 
+  def preload(self, background: bool = True) -> bool:
+    """Decodes every example into the cache if the whole split fits (estimated from example 0);
+    in a daemon thread by default. Returns whether preloading started."""
+    n = len(self)
+    if n == 0:
+      return False
+    first = self[0]
+    if (first["image"].nbytes + first["mask"].nbytes) * n * 1.25 > self._cache_left:
+      return False
+
+    def run():
+      for i in range(n):
+        if self._cache_left <= 0:
+          return
+        self[i]
+
+    if background:
+      threading.Thread(target=run, name=f"preload:{self.name}", daemon=True).start()
+    else:
+      run()
+    return True
+
   def raw(self, i: int) -> dict:
     """The underlying TFDS example (all features), e.g. `id`, `person_ids`, `background_id`."""
     return self._source[int(i)]
@@ -143,6 +165,9 @@ def _splits_from_builder(builder, train_split, eval_split, label):
     raw_source = builder.as_data_source(
         split=split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
     out.append(Split(source, f"{label}:{split}", raw_source=raw_source))
+  # Small datasets (the embedded one: ~120 MB decoded) are decoded once, in the background, so
+  # that even the first epoch reads from memory.
+  out[0].preload()
   return tuple(out)
 
 
