@@ -172,9 +172,24 @@ class VGG19(nn.Module):
         return out
 
 
-def init_params(key=None, image_size: int = 32):
-    """Random VGG19 params in the same layout as `weights.load_vgg19_params` (for tests)."""
-    key = jax.random.PRNGKey(0) if key is None else key
-    x = jnp.zeros((1, image_size, image_size, 3), jnp.float32)
-    params = VGG19().init(key, x, layers=("block5_conv4",))["params"]
-    return jax.tree_util.tree_map(np.asarray, params)
+def init_params(key=None, image_size: int = 32, seed: int = 0):
+    """Random VGG19 params in the layout of `weights.load_vgg19_params` (He-normal kernels).
+
+    Fast (shapes from `jax.eval_shape`, values from numpy): meant for tests and examples.
+    """
+    del key
+    x = jax.ShapeDtypeStruct((1, image_size, image_size, 3), jnp.float32)
+    shapes = jax.eval_shape(
+        lambda x: VGG19().init(jax.random.PRNGKey(0), x, layers=("block5_conv4",)), x)["params"]
+    rng = np.random.default_rng(seed)
+
+    def make(path, s):
+        name = path[-1].key
+        if name == "kernel":
+            fan_in = s.shape[0] * s.shape[1] * s.shape[2]
+            return rng.normal(0.0, np.sqrt(2.0 / fan_in), s.shape).astype(np.float32)
+        if name == "scale":
+            return np.ones(s.shape, np.float32)
+        return np.zeros(s.shape, np.float32)
+
+    return jax.tree_util.tree_map_with_path(make, shapes)

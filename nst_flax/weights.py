@@ -362,11 +362,11 @@ def params_from_torchvision_state(state: Dict[str, np.ndarray]):
     for name, idx in zip(CONV_LAYERS, TORCHVISION_FEATURE_INDEX):
         key = f"features.{idx}"
         for k in (key, "module." + key):
-            if k + ".weight" in state:
+            if k + ".weight" in state and k + ".bias" in state:
                 weights[name] = (state[k + ".weight"], state[k + ".bias"])
                 break
         else:
-            raise WeightsError(f"torchvision VGG19 state dict lacks {key}.weight "
+            raise WeightsError(f"torchvision VGG19 state dict lacks {key}.weight/.bias "
                                f"(is it a vgg19, not vgg19_bn or vgg16?)")
     # Torchvision's first conv wants RGB (x01 - mean) / std. Our input is Caffe BGR:
     # x_bgr = 255 * x01_bgr - mean_bgr, so x01_bgr = (x_bgr + mean_bgr) / 255 and
