@@ -331,3 +331,19 @@ def test_coco_conversion_on_tfds_mock_data():
       if raw["image"].shape[:2] != raw["panoptic_image"].shape[:2]:
         with pytest.raises(ValueError, match="panoptic_image is .*; expected .* like its image"):
           val[i]
+
+
+def test_folder_uses_the_exif_rotation_when_only_it_matches_the_mask(tmp_path):
+  root = tmp_path / "people"
+  _good_folder(root, 2)
+  # A portrait photo stored landscape (20x24 stored, EXIF orientation 6 = rotate 90 on display).
+  stored = np.zeros((24, 20, 3), np.uint8)
+  stored[:, :5, 0] = 255
+  exif = Image.Exif()
+  exif[0x0112] = 6
+  Image.fromarray(stored).save(root / "images" / "ok0.jpg", exif=exif, quality=95)
+  mask = np.zeros((20, 24), np.uint8)  # the displayed orientation: 24 wide, 20 high
+  Image.fromarray(mask).save(root / "masks" / "ok0.png")
+  image, m = person_folder.load_pair(str(root / "images" / "ok0.jpg"), str(root / "masks" / "ok0.png"))
+  assert image.shape == (20, 24, 3) and m.shape == (20, 24, 1)
+  assert image[:5, :, 0].mean() > 200  # the red left band is now the top band

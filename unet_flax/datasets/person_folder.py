@@ -25,7 +25,7 @@ from typing import Iterator
 import numpy as np
 import tensorflow_datasets as tfds
 from etils import epath
-from PIL import Image
+from PIL import Image, ImageOps
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".gif")
@@ -78,11 +78,13 @@ def pair_files(root: str) -> list[tuple[str, str]]:
   return pairs
 
 
-def load_image(path: str) -> np.ndarray:
+def load_image(path: str, exif_transpose: bool = False) -> np.ndarray:
   """uint8[H,W,3] RGB; ValueError naming the file if it cannot be decoded."""
   try:
     with Image.open(path) as im:
       im.load()
+      if exif_transpose:
+        im = ImageOps.exif_transpose(im)
       im = im.convert("RGB")
       return np.asarray(im, np.uint8)
   except Exception as e:  # pylint: disable=broad-except
@@ -167,7 +169,15 @@ def folder_fingerprint(root: str) -> str:
 
 
 def load_pair(image_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
+  """(uint8[H,W,3], uint8[H,W,1] in {0,1}). Photos with an EXIF rotation are used as stored, or as
+  displayed if (only) that matches the mask's size."""
   image = load_image(image_path)
+  with Image.open(mask_path) as m:
+    mask_hw = (m.height, m.width)
+  if mask_hw != image.shape[:2]:
+    rotated = load_image(image_path, exif_transpose=True)
+    if rotated.shape[:2] == mask_hw:
+      image = rotated
   return image, load_mask(mask_path, image.shape[:2])
 
 
