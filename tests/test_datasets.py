@@ -209,6 +209,7 @@ def _good_folder(root, n=3):
 
 @pytest.mark.parametrize("problem,pattern", [
     ("corrupt_image", r"images/ok1\.jpg: cannot decode image .*expected a readable"),
+    ("corrupt_mask", r"masks/ok1\.png: cannot decode mask .*expected a readable PNG mask"),
     ("wrong_size_mask", r"masks/ok1\.png: mask is 10x7 \(WxH\); expected 24x20"),
     ("bad_values", r"masks/ok1\.png: mask has values \{0, 7, 255\}; expected 0/1 or 0/255"),
     ("bad_palette", r"masks/ok1\.png: mask has values \{0, 1, 2\}; expected palette indices"),
@@ -222,6 +223,8 @@ def test_folder_errors_name_the_file_and_the_expectation(tmp_path, problem, patt
   _good_folder(root)
   if problem == "corrupt_image":
     (root / "images" / "ok1.jpg").write_bytes(b"\xff\xd8\xff\xe0 this is not really a jpeg")
+  elif problem == "corrupt_mask":
+    (root / "masks" / "ok1.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
   elif problem == "wrong_size_mask":
     Image.fromarray(np.zeros((7, 10), np.uint8)).save(root / "masks" / "ok1.png")
   elif problem == "bad_values":

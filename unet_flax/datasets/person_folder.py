@@ -172,8 +172,11 @@ def load_pair(image_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
   """(uint8[H,W,3], uint8[H,W,1] in {0,1}). Photos with an EXIF rotation are used as stored, or as
   displayed if (only) that matches the mask's size."""
   image = load_image(image_path)
-  with Image.open(mask_path) as m:
-    mask_hw = (m.height, m.width)
+  try:
+    with Image.open(mask_path) as m:
+      mask_hw = (m.height, m.width)
+  except Exception:  # pylint: disable=broad-except
+    mask_hw = image.shape[:2]  # load_mask reports the unreadable mask
   if mask_hw != image.shape[:2]:
     rotated = load_image(image_path, exif_transpose=True)
     if rotated.shape[:2] == mask_hw:
