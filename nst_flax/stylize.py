@@ -310,7 +310,8 @@ def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[
     n_pools = sum(1 for i in range(deepest) if i in {2, 5, 10, 15, 20})
     if min(out_hw) < 2 ** n_pools:
         raise ValueError(f"output {out_hw[1]}x{out_hw[0]} is too small for layer depth "
-                         f"(needs at least {2 ** n_pools} pixels a side); raise config.size")
+                         f"(needs at least {2 ** n_pools} pixels a side); use a larger image or "
+                         f"config.allow_upscale=True with a larger config.size")
 
     # Colour handling happens on the inputs (and once more on the output for luminance).
     work_content, work_styles = content, styles

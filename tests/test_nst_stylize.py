@@ -1,0 +1,132 @@
+"""nst_flax.stylize end to end on tiny images (random weights; one test with the real ones)."""
+import jax
+import numpy as np
+import pytest
+import skimage.data
+
+from nst_flax import config as nst_config
+from nst_flax import stylize as S
+from nst_flax.image_io import resize_image
+from nst_flax.vgg import init_params
+
+
+@pytest.fixture(scope="module")
+def params():
+    return init_params(image_size=32)
+
+
+@pytest.fixture(scope="module")
+def images():
+    photo = resize_image(skimage.data.astronaut().astype(np.float32) / 255.0, (40, 32))
+    style = resize_image(skimage.data.chelsea().astype(np.float32) / 255.0, (36, 48))
+    style2 = resize_image(skimage.data.coffee().astype(np.float32) / 255.0, (30, 40))
+    return photo, style, style2
+
+
+def small_config(**kw):
+    c = nst_config.get_default_config()
+    c.content_layers = ("block2_conv1",)
+    c.style_layers = ("block1_conv1", "block2_conv1")
+    c.style_layer_weights = ()
+    c.steps = 8
+    c.refine_steps = 4
+    c.size = 0
+    c.multiscale = False
+    c.log_every = 0
+    c.lr = 0.05
+    c.update(kw)
+    return c
+
+
+def test_adam_decreases_loss_keeps_shape_range_and_seed(params, images, capsys):
+    photo, style, _ = images
+    cfg = small_config(init="noise", seed=3, log_every=4)
+    a, hist = S.stylize(params, photo, [style], config=cfg)
+    assert a.shape == photo.shape and a.dtype == np.float32
+    assert a.min() >= 0.0 and a.max() <= 1.0
+    assert hist["total"][-1] < hist["total"][0]
+    assert len(hist["total"]) == 8 and np.all(np.isfinite(hist["style"]))
+    out = capsys.readouterr().out
+    assert "step    4/8" in out and "style" in out and "content" in out
+    b, _ = S.stylize(params, photo, [style], config=cfg)
+    np.testing.assert_array_equal(a, b)  # same seed -> same image
+    c, _ = S.stylize(params, photo, [style], config=cfg, key=jax.random.PRNGKey(99))
+    assert np.abs(a - c).max() > 1e-3
+
+
+def test_lbfgs_runs_and_decreases(params, images):
+    photo, style, _ = images
+    cfg = small_config(optimizer="lbfgs", steps=5)
+    img, hist = S.stylize(params, photo, [style], config=cfg, verbose=False)
+    assert img.shape == photo.shape and 0.0 <= img.min() and img.max() <= 1.0
+    assert hist["total"][-1] < hist["total"][0]
+
+
+def test_multiscale_aspect_snapshots_and_multi_style(params, images):
+    photo, style, style2 = images
+    big = resize_image(photo, (70, 56))
+    cfg = small_config(size=64, multiscale=True, multiscale_min=32, steps=3, refine_steps=2,
+                       snapshot_every=2, init="style")
+    snaps = []
+    img, hist = S.stylize(params, big, [style, style2], [0.7, 0.3], cfg,
+                          snapshot=lambda step, im: snaps.append((step, im.shape)),
+                          verbose=False)
+    assert img.shape == (64, 51, 3)  # long side 64, aspect kept
+    assert hist["sizes"] == [(32, 26), (64, 51)]
+    assert [s for s, _ in snaps] == [2, 3, 5]  # every 2 steps and each scale's last step
+    assert snaps[-1][1] == (64, 51, 3)
+    with pytest.raises(ValueError, match="style_weights"):
+        S.stylize(params, big, [style, style2], [1.0], cfg)
+
+
+def test_preserve_colors(params, images):
+    photo, style, _ = images
+    for mode in ("luminance", "histogram"):
+        img, _ = S.stylize(params, photo, [style], config=small_config(preserve_colors=mode,
+                                                                         steps=3), verbose=False)
+        assert img.shape == photo.shape
+        if mode == "luminance":  # chrominance is the content's
+            from nst_flax.color import rgb_to_yiq
+            np.testing.assert_allclose(rgb_to_yiq(img)[..., 1:], rgb_to_yiq(photo)[..., 1:],
+                                       atol=0.03)
+
+
+def test_guided_style_mask(params, images):
+    photo, style, _ = images
+    mask = np.zeros(photo.shape[:2], np.float32)
+    mask[:, :16] = 1.0  # "person" on the left
+    cfg = small_config(guided_style=True, steps=3)
+    with pytest.raises(ValueError, match="mask"):
+        S.stylize(params, photo, [style], config=cfg)
+    img, hist = S.stylize(params, photo, [style], config=cfg, content_mask=mask, verbose=False)
+    assert img.shape == photo.shape and np.all(np.isfinite(hist["total"]))
+    spec = S.loss_spec_from_config(cfg)
+    jp, _ = S.prepare_params(params)
+    t = S.compute_targets(spec, jp, photo[None], (style[None],), np.ones(1, np.float32),
+                          mask[None, :, :, None])
+    m = np.asarray(t["masks"]["block1_conv1"])[0, :, :, 0]
+    assert m[:, :12].max() < 0.05 and m[:, 20:].min() > 0.95  # background only
+
+
+def test_bad_config_values(params, images):
+    photo, style, _ = images
+    with pytest.raises(ValueError, match="unknown VGG19 layer"):
+        S.stylize(params, photo, [style], config=small_config(content_layers=("conv9",)))
+    with pytest.raises(ValueError, match="init"):
+        S.stylize(params, photo, [style], config=small_config(init="zeros"))
+    with pytest.raises(ValueError, match="too small"):
+        S.stylize(params, photo[:8, :8], [style],
+                  config=small_config(style_layers=("block5_conv1",)))
+
+
+def test_real_weights_stylize_changes_the_photo():
+    """The real ImageNet weights end to end at 64 px (weights come from the default cache)."""
+    from nst_flax.weights import load_vgg19_params
+    params = load_vgg19_params()
+    photo = resize_image(skimage.data.astronaut().astype(np.float32) / 255.0, (64, 64))
+    style = resize_image(skimage.data.coffee().astype(np.float32) / 255.0, (64, 96))
+    cfg = nst_config.get_default_config()
+    cfg.update(size=64, multiscale=False, steps=15, log_every=0)
+    img, hist = S.stylize(params, photo, [style], config=cfg, verbose=False)
+    assert hist["style"][-1] < 0.7 * hist["style"][0]
+    assert 0.02 < np.abs(img - photo).mean() < 0.3
