@@ -17,6 +17,8 @@ INSTALL_REQUIRES = [
     # (JAX does the compute) and keeps TF off the accelerators.
     "tensorflow-cpu==2.21.0",
     "array-record>=0.8",
+    # tensorflow-datasets imports this backport but declares it only for Python < 3.9.
+    "importlib_resources>=6",
     "tensorboard>=2.16",
     "absl-py>=2.1",
     "numpy>=1.26",

@@ -19,7 +19,6 @@ import concurrent.futures
 import io
 import os
 import queue
-import sys
 import threading
 from typing import Any, Callable, Iterator
 
@@ -135,17 +134,6 @@ class Split:
     return f"Split({self.name}, {len(self)} examples)"
 
 
-def _ensure_importlib_resources():
-  """tensorflow-datasets 4.9.10 imports the `importlib_resources` backport (declared only for
-  Python < 3.9) to locate its builders' code; the standard library module serves the same role."""
-  try:
-    import importlib_resources  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
-    import importlib.resources  # pylint: disable=g-import-not-at-top
-    import importlib.resources.abc  # pylint: disable=g-import-not-at-top,unused-import
-    sys.modules.setdefault("importlib_resources", importlib.resources)
-
-
 def _prepare_builder(builder, manual_dir=None):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   download_config = tfds.download.DownloadConfig(manual_dir=manual_dir) if manual_dir else None
@@ -212,7 +200,6 @@ def get_splits(data_config) -> tuple[Split, Split]:
   if name == "coco_person":
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     from unet_flax.datasets import coco_person  # pylint: disable=g-import-not-at-top
-    _ensure_importlib_resources()
     out = []
     for split in (train_split, eval_split):
       source = tfds.data_source(coco_person.COCO_NAME, split=split, data_dir=data_dir)

@@ -23,7 +23,6 @@ from typing import Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
 from PIL import Image
 
 VOC_PERSON_LABEL_NAME = "person"
@@ -210,8 +209,6 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
           image_size=64, num_train=48, num_validation=16, seed=0),
   ]
   DEFAULT_BUILDER_CONFIG_NAME = "default"
-  # TFDS derives this from the module via `importlib_resources`, which is not always installed.
-  code_path = epath.Path(__file__)
 
   def __init__(self, *, file_format=None, **kwargs):
     # array_record so that `tfds.data_source` gives random access.

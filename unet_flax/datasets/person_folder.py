@@ -24,7 +24,6 @@ from typing import Iterator
 
 import numpy as np
 import tensorflow_datasets as tfds
-from etils import epath
 from PIL import Image, ImageOps
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -190,8 +189,6 @@ class PersonFolder(tfds.core.GeneratorBasedBuilder):
   VERSION = tfds.core.Version("1.0.0")
   RELEASE_NOTES = {"1.0.0": "Initial release: images/ + masks/ folders, 0/1, 0/255 or palette masks."}
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
-  # TFDS derives this from the module via `importlib_resources`, which is not always installed.
-  code_path = epath.Path(__file__)
 
   def __init__(self, *, file_format=None, **kwargs):
     super().__init__(file_format=file_format or "array_record", **kwargs)
