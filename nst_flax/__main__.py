@@ -16,7 +16,8 @@ _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CONFIG = os.path.join(_REPO, "configs", "nst_default.py")
 
 
-def _define_flags():
+def define_flags():
+    """The style-transfer flags; `stylize.py` defines these and adds its own."""
     from absl import flags
     from ml_collections import config_flags
 
@@ -37,16 +38,45 @@ def _define_flags():
     return flags.FLAGS
 
 
-def _enable_compilation_cache(cache_root):
+def enable_compilation_cache(cfg):
+    """JAX's persistent compilation cache under the weights cache dir (if cfg.compilation_cache):
+    it cuts the time to the first step of a later run by several seconds."""
     import jax
+    from nst_flax import weights
+    if not cfg.compilation_cache:
+        return
     try:
-        d = os.path.join(cache_root, "jax_compilation_cache")
+        d = os.path.join(weights.default_cache_dir(), "jax_compilation_cache")
         os.makedirs(d, exist_ok=True)
         jax.config.update("jax_compilation_cache_dir", d)
         jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
         jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
     except Exception:  # an old jax or a read-only home: run without the cache
         pass
+
+
+def parse_style_weights(values, num_styles):
+    """--style_weights strings -> floats (None: equal weights), checked against the styles."""
+    if not values:
+        return None
+    try:
+        sw = [float(v) for v in values]
+    except ValueError:
+        raise ValueError(f"--style_weights must be numbers, got {values}")
+    if len(sw) != num_styles:
+        raise ValueError(f"{num_styles} --style images but {len(sw)} --style_weights")
+    return sw
+
+
+def report_error(e, config_error=False):
+    """Prints one `error: ...` line for a user error and returns the exit status 1."""
+    msg = str(e).strip().strip('"').splitlines()
+    text = msg[0] if msg else type(e).__name__
+    if config_error:
+        what = "unknown config field " if isinstance(e, (KeyError, AttributeError)) else ""
+        text = f"bad --config option: {what}{text}"
+    print(f"error: {text}", file=sys.stderr)
+    return 1
 
 
 def run(FLAGS) -> int:
@@ -59,21 +89,13 @@ def run(FLAGS) -> int:
         raise ValueError("--content is required (the photo to stylise)")
     if not FLAGS.style:
         raise ValueError("--style is required (one or more paintings)")
-    if cfg.compilation_cache:
-        _enable_compilation_cache(weights.default_cache_dir())
+    enable_compilation_cache(cfg)
     # Validate the config (layer names, presets, ...) before any slow work.
     stylize.loss_spec_from_config(cfg)
     limit = int(cfg.max_input_pixels) if cfg.max_input_pixels else None
     content = image_io.load_image(FLAGS.content, max_pixels=limit)
     styles = [image_io.load_image(p, max_pixels=limit) for p in FLAGS.style]
-    sw = None
-    if FLAGS.style_weights:
-        try:
-            sw = [float(v) for v in FLAGS.style_weights]
-        except ValueError:
-            raise ValueError(f"--style_weights must be numbers, got {FLAGS.style_weights}")
-        if len(sw) != len(styles):
-            raise ValueError(f"{len(styles)} --style images but {len(sw)} --style_weights")
+    sw = parse_style_weights(FLAGS.style_weights, len(styles))
     mask = None
     if FLAGS.mask:
         m = image_io.load_image(FLAGS.mask)
@@ -106,23 +128,16 @@ def main(argv=None):
 
     argv = sys.argv if argv is None else argv
     try:
-        FLAGS = _define_flags()
+        FLAGS = define_flags()
         FLAGS(argv)
     except flags.Error as e:
-        print(f"error: {str(e).splitlines()[0]}", file=sys.stderr)
-        return 1
+        return report_error(e)
     except (ValueError, OSError, KeyError, AttributeError) as e:  # bad --config / override
-        msg = str(e).strip().strip('"').splitlines()
-        what = "unknown config field " if isinstance(e, (KeyError, AttributeError)) else ""
-        print(f"error: bad --config option: {what}{msg[0] if msg else type(e).__name__}",
-              file=sys.stderr)
-        return 1
+        return report_error(e, config_error=True)
     try:
         return run(FLAGS)
     except (ValueError, OSError) as e:
-        msg = str(e).strip().splitlines()
-        print(f"error: {msg[0] if msg else type(e).__name__}", file=sys.stderr)
-        return 1
+        return report_error(e)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

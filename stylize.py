@@ -1,0 +1,145 @@
+r"""Person-preserving style transfer: paint the background of a photo, keep the people as they are.
+
+  python stylize.py --content photo.jpg --style painting.jpg --unet workdirs/unet_person \
+      --out out.png
+
+Loads the best U-Net checkpoint of a `train.py` workdir, predicts the person mask at the photo's
+own resolution, runs the VGG19 style transfer (by default with guided Gram matrices, so the people
+neither receive nor distort the style statistics: Gatys et al. 2017), composes
+`m * photo + (1 - m) * stylized`, and writes OUT, OUT_mask.png and OUT_sheet.png
+(photo | mask | stylized | result). `--content` may be a folder: then `--out` is a folder and every
+image in it is processed. Style-transfer settings come from `--config` (configs/nst_default.py)
+with `--config.x=y` overrides; `--mode=post` stylizes the whole photo and pastes the people back.
+"""
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
+
+
+def _define_flags():
+  from absl import flags
+  from nst_flax import __main__ as nst_cli
+  FLAGS = nst_cli.define_flags()  # --content --style --style_weights --out --mask --config ...
+  flags.DEFINE_string('unet', None, 'Workdir of a `train.py` run; its best checkpoint predicts '
+                      'the person mask (not needed when --mask is given).')
+  flags.DEFINE_enum('mode', 'guided', ['guided', 'post'],
+                    'guided: style loss over the background only, then compose; post: stylize '
+                    'the whole photo, then compose.')
+  flags.DEFINE_float('feather', 3.0, 'Soft edge of the mask, in pixels (0: none).')
+  flags.DEFINE_float('threshold', None, 'Binarise the mask at this probability first.')
+  flags.DEFINE_integer('mask_side', 0, 'Long side at which the U-Net sees the photo (0: twice '
+                       'the training image size, the scale people had in training).')
+  return FLAGS
+
+
+def _content_paths(content: str, out: str) -> list[tuple[str, str]]:
+  """[(input image, output path)] for a file or a folder of images."""
+  if os.path.isdir(content):
+    names = sorted(n for n in os.listdir(content) if n.lower().endswith(IMAGE_EXTENSIONS))
+    if not names:
+      raise ValueError(f'{content}: folder has no images ({", ".join(IMAGE_EXTENSIONS)})')
+    if os.path.splitext(out)[1]:
+      raise ValueError(f'--out {out}: expected a folder when --content is a folder')
+    return [(os.path.join(content, n), os.path.join(out, os.path.splitext(n)[0] + '.png'))
+            for n in names]
+  if not os.path.exists(content):
+    raise FileNotFoundError(f'{content}: no such file or folder (--content)')
+  return [(content, out)]
+
+
+def predict_person_mask(segmenter, image, mask_side: int):
+  """Person probability [H, W, 1] at the photo's resolution; the U-Net sees it at `mask_side`."""
+  import jax
+  import jax.numpy as jnp
+  h, w = image.shape[:2]
+  side = mask_side or 2 * max(segmenter.train_image_size, 64)
+  scale = min(1.0, side / max(h, w))
+  small = (max(1, round(h * scale)), max(1, round(w * scale)))
+  x = jax.image.resize(jnp.asarray(image), small + (3,), 'linear', antialias=True)
+  probs = segmenter(x)
+  return jnp.clip(jax.image.resize(probs, (h, w, 1), 'linear'), 0.0, 1.0)
+
+
+def sheet(columns) -> 'np.ndarray':
+  import numpy as np
+  tiles = [np.repeat(c, 3, -1) if c.shape[-1] == 1 else c for c in columns]
+  gap = np.ones((tiles[0].shape[0], 8, 3), np.float32)
+  return np.concatenate(sum(([t, gap] for t in tiles), [])[:-1], axis=1)
+
+
+def run(FLAGS) -> None:
+  import numpy as np
+  from nst_flax import compose, image_io, stylize, weights
+  from nst_flax import __main__ as nst_cli
+  from unet_flax import predict
+
+  cfg = FLAGS.config
+  if not FLAGS.content or not FLAGS.style:
+    raise ValueError('--content and --style are required')
+  if not FLAGS.unet and not FLAGS.mask:
+    raise ValueError('--unet <train.py workdir> is required (or --mask <mask image>)')
+  jobs = _content_paths(FLAGS.content, FLAGS.out)
+  cfg.guided_style = FLAGS.mode == 'guided'
+  stylize.loss_spec_from_config(cfg)  # Bad layer names etc. fail before any slow work.
+  nst_cli.enable_compilation_cache(cfg)
+  limit = int(cfg.max_input_pixels) if cfg.max_input_pixels else None
+  styles = [image_io.load_image(p, max_pixels=limit) for p in FLAGS.style]
+  style_weights = nst_cli.parse_style_weights(FLAGS.style_weights, len(styles))
+  segmenter = predict.Segmenter.from_workdir(FLAGS.unet) if FLAGS.unet else None
+  params = weights.load_vgg19_params(cfg.weights)
+
+  for content_path, out_path in jobs:
+    content = image_io.load_image(content_path, max_pixels=limit)
+    t0 = time.perf_counter()
+    if FLAGS.mask:
+      mask = image_io.resize_image(image_io.load_image(FLAGS.mask), content.shape[:2])
+      mask = mask.mean(-1, keepdims=True)
+    else:
+      mask = np.asarray(predict_person_mask(segmenter, content, FLAGS.mask_side))
+    t_mask = time.perf_counter() - t0
+    print(f'{content_path}: person mask covers {100 * float((mask > 0.5).mean()):.1f}% of the '
+          f'photo ({t_mask:.1f} s)', flush=True)
+
+    t0 = time.perf_counter()
+    stylized, _ = stylize.stylize(params, content, styles, style_weights, cfg,
+                                  content_mask=mask if cfg.guided_style else None)
+    t_nst = time.perf_counter() - t0
+    if stylized.shape[:2] != content.shape[:2]:  # config.size smaller than the photo
+      stylized = image_io.resize_image(stylized, content.shape[:2])
+
+    t0 = time.perf_counter()
+    result = np.asarray(compose.compose(content, stylized, mask, feather=FLAGS.feather,
+                                        threshold=FLAGS.threshold))
+    t_compose = time.perf_counter() - t0
+
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    stem = os.path.splitext(out_path)[0]
+    image_io.save_image(out_path, result)
+    image_io.save_image(stem + '_mask.png', np.repeat(mask, 3, -1))
+    image_io.save_image(stem + '_sheet.png', sheet([content, mask, stylized, result]))
+    print(f'wrote {out_path}, {stem}_mask.png, {stem}_sheet.png; seconds: mask {t_mask:.1f}, '
+          f'style transfer {t_nst:.1f}, composition {t_compose:.2f}', flush=True)
+
+
+def main(argv=None) -> int:
+  from absl import flags
+  from nst_flax import __main__ as nst_cli
+  argv = sys.argv if argv is None else argv
+  try:
+    FLAGS = _define_flags()
+    FLAGS(argv)
+  except Exception as e:  # Flag and --config errors: one line.
+    return nst_cli.report_error(e, config_error=not isinstance(e, flags.Error))
+  try:
+    run(FLAGS)
+  except (ValueError, OSError) as e:
+    return nst_cli.report_error(e)
+  return 0
+
+
+if __name__ == '__main__':
+  sys.exit(main())
