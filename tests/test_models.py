@@ -80,3 +80,12 @@ def test_predict_mask_any_size(shape):
 def test_create_model_rejects_unknown_keys():
   with pytest.raises(ValueError, match='unknown keys'):
     models.create_model({'base_filters': 8, 'depth': 3, 'filters': 4})
+
+
+@pytest.mark.parametrize('name', ['unet_person', 'unet_seed', 'unet_coco'])
+def test_every_unet_config_is_valid(name):
+  import importlib
+  from unet_flax import train
+  config = importlib.import_module(f'configs.{name}').get_config()
+  train.validate_config(config, num_devices=1)
+  models.create_model(config.model)
