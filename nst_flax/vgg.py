@@ -101,6 +101,18 @@ def grad_kernels(params) -> Dict[str, Dict[str, jnp.ndarray]]:
             for name in CONV_LAYERS if name in params}
 
 
+def pool2x2(x, pooling: str = "max"):
+    """2x2 stride-2 'VALID' pooling as a reshape + reduction.
+
+    Same values as `nn.max_pool`/`nn.avg_pool`; its gradient is an elementwise compare/select
+    that XLA fuses, instead of a select-and-scatter (measured ~5% of the step on CPU).
+    """
+    n, h, w, c = x.shape
+    h2, w2 = h // 2, w // 2
+    x = x[:, : 2 * h2, : 2 * w2].reshape(n, h2, 2, w2, 2, c)
+    return x.max(axis=(2, 4)) if pooling == "max" else x.mean(axis=(2, 4))
+
+
 class Conv3x3(nn.Module):
     features: int
     exact_kernel_grads: bool = False
@@ -159,10 +171,7 @@ class VGG19(nn.Module):
         convs = iter(zip(CONV_LAYERS, CONV_CHANNELS))
         for name in LAYERS[: deepest + 1]:
             if name.endswith("_pool"):
-                if self.pooling == "max":
-                    x = nn.max_pool(x, (2, 2), strides=(2, 2), padding="VALID")
-                else:
-                    x = nn.avg_pool(x, (2, 2), strides=(2, 2), padding="VALID")
+                x = pool2x2(x, self.pooling)
             else:
                 cname, ch = next(convs)
                 assert cname == name
