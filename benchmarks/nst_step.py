@@ -74,11 +74,14 @@ def conv_flops(spec, size):
 
 
 def time_it(fn, reps):
+    """Best of `reps` timed calls after a warm-up call (robust to other jobs on the cores)."""
     fn()  # warm-up / compile
-    t = time.perf_counter()
+    best = float("inf")
     for _ in range(reps):
+        t = time.perf_counter()
         fn()
-    return (time.perf_counter() - t) / reps
+        best = min(best, time.perf_counter() - t)
+    return best
 
 
 def matmul_peak_jax(n=4096, reps=5):
@@ -92,6 +95,8 @@ def matmul_peak_jax(n=4096, reps=5):
 
 
 def jax_variants(params, spec, content, style, steps, lr):
+    """{name: run()} where run() does `steps` Adam steps from the content and returns the
+    final image as NHWC numpy; plus a loss function to evaluate final images."""
     jp, gk = S.prepare_params(params)
     c = jnp.asarray(content[None])
     tg = S.compute_targets(spec, jp, c, (jnp.asarray(style[None]),), jnp.ones((1,)))
@@ -109,14 +114,14 @@ def jax_variants(params, spec, content, style, steps, lr):
             return jnp.clip(optax.apply_updates(x, u), 0, 1), st, terms
 
         stepj = jax.jit(step)
-        state = {"x": c, "st": opt.init(c)}
 
-        def one():
-            state["x"], state["st"], terms = stepj(state["x"], state["st"])
-            terms.block_until_ready()
-            state["terms"] = terms
+        def run(stepj=stepj):
+            x, st = c, opt.init(c)
+            for _ in range(steps):
+                x, st, terms = stepj(x, st)
+            return np.asarray(x)
 
-        out[label] = (time_it(one, steps), None)
+        out[label] = run
 
     # Loop with plain autodiff convs (to show the slowdown) and nst_flax's loop.
     def plain_loop(x0):
@@ -131,21 +136,11 @@ def jax_variants(params, spec, content, style, steps, lr):
         return jax.lax.fori_loop(0, steps, body, (x0, opt.init(x0)))[0]
 
     pl = jax.jit(plain_loop)
-    pl(c).block_until_ready()
-    t = time.perf_counter()
-    pl(c).block_until_ready()
-    out["jax loop (autodiff conv)"] = ((time.perf_counter() - t) / steps, None)
-
-    run = lambda: S.run_optimisation(spec, jp, gk, c, tg, optimizer="adam", steps=steps, lr=lr)  # noqa
-    x, hist = run()
-    x.block_until_ready()
-    t = time.perf_counter()
-    x, hist = run()
-    x.block_until_ready()
-    dt = (time.perf_counter() - t) / steps
-    final = S.make_loss_fn(spec, jp, gk, tg)(x)[1]
-    out["jax loop"] = (dt, np.asarray(final))
-    return out
+    out["jax loop (autodiff conv)"] = lambda: np.asarray(pl(c))
+    out["jax loop"] = lambda: np.asarray(
+        S.run_optimisation(spec, jp, gk, c, tg, optimizer="adam", steps=steps, lr=lr)[0])
+    loss_eval = jax.jit(lambda x: S.make_loss_fn(spec, jp, gk, tg)(x)[1])
+    return out, lambda x_nhwc: np.asarray(loss_eval(jnp.asarray(x_nhwc)))
 
 
 def _autodiff_loss(spec, jp, tg):
@@ -169,6 +164,7 @@ def _autodiff_loss(spec, jp, tg):
 
 
 def torch_variants(params, spec, content, style, steps, lr, skip_compile=False):
+    """{name: run()} for the PyTorch reference; run() returns the final image (NHWC numpy)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -210,9 +206,9 @@ def torch_variants(params, spec, content, style, steps, lr, skip_compile=False):
         f = f.reshape(n, c, h * w)
         return torch.bmm(f, f.transpose(1, 2)) / (h * w * c)
 
-    results = {}
     c_w = dict(zip(spec.content_layers, spec.content_layer_weights))
     s_w = dict(zip(spec.style_layers, spec.style_layer_weights))
+    runs = {}
     for variant in ("eager", "channels_last", "compile"):
         if variant == "compile" and skip_compile:
             continue
@@ -224,18 +220,14 @@ def torch_variants(params, spec, content, style, steps, lr, skip_compile=False):
             cf = {k: v.detach() for k, v in vgg(prep(c), spec.content_layers).items()}
             sg = {k: gram(v).detach() for k, v in vgg(prep(s), spec.style_layers).items()}
 
-        def loss_fn(x):
+        def fwd_bwd(x, vgg=vgg, cf=cf, sg=sg):
             f = vgg(prep(x), spec.layers)
             lc = sum(w * torch.mean((f[k] - cf[k]) ** 2) for k, w in c_w.items())
             ls = sum(w * torch.mean((gram(f[k]) - sg[k]) ** 2) for k, w in s_w.items())
             dy = x[:, :, 1:, :] - x[:, :, :-1, :]
             dx = x[:, :, :, 1:] - x[:, :, :, :-1]
             lt = torch.mean(dy ** 2) + torch.mean(dx ** 2)
-            lc, ls, lt = spec.content_weight * lc, spec.style_weight * ls, spec.tv_weight * lt
-            return lc + ls + lt, (lc, ls, lt)
-
-        def fwd_bwd(x):
-            total, _ = loss_fn(x)
+            total = spec.content_weight * lc + spec.style_weight * ls + spec.tv_weight * lt
             (g,) = torch.autograd.grad(total, x)
             return g
 
@@ -243,40 +235,31 @@ def torch_variants(params, spec, content, style, steps, lr, skip_compile=False):
         if variant == "compile":
             try:
                 grad_fn = torch.compile(fwd_bwd)
-                xt = c.clone().requires_grad_(True)
-                grad_fn(xt)
+                grad_fn(c.clone().requires_grad_(True))
             except Exception as e:  # pragma: no cover - inductor needs a C++ compiler
-                results["torch compile"] = (float("nan"), None, f"failed: {e}".splitlines()[0])
+                print(f"torch.compile failed: {str(e).splitlines()[0]}")
                 continue
 
-        x = c.clone().requires_grad_(True)
-        opt = torch.optim.Adam([x], lr=lr)
+        def run(c=c, grad_fn=grad_fn):
+            x = c.clone().requires_grad_(True)
+            opt = torch.optim.Adam([x], lr=lr)
+            for _ in range(steps):
+                opt.zero_grad(set_to_none=True)
+                x.grad = grad_fn(x)
+                opt.step()
+                with torch.no_grad():
+                    x.clamp_(0.0, 1.0)
+            return x.detach().permute(0, 2, 3, 1).contiguous().numpy()
 
-        def one():
-            opt.zero_grad(set_to_none=True)
-            x.grad = grad_fn(x)
-            opt.step()
-            with torch.no_grad():
-                x.clamp_(0.0, 1.0)
-
-        one()  # warm-up (compiles for torch.compile)
-        x.data.copy_(c)
-        opt = torch.optim.Adam([x], lr=lr)
-        t = time.perf_counter()
-        for _ in range(steps):
-            one()
-        dt = (time.perf_counter() - t) / steps
-        with torch.no_grad():
-            total, (lc, ls, lt) = loss_fn(x)
-        results[f"torch {variant}"] = (dt, np.array([float(total), float(lc), float(ls),
-                                                     float(lt)]), "")
-    return results
+        runs[f"torch {variant}"] = run
+    return runs
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
-    ap.add_argument("--steps", type=int, default=10)
+    ap.add_argument("--steps", type=int, default=5, help="Adam steps per timed run")
+    ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     args = ap.parse_args(argv)
@@ -306,37 +289,52 @@ def main(argv=None):
     for size in args.sizes:
         content, style = test_images(size)
         flops = conv_flops(spec, size)
-        res = {k: (v[0], v[1], "") for k, v in
-               jax_variants(params, spec, content, style, args.steps, lr).items()}
+        runs, loss_eval = jax_variants(params, spec, content, style, args.steps, lr)
         if not args.no_torch:
-            res.update(torch_variants(params, spec, content, style, args.steps, lr,
-                                      skip_compile=args.no_compile))
-        torch_times = {k: v[0] for k, v in res.items() if k.startswith("torch") and
-                       np.isfinite(v[0])}
+            runs.update(torch_variants(params, spec, content, style, args.steps, lr,
+                                       skip_compile=args.no_compile))
+        for fn in runs.values():  # warm-up: compile everything first
+            fn()
+        times = {k: [] for k in runs}
+        finals = {}
+        loads = []
+        for r in range(args.rounds):  # interleaved rounds; the minimum is robust to other jobs
+            for name, fn in runs.items():
+                t = time.perf_counter()
+                x = fn()
+                times[name].append((time.perf_counter() - t) / args.steps)
+                finals[name] = loss_eval(x)
+            loads.append(os.getloadavg()[0])
+        best = {k: min(v) for k, v in times.items()}
+        torch_times = {k: v for k, v in best.items() if k.startswith("torch")}
         fastest = min(torch_times, key=torch_times.get) if torch_times else None
-        ref = res.get("torch eager", (None, None, ""))[1]
-        print(f"\n== {size}x{size}, {args.steps} Adam steps, {flops / 1e9:.0f} GFLOP/step, "
-              f"load {os.getloadavg()[0]:.2f} ==")
-        print(f"{'variant':28s} {'s/step':>8s} {'GFLOP/s':>8s} {'%peak':>6s} "
+        ref = finals.get("torch eager")
+        print(f"\n== {size}x{size}: {args.steps} Adam steps per run, best of {args.rounds} "
+              f"interleaved rounds, {flops / 1e9:.0f} GFLOP/step, load average during "
+              f"{min(loads):.1f}-{max(loads):.1f} ==")
+        print(f"{'variant':26s} {'s/step':>7s} {'median':>7s} {'GFLOP/s':>8s} {'%peak':>6s} "
               f"{'/fastest torch':>14s} {'final total loss':>17s} {'vs torch eager':>14s}")
-        for name, (dt, final, note) in res.items():
-            gfs = flops / dt / 1e9 if np.isfinite(dt) else float("nan")
+        for name in runs:
+            dt = best[name]
+            gfs = flops / dt / 1e9
             ratio = dt / torch_times[fastest] if fastest else float("nan")
-            fl = f"{final[0]:.6g}" if final is not None else ""
-            rel = (f"{100 * (final[0] / ref[0] - 1):+.2f}%" if final is not None and
-                   ref is not None else "")
-            print(f"{name:28s} {dt:8.3f} {gfs:8.1f} {100 * gfs / peak:5.0f}% {ratio:14.2f} "
-                  f"{fl:>17s} {rel:>14s} {note}")
+            fl = finals[name]
+            rel = f"{100 * (fl[0] / ref[0] - 1):+.3f}%" if ref is not None else ""
+            print(f"{name:26s} {dt:7.3f} {float(np.median(times[name])):7.3f} {gfs:8.1f} "
+                  f"{100 * gfs / peak:5.0f}% {ratio:14.2f} {fl[0]:17.6g} {rel:>14s}")
             rows.append((size, name, dt, gfs, ratio, fl))
+        print(f"jax loop / jax step = {best['jax loop'] / best['jax step']:.2f}; "
+              f"autodiff loop / autodiff step = "
+              f"{best['jax loop (autodiff conv)'] / best['jax step (autodiff conv)']:.2f}")
         if fastest:
             print(f"fastest torch variant: {fastest}; jax loop / {fastest} = "
-                  f"{res['jax loop'][0] / torch_times[fastest]:.2f} (target <= 0.8)")
-            jl, te = res["jax loop"][1], ref
-            if jl is not None and te is not None:
-                print("final per-term losses (total, content, style, tv): jax loop "
-                      + ", ".join(f"{v:.5g}" for v in jl) + " | torch eager "
-                      + ", ".join(f"{v:.5g}" for v in te))
-    print(f"\nload average after: {os.getloadavg()}")
+                  f"{best['jax loop'] / torch_times[fastest]:.2f} (target <= 0.8)")
+            print("final per-term losses (total, content, style, tv): jax loop "
+                  + ", ".join(f"{v:.5g}" for v in finals["jax loop"]) + " | torch eager "
+                  + ", ".join(f"{v:.5g}" for v in ref))
+    peak2 = matmul_peak_jax()
+    print(f"\nmatmul peak again at the end: jax {peak2:.0f} GFLOP/s (the table used "
+          f"{peak:.0f}); load average after: {os.getloadavg()}")
     return rows
 
 
