@@ -26,6 +26,7 @@ def get_config() -> ml_collections.ConfigDict:
       num_classes=1,
       up_kernel_size=3,
       head_filters=16,
+      encoder='unet',            # 'unet' (from scratch) or 'vgg19' (ImageNet VGG19, nst_flax)
   ))
 
   # Data through tensorflow-datasets; see unet_flax/input_pipeline.py and docs/DATA.md.
@@ -36,13 +37,13 @@ def get_config() -> ml_collections.ConfigDict:
       manual_dir=ml_collections.config_dict.placeholder(str),
       train_split='train',
       eval_split='validation',
-      image_size=128,
+      image_size=96,
       augment=True,
   ))
 
   config.batch_size = 16        # global batch, split over all devices
   config.eval_batch_size = 16
-  config.num_train_steps = 1500
+  config.num_train_steps = 1000
 
   config.optimizer = ml_collections.ConfigDict(dict(
       name='adamw',              # 'adamw' | 'adam'
@@ -53,6 +54,10 @@ def get_config() -> ml_collections.ConfigDict:
       b1=0.9,
       b2=0.999,
       grad_clip_norm=1.0,        # 0 disables clipping
+      # With model.encoder='vgg19' (pretrained): the encoder is frozen for this many steps, then
+      # fine-tuned at learning_rate * encoder_lr_factor.
+      encoder_frozen_steps=1_000_000,
+      encoder_lr_factor=0.1,
   ))
   config.loss = ml_collections.ConfigDict(dict(bce_weight=1.0, dice_weight=1.0))
 

@@ -89,3 +89,23 @@ def test_every_unet_config_is_valid(name):
   config = importlib.import_module(f'configs.{name}').get_config()
   train.validate_config(config, num_devices=1)
   models.create_model(config.model)
+
+
+def test_vgg19_encoder_unet_uses_the_pretrained_trunk(monkeypatch):
+  from nst_flax import vgg
+  model = models.create_model(dict(base_filters=4, depth=3, head_filters=4, encoder='vgg19'))
+  variables = jax.eval_shape(lambda: _init(model, 32))
+  encoder = variables['params']['encoder']
+  assert sorted(encoder) == ['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2',
+                             'block3_conv1', 'block3_conv2', 'block3_conv3', 'block3_conv4',
+                             'input_norm']                    # nothing past block3_conv4
+  # pretrained_encoder_params picks exactly those layers out of the weights module's params.
+  fake = vgg.init_params(image_size=32)
+  monkeypatch.setattr('nst_flax.weights.load_vgg19_params', lambda *a, **k: fake)
+  pretrained = models.pretrained_encoder_params(model)['encoder']
+  assert jax.tree.map(lambda x: x.shape, pretrained) == jax.tree.map(lambda x: x.shape, encoder)
+  out = model.apply({'params': {**_init(model, 32)['params'], 'encoder': pretrained}},
+                    jnp.ones((1, 40, 24, 3)) * 0.5)
+  assert out.shape == (1, 40, 24, 1) and bool(jnp.all(jnp.isfinite(out)))
+  with pytest.raises(ValueError, match='encoder'):
+    models.create_model(dict(encoder='resnet'))

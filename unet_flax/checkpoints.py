@@ -19,6 +19,8 @@ from typing import Any
 import jax
 import orbax.checkpoint as ocp
 
+from unet_flax import models
+
 CHECKPOINTS_DIR = 'checkpoints'
 BEST_DIR = 'best'
 CONFIG_FILE = 'config.json'
@@ -79,7 +81,8 @@ def write_or_check_config(workdir: str, config_dict: dict) -> None:
   if os.path.exists(path):
     with open(path) as f:
       previous = json.load(f)
-    if previous.get('model') != config_dict.get('model'):
+    if (models.model_config_dict(previous.get('model', {})) !=
+        models.model_config_dict(config_dict.get('model', {}))):
       raise ValueError(
           f'{path}: this workdir was trained with model {previous.get("model")}, but the config '
           f'asks for model {config_dict.get("model")}; use a new --workdir or the same config')

@@ -5,7 +5,13 @@ deepest level is the bottleneck). The seed configuration (base_filters=32, depth
 the two deepest encoder blocks, 3x3 stride-2 transposed convs, a 3x3/32 head then a 1x1 conv) has
 exactly 8,639,745 parameters, pinned by `tests/test_models.py`.
 
-The model returns logits; `jax.nn.sigmoid` of channel 0 is the person probability.
+`encoder='vgg19'` replaces the from-scratch encoder by the ImageNet VGG19 trunk of `nst_flax`
+(the same weights module serves both networks): level l's skip is the last conv of VGG block l+1,
+the decoder and head are as above. Trained on a few real people, it is the encoder's ImageNet
+features that let the masks hold up on real photos.
+
+The model takes RGB images in [0, 1] and returns logits; `jax.nn.sigmoid` of channel 0 is the
+person probability.
 """
 from __future__ import annotations
 
@@ -96,6 +102,11 @@ class ConvBlock(nn.Module):
     return x
 
 
+# The last conv of each VGG19 block: the skip features of U-Net levels 0..4.
+VGG19_LEVEL_LAYERS = ('block1_conv2', 'block2_conv2', 'block3_conv4', 'block4_conv4',
+                      'block5_conv4')
+
+
 class UNet(nn.Module):
   """U-Net: `depth` levels, `base_filters * 2**level` filters at each level.
 
@@ -109,6 +120,8 @@ class UNet(nn.Module):
     num_classes: output channels (1 for person-vs-background logits).
     up_kernel_size: kernel size of the stride-2 transposed convs.
     head_filters: filters of the extra 3x3 conv before the 1x1 output conv (0 disables it).
+    encoder: 'unet' (from-scratch conv blocks) or 'vgg19' (the ImageNet VGG19 trunk under
+      params['encoder'], Keras layer names; load its weights with `pretrained_encoder_params`).
   """
   base_filters: int = 32
   depth: int = 5
@@ -118,17 +131,14 @@ class UNet(nn.Module):
   num_classes: int = 1
   up_kernel_size: int = 3
   head_filters: int = 32
+  encoder: str = 'unet'
 
   @nn.compact
   def __call__(self, x: Array, train: bool = False) -> Array:
-    skips = []
-    for level in range(self.depth):
-      x = ConvBlock(self.base_filters * 2**level, self.batch_norm, name=f'encoder{level}')(x, train)
-      if self.dropout > 0 and level >= self.depth - self.dropout_levels:
-        x = nn.Dropout(self.dropout, deterministic=not train)(x)
-      if level < self.depth - 1:
-        skips.append(x)
-        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    if self.encoder == 'vgg19':
+      x, skips = self._vgg19_encoder(x)
+    else:
+      x, skips = self._unet_encoder(x, train)
     for level in reversed(range(self.depth - 1)):
       features = self.base_filters * 2**level
       x = ConvTranspose2x(features, self.up_kernel_size, name=f'upsample{level}')(x)
@@ -137,6 +147,36 @@ class UNet(nn.Module):
     if self.head_filters:
       x = nn.relu(nn.Conv(self.head_filters, (3, 3), padding='SAME', name='head')(x))
     return nn.Conv(self.num_classes, (1, 1), name='logits')(x)
+
+  def _vgg19_encoder(self, x: Array) -> tuple[Array, list[Array]]:
+    from nst_flax import vgg, weights  # pylint: disable=g-import-not-at-top
+    layers = VGG19_LEVEL_LAYERS[:self.depth]
+    features = vgg.VGG19(pooling='max', exact_kernel_grads=True, name='encoder')(
+        weights.preprocess(x), layers=layers)
+    # VGG activations run into the hundreds; a LayerNorm per level brings them to the decoder's
+    # scale (it is trained with the decoder, also while the encoder is frozen).
+    features = [nn.LayerNorm(name=f'encoder_norm{level}')(features[name])
+                for level, name in enumerate(layers)]
+    return features[-1], features[:-1]
+
+  def _unet_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
+    skips = []
+    for level in range(self.depth):
+      x = ConvBlock(self.base_filters * 2**level, self.batch_norm, name=f'encoder{level}')(x, train)
+      if self.dropout > 0 and level >= self.depth - self.dropout_levels:
+        x = nn.Dropout(self.dropout, deterministic=not train)(x)
+      if level < self.depth - 1:
+        skips.append(x)
+        x = nn.max_pool(x, (2, 2), strides=(2, 2))
+    return x, skips
+
+
+def model_config_dict(model_config) -> dict:
+  """The model config with every UNet field filled in (so configs written before a field
+  existed compare equal to ones that spell out its default)."""
+  fields = {k: f.default for k, f in UNet.__dataclass_fields__.items()
+            if k not in ('parent', 'name')}
+  return {'name': 'unet', **fields, **dict(model_config)}
 
 
 def create_model(model_config) -> UNet:
@@ -151,7 +191,23 @@ def create_model(model_config) -> UNet:
     raise ValueError(f'config.model has unknown keys {unknown}; expected a subset of {sorted(fields)}')
   if cfg.get('depth', 1) < 1 or cfg.get('base_filters', 1) < 1:
     raise ValueError(f'config.model.depth and base_filters must be >= 1, got {cfg}')
+  encoder = cfg.get('encoder', 'unet')
+  if encoder not in ('unet', 'vgg19'):
+    raise ValueError(f"config.model.encoder={encoder!r}: expected 'unet' or 'vgg19'")
+  if encoder == 'vgg19' and not 2 <= cfg.get('depth', 5) <= 5:
+    raise ValueError(f"config.model.depth={cfg.get('depth')}: the vgg19 encoder has 2..5 levels")
   return UNet(**cfg)
+
+
+def pretrained_encoder_params(model: UNet, source: str = 'default') -> dict | None:
+  """{'encoder': ImageNet VGG19 params} for the layers `model` uses (None for 'unet')."""
+  if model.encoder != 'vgg19':
+    return None
+  from nst_flax import vgg, weights  # pylint: disable=g-import-not-at-top
+  params = weights.load_vgg19_params(source, verbose=False)
+  deepest = vgg.layer_index(VGG19_LEVEL_LAYERS[model.depth - 1])
+  used = {name for name in vgg.LAYERS[:deepest + 1]} | {'input_norm'}
+  return {'encoder': {k: v for k, v in params.items() if k in used}}
 
 
 def param_count(params) -> int:

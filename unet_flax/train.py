@@ -92,22 +92,40 @@ def create_schedule(opt: ml_collections.ConfigDict, num_steps: int) -> optax.Sch
       end_value=opt.learning_rate * opt.end_learning_rate_factor)
 
 
-def create_optimizer(opt: ml_collections.ConfigDict, num_steps: int) -> optax.GradientTransformation:
-  """Adam(W) with linear warm-up then cosine decay, optional global-norm clipping."""
-  schedule = create_schedule(opt, num_steps)
+def _adam(opt: ml_collections.ConfigDict, schedule) -> optax.GradientTransformation:
   if opt.name == 'adamw':
-    tx = optax.adamw(schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay)
-  else:
-    tx = optax.adam(schedule, b1=opt.b1, b2=opt.b2)
+    return optax.adamw(schedule, b1=opt.b1, b2=opt.b2, weight_decay=opt.weight_decay)
+  return optax.adam(schedule, b1=opt.b1, b2=opt.b2)
+
+
+def create_optimizer(opt: ml_collections.ConfigDict, num_steps: int,
+                     pretrained_encoder: bool = False) -> optax.GradientTransformation:
+  """Adam(W) with linear warm-up then cosine decay, optional global-norm clipping.
+
+  With a pretrained encoder, its parameters get their own transform (optax.multi_transform):
+  frozen (learning rate 0) for `encoder_frozen_steps`, then the same schedule scaled by
+  `encoder_lr_factor`.
+  """
+  schedule = create_schedule(opt, num_steps)
+  tx = _adam(opt, schedule)
+  if pretrained_encoder:
+    frozen, factor = opt.encoder_frozen_steps, opt.encoder_lr_factor
+    encoder_schedule = lambda step: jnp.where(step < frozen, 0.0, factor * schedule(step))
+    tx = optax.multi_transform(
+        {'decoder': tx, 'encoder': _adam(opt, encoder_schedule)},
+        lambda params: {k: jax.tree.map(lambda _: 'encoder' if k == 'encoder' else 'decoder', v)
+                        for k, v in params.items()})
   if opt.grad_clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), tx)
   return tx
 
 
 def create_train_state(model: models.UNet, tx: optax.GradientTransformation, key: jax.Array,
-                       image_size: int) -> TrainState:
+                       image_size: int, pretrained: dict | None = None) -> TrainState:
+  """Fresh state; `pretrained` subtrees (e.g. {'encoder': VGG19 params}) replace the random init."""
   variables = model.init(key, jnp.zeros((1, image_size, image_size, 3), jnp.float32), train=False)
-  return TrainState.create(apply_fn=model.apply, params=variables['params'], tx=tx,
+  params = {**variables['params'], **(pretrained or {})}
+  return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
                            batch_stats=variables.get('batch_stats', {}))
 
 
@@ -122,13 +140,20 @@ def inference_variables(state: TrainState) -> dict:
 # Steps.
 # ---------------------------------------------------------------------------------------------
 
-def make_train_step(model: models.UNet, loss_config: ml_collections.ConfigDict, dropout_key):
-  """Returns train_step(state, batch) -> (state, metrics)."""
+def make_train_step(model: models.UNet, loss_config: ml_collections.ConfigDict, dropout_key,
+                    freeze_encoder: bool = False):
+  """Returns train_step(state, batch) -> (state, metrics).
+
+  `freeze_encoder`: no gradient flows into params['encoder'], so no backward pass through the
+  (pretrained) encoder is computed at all.
+  """
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
     key = jax.random.fold_in(dropout_key, state.step)
 
     def loss_fn(params):
+      if freeze_encoder:
+        params = {**params, 'encoder': jax.lax.stop_gradient(params['encoder'])}
       variables = {'params': params}
       if state.batch_stats:
         variables['batch_stats'] = state.batch_stats
@@ -227,12 +252,14 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                len(eval_split))
 
   model = models.create_model(config.model)
-  tx = create_optimizer(config.optimizer, config.num_train_steps)
+  pretrained = models.pretrained_encoder_params(model)
+  tx = create_optimizer(config.optimizer, config.num_train_steps, pretrained is not None)
   schedule = create_schedule(config.optimizer, config.num_train_steps)
+  frozen_steps = config.optimizer.encoder_frozen_steps if pretrained is not None else 0
   root_key = jax.random.key(config.seed)
   init_key, dropout_key = jax.random.split(root_key)
   state = jax.jit(create_train_state, static_argnums=(0, 1, 3), out_shardings=replicated)(
-      model, tx, init_key, config.data.image_size)
+      model, tx, init_key, config.data.image_size, pretrained)
   num_params = models.param_count(state.params)
   logging.info('Model: %s, %s parameters', dict(config.model), f'{num_params:,}')
 
@@ -246,10 +273,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     logging.info('Resumed from %s at step %d', train_ckpt.directory, start_step)
 
   # -- Steps ----------------------------------------------------------------------------------
-  train_step = jax.jit(
-      make_train_step(model, config.loss, dropout_key),
-      in_shardings=(replicated, data_sharding), out_shardings=(replicated, replicated),
-      donate_argnums=(0,))
+  def jit_train_step(freeze_encoder: bool):
+    return jax.jit(
+        make_train_step(model, config.loss, dropout_key, freeze_encoder),
+        in_shardings=(replicated, data_sharding), out_shardings=(replicated, replicated),
+        donate_argnums=(0,))
   eval_step = jax.jit(make_eval_step(model), in_shardings=(replicated, data_sharding),
                       out_shardings=(data_sharding, data_sharding))
 
@@ -286,7 +314,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       lambda x: jax.ShapeDtypeStruct((config.batch_size,) + x.shape[1:], x.dtype,
                                      sharding=data_sharding),
       input_pipeline.train_batch(train_split, 0, 1, config.data.image_size, config.seed, False))
-  compiled_step = train_step.lower(state, abstract_batch).compile()
+  compiled_step = jit_train_step(start_step < frozen_steps).lower(state, abstract_batch).compile()
   flops_per_step = _flops(compiled_step)
 
   train_seconds, eval_metrics, step = 0.0, None, start_step
@@ -296,6 +324,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   try:
     for step in range(start_step + 1, config.num_train_steps + 1):
       batch = put_batch(next(batches), data_sharding)
+      if step == frozen_steps + 1 and step > 1:  # Unfreeze: now train through the encoder.
+        compiled_step = jit_train_step(False)
       state, step_metrics = compiled_step(state, batch)
       interval_steps += 1
       progress.update(1)

@@ -1,0 +1,27 @@
+"""Person U-Net with a frozen ImageNet VGG19 encoder (nst_flax's weights) on the embedded data.
+
+Command:
+  python train.py --config configs/unet_person_vgg.py --workdir workdirs/unet_person_vgg
+
+The encoder (VGG19 up to block4_conv4, 10.6 M parameters) stays frozen (no backward pass through
+it); the decoder (skips from block1_conv2, block2_conv2, block3_conv4) and head train. Its
+ImageNet features are what make the masks hold up on real photos: the from-scratch U-Net of
+configs/unet_person.py sees only 5 real people in training. `--config.optimizer.
+encoder_frozen_steps=300` fine-tunes the encoder (at learning_rate * encoder_lr_factor) after
+300 steps, at about 3x the step cost.
+"""
+from configs import unet_person
+
+
+def get_config():
+  config = unet_person.get_config()
+  config.model.update(encoder='vgg19', base_filters=16, depth=4, head_filters=16, dropout=0.0)
+  config.data.image_size = 96
+  config.batch_size = 8
+  config.eval_batch_size = 8
+  config.num_train_steps = 600
+  config.eval_every_steps = 200
+  config.checkpoint_every_steps = 100
+  config.optimizer.learning_rate = 1e-3
+  config.optimizer.warmup_steps = 50
+  return config
