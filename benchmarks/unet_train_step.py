@@ -1,0 +1,331 @@
+"""Images/s of the U-Net train step: JAX (the real jitted step) vs the same U-Net in PyTorch eager.
+
+    python benchmarks/unet_train_step.py            # 128 and 256 px, batch 8, seed + default models
+    python benchmarks/unet_train_step.py --quick    # fewer, shorter measurements (a smoke run)
+    python benchmarks/unet_train_step.py --sizes 128 --models seed --seconds 20 --rounds 3
+
+JAX side: nothing is re-implemented. The model comes from `unet_flax.models.create_model`, the
+optimizer from `unet_flax.train.create_optimizer` (AdamW, warm-up + cosine, global-norm clipping,
+as in `configs/unet_person.py`), the state from `create_train_state` and the step from
+`make_train_step` (BCE + soft Dice from `unet_flax.metrics`), jitted with the state donated as in
+`train.py`. Models: `seed` = `configs/unet_seed.py` (32 filters, depth 5, 8,639,745 parameters)
+and `default` = `configs/unet_person.py` (16 filters, depth 4, 538,113 parameters).
+
+PyTorch side (torch CPU, eager; `pip install torch==2.13.0`, benchmark-only): the same
+architecture with torch.nn (Conv2d 3x3 padding 1 + ReLU twice per block, MaxPool2d(2),
+ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1), concatenated skips, Dropout in the
+two deepest encoder blocks, head Conv 3x3 + ReLU then Conv 1x1), BCEWithLogits + soft Dice,
+`clip_grad_norm_` + AdamW with the same schedule; in NCHW ("eager") and in channels_last memory
+format. The parameter counts of both frameworks are checked equal.
+
+Both get the same data (random images, a random blob mask), batch 8. Each variant is warmed up,
+then measurements of at least `--seconds` each are taken in turn (JAX, torch eager, torch
+channels_last, JAX, ...) for `--rounds` rounds; the table reports the best round of each (the
+least disturbed by other processes on the machine) and the load average. Also printed: XLA's
+cost-analysis FLOPs of one step, the achieved GFLOP/s, and a 4096x4096 f32 matmul in the same
+process for reference.
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+import numpy as np
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from configs import unet_person, unet_seed  # noqa: E402
+from unet_flax import models  # noqa: E402
+from unet_flax import train  # noqa: E402
+
+CONFIGS = {'seed': unet_seed.get_config, 'default': unet_person.get_config}
+
+
+def load():
+  return os.getloadavg()[0]
+
+
+def make_data(batch: int, size: int, seed: int = 0):
+  """Random images in [0, 1] and a random (smooth blob) {0, 1} mask, NHWC float32."""
+  rng = np.random.default_rng(seed)
+  images = rng.random((batch, size, size, 3), dtype=np.float32)
+  coarse = rng.standard_normal((batch, size // 16, size // 16, 1)).astype(np.float32)
+  masks = (np.repeat(np.repeat(coarse, 16, 1), 16, 2) > 0).astype(np.float32)
+  return images, masks
+
+
+def time_steps(step, seconds: float, est: float) -> tuple[float, int]:
+  """Runs `step(n)` (n steps, synchronised at the end) for >= `seconds`; returns (s/step, n)."""
+  n = max(2, math.ceil(seconds / max(est, 1e-4)))
+  t = time.perf_counter()
+  step(n)
+  dt = time.perf_counter() - t
+  return dt / n, n
+
+
+# ---------------------------------------------------------------------------------------------
+# JAX: the real train step.
+# ---------------------------------------------------------------------------------------------
+
+def flops_of(compiled) -> float | None:
+  try:
+    analysis = compiled.cost_analysis()
+  except Exception:  # Some backends have none.
+    return None
+  if isinstance(analysis, (list, tuple)):
+    analysis = analysis[0] if analysis else {}
+  value = (analysis or {}).get('flops')
+  return float(value) if value is not None else None
+
+
+class JaxRunner:
+  def __init__(self, config, images, masks):
+    size = images.shape[1]
+    self.model = models.create_model(config.model)
+    tx = train.create_optimizer(config.optimizer, config.num_train_steps)
+    init_key, dropout_key = jax.random.split(jax.random.key(config.seed))
+    self.state = jax.jit(train.create_train_state, static_argnums=(0, 1, 3))(
+        self.model, tx, init_key, size)
+    self.num_params = models.param_count(self.state.params)
+    self.batch = {'image': jnp.asarray(images), 'mask': jnp.asarray(masks)}
+    step = jax.jit(train.make_train_step(self.model, config.loss, dropout_key),
+                   donate_argnums=(0,))
+    t = time.perf_counter()
+    self.compiled = step.lower(self.state, self.batch).compile()
+    self.compile_s = time.perf_counter() - t
+    self.flops = flops_of(self.compiled)
+
+  def run(self, n: int):
+    state, batch, metrics = self.state, self.batch, None
+    for _ in range(n):
+      state, metrics = self.compiled(state, batch)
+    jax.block_until_ready((state, metrics))
+    self.state = state
+    self.last_loss = float(metrics['loss'])
+
+
+# ---------------------------------------------------------------------------------------------
+# PyTorch reference: the same architecture, loss and optimizer, eager.
+# ---------------------------------------------------------------------------------------------
+
+def torch_unet(cfg):
+  import torch.nn as nn
+
+  def block(cin, f):
+    return nn.Sequential(nn.Conv2d(cin, f, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(f, f, 3, padding=1), nn.ReLU(inplace=True))
+
+  class UNet(nn.Module):
+    def __init__(self):
+      super().__init__()
+      base, depth = cfg.base_filters, cfg.depth
+      self.depth = depth
+      self.enc, self.drop = nn.ModuleList(), nn.ModuleList()
+      cin = 3
+      for level in range(depth):
+        f = base * 2**level
+        self.enc.append(block(cin, f))
+        use = cfg.dropout > 0 and level >= depth - cfg.dropout_levels
+        self.drop.append(nn.Dropout(cfg.dropout) if use else nn.Identity())
+        cin = f
+      self.pool = nn.MaxPool2d(2)
+      self.up, self.dec = nn.ModuleList(), nn.ModuleList()
+      for level in reversed(range(depth - 1)):
+        f = base * 2**level
+        self.up.append(nn.ConvTranspose2d(cin, f, cfg.up_kernel_size, stride=2, padding=1,
+                                          output_padding=1))
+        self.dec.append(block(2 * f, f))
+        cin = f
+      layers = []
+      if cfg.head_filters:
+        layers = [nn.Conv2d(cin, cfg.head_filters, 3, padding=1), nn.ReLU(inplace=True)]
+        cin = cfg.head_filters
+      self.head = nn.Sequential(*layers, nn.Conv2d(cin, cfg.num_classes, 1))
+
+    def forward(self, x):
+      skips = []
+      for level in range(self.depth):
+        x = self.drop[level](self.enc[level](x))
+        if level < self.depth - 1:
+          skips.append(x)
+          x = self.pool(x)
+      for up, dec in zip(self.up, self.dec):
+        x = torch.cat([up(x), skips.pop()], dim=1)
+        x = dec(x)
+      return self.head(x)
+
+  import torch
+  return UNet()
+
+
+class TorchRunner:
+  def __init__(self, config, images, masks, channels_last: bool):
+    import torch
+    import torch.nn.functional as F
+    self.torch = torch
+    torch.manual_seed(config.seed)
+    cfg = config.model
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    self.net = torch_unet(cfg).to(memory_format=fmt).train()
+    self.num_params = sum(p.numel() for p in self.net.parameters())
+    self.x = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
+    self.y = torch.from_numpy(masks.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
+    opt = config.optimizer
+    schedule = train.create_schedule(opt, config.num_train_steps)
+    # The same warm-up + cosine values as optax (precomputed: no JAX call inside the torch loop).
+    self.lrs = np.asarray(jax.device_get(jax.vmap(schedule)(
+        jnp.arange(config.num_train_steps + 1))), np.float64)
+    self.opt = torch.optim.AdamW(self.net.parameters(), lr=float(self.lrs[0]),
+                                 betas=(opt.b1, opt.b2), eps=1e-8, weight_decay=opt.weight_decay)
+    self.clip = opt.grad_clip_norm
+    self.bce_w, self.dice_w = config.loss.bce_weight, config.loss.dice_weight
+    self.count = 0
+
+    def loss_fn(logits, y):
+      bce = F.binary_cross_entropy_with_logits(logits, y)
+      probs = torch.sigmoid(logits)
+      inter = (probs * y).sum(dim=(1, 2, 3))
+      total = probs.sum(dim=(1, 2, 3)) + y.sum(dim=(1, 2, 3))
+      dice = (1.0 - (2.0 * inter + 1.0) / (total + 1.0)).mean()
+      return self.bce_w * bce + self.dice_w * dice
+
+    self.loss_fn = loss_fn
+
+  def step(self):
+    torch = self.torch
+    for g in self.opt.param_groups:
+      g['lr'] = float(self.lrs[min(self.count, len(self.lrs) - 1)])
+    self.opt.zero_grad(set_to_none=True)
+    loss = self.loss_fn(self.net(self.x), self.y)
+    loss.backward()
+    if self.clip:
+      torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.clip)
+    self.opt.step()
+    self.count += 1
+    return loss
+
+  def run(self, n: int):
+    for _ in range(n):
+      loss = self.step()
+    self.last_loss = float(loss.item())
+
+
+# ---------------------------------------------------------------------------------------------
+# Reference peak.
+# ---------------------------------------------------------------------------------------------
+
+def matmul_peak(torch_mod=None, n: int = 4096, reps: int = 4):
+  a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+  f = jax.jit(lambda a: a @ a)
+  f(a).block_until_ready()
+  t = time.perf_counter()
+  for _ in range(reps):
+    f(a).block_until_ready()
+  jax_peak = 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+  torch_peak = None
+  if torch_mod is not None:
+    b = torch_mod.randn(n, n)
+    b @ b
+    t = time.perf_counter()
+    for _ in range(reps):
+      b @ b
+    torch_peak = 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
+  return jax_peak, torch_peak
+
+
+def main(argv=None):
+  ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  ap.add_argument('--sizes', type=int, nargs='+', default=[128, 256])
+  ap.add_argument('--models', nargs='+', default=['seed', 'default'], choices=sorted(CONFIGS))
+  ap.add_argument('--batch', type=int, default=8)
+  ap.add_argument('--seconds', type=float, default=10.0, help='minimum seconds per measurement')
+  ap.add_argument('--rounds', type=int, default=2, help='interleaved measurements per variant')
+  ap.add_argument('--quick', action='store_true', help='1 round of ~2 s per variant')
+  ap.add_argument('--no-torch', action='store_true')
+  args = ap.parse_args(argv)
+  if args.quick:
+    args.seconds, args.rounds = 2.0, 1
+
+  cores = os.cpu_count() or 1
+  torch = None
+  if not args.no_torch:
+    try:
+      import torch
+      torch.set_num_threads(cores)
+    except ImportError:
+      print('torch is not installed (pip install torch==2.13.0): JAX only')
+  print(f'jax {jax.__version__} ({jax.devices()[0].platform}), '
+        + (f'torch {torch.__version__} ({torch.get_num_threads()} threads), ' if torch else '')
+        + f'{cores} cores, batch {args.batch}, >= {args.seconds:g} s x {args.rounds} rounds '
+        f'per variant; load average at start {load():.2f}')
+  jpeak, tpeak = matmul_peak(torch)
+  print(f'4096x4096 f32 matmul: jax {jpeak:.0f} GFLOP/s'
+        + (f', torch {tpeak:.0f} GFLOP/s' if tpeak else '') + f' (load {load():.2f})')
+
+  rows = []
+  for size in args.sizes:
+    images, masks = make_data(args.batch, size)
+    for name in args.models:
+      config = CONFIGS[name]()
+      config.batch_size = args.batch
+      config.data.image_size = size
+      runners = {'jax': JaxRunner(config, images, masks)}
+      if torch is not None:
+        runners['torch eager'] = TorchRunner(config, images, masks, channels_last=False)
+        runners['torch channels_last'] = TorchRunner(config, images, masks, channels_last=True)
+        counts = {k: r.num_params for k, r in runners.items()}
+        assert len(set(counts.values())) == 1, f'parameter counts differ: {counts}'
+      # Warm-up (and a per-step estimate to size the measurements).
+      est = {}
+      for key, r in runners.items():
+        r.run(1)
+        t = time.perf_counter()
+        r.run(1)
+        est[key] = time.perf_counter() - t
+      best = {k: float('inf') for k in runners}
+      loads = []
+      for _ in range(args.rounds):
+        for key, r in runners.items():
+          dt, _ = time_steps(r.run, args.seconds, est[key])
+          best[key] = min(best[key], dt)
+          est[key] = dt
+          loads.append(load())
+      jr = runners['jax']
+      row = dict(size=size, model=name, params=jr.num_params, flops=jr.flops,
+                 jax=args.batch / best['jax'],
+                 eager=args.batch / best.get('torch eager', float('nan')),
+                 cl=args.batch / best.get('torch channels_last', float('nan')),
+                 gflops=(jr.flops / best['jax'] / 1e9) if jr.flops else float('nan'),
+                 load=max(loads), compile_s=jr.compile_s)
+      row['ratio'] = row['jax'] / row['eager']
+      rows.append(row)
+      print(f'  {size}px {name}: jax {row["jax"]:.1f} img/s, torch eager {row["eager"]:.1f}, '
+            f'channels_last {row["cl"]:.1f} (compile {jr.compile_s:.1f} s, losses '
+            + ', '.join(f'{k} {r.last_loss:.3f}' for k, r in runners.items())
+            + f'; load {row["load"]:.2f})', flush=True)
+      del runners
+
+  print(f'\nbatch {args.batch}, images/s (higher is better), best of {args.rounds} interleaved '
+        f'rounds of >= {args.seconds:g} s; matmul peak jax {jpeak:.0f} GFLOP/s')
+  header = (f'{"size":>5s} {"model":8s} {"params":>10s} {"JAX":>8s} {"torch eager":>12s} '
+            f'{"torch ch_last":>14s} {"JAX/eager":>10s} {"GFLOP/step":>11s} {"JAX GFLOP/s":>12s} '
+            f'{"% peak":>7s} {"max load":>9s}')
+  print(header)
+  for r in rows:
+    print(f'{r["size"]:5d} {r["model"]:8s} {r["params"]:10,d} {r["jax"]:8.1f} {r["eager"]:12.1f} '
+          f'{r["cl"]:14.1f} {r["ratio"]:10.2f} {(r["flops"] or float("nan")) / 1e9:11.1f} '
+          f'{r["gflops"]:12.1f} {100 * r["gflops"] / jpeak:6.0f}% {r["load"]:9.2f}')
+  print(f'load average at end {load():.2f}')
+  return rows
+
+
+if __name__ == '__main__':
+  main()
