@@ -119,6 +119,9 @@ class JaxRunner:
 def torch_unet(cfg):
   import torch.nn as nn
 
+  if cfg.get('encoder', 'unet') != 'unet':
+    raise ValueError('the PyTorch reference covers the plain U-Net encoder only')
+
   def block(cin, f):
     return nn.Sequential(nn.Conv2d(cin, f, 3, padding=1), nn.ReLU(inplace=True),
                          nn.Conv2d(f, f, 3, padding=1), nn.ReLU(inplace=True))
