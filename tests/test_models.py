@@ -109,3 +109,12 @@ def test_vgg19_encoder_unet_uses_the_pretrained_trunk(monkeypatch):
   assert out.shape == (1, 40, 24, 1) and bool(jnp.all(jnp.isfinite(out)))
   with pytest.raises(ValueError, match='encoder'):
     models.create_model(dict(encoder='resnet'))
+
+
+def test_reshape_max_pool_matches_flax_max_pool_and_its_gradient():
+  from nst_flax import vgg
+  x = jax.random.normal(jax.random.key(0), (2, 8, 6, 3))
+  np.testing.assert_array_equal(vgg.pool2x2(x, 'max'), nn.max_pool(x, (2, 2), strides=(2, 2)))
+  loss = lambda pool: lambda x: jnp.sum(jnp.sin(pool(x)))
+  np.testing.assert_allclose(jax.grad(loss(lambda x: vgg.pool2x2(x, 'max')))(x),
+                             jax.grad(loss(lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))))(x))
