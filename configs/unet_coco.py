@@ -10,11 +10,11 @@ example's mask is the union of its `person` (label 0) panoptic segments
 days. Expected validation person IoU: ~0.7 for this from-scratch 32-filter U-Net (not measured
 here: no internet on the development machines).
 """
-from configs import unet_person
+from configs import unet_scratch
 
 
 def get_config():
-  config = unet_person.get_config()
+  config = unet_scratch.get_config()
   config.data.name = 'coco_person'
   config.data.builder_config = None
   config.data.image_size = 256

@@ -28,8 +28,8 @@ def tiny_data_dir(tmp_path_factory):
 
 def tiny_unet_config(data_dir):
   """The main job's config shrunk to seconds: 8 filters, depth 3, 32x32, a few steps."""
-  from configs import unet_person
-  config = unet_person.get_config()
+  from configs import unet_scratch
+  config = unet_scratch.get_config()
   config.model.update(base_filters=8, depth=3, head_filters=8)
   config.data.update(builder_config='tiny', data_dir=data_dir, image_size=32)
   config.batch_size = 8

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import unet_person, unet_seed
+from configs import unet_person, unet_scratch, unet_seed
 from unet_flax import models
 from unet_flax import predict
 
@@ -24,7 +24,7 @@ def test_seed_config_has_exactly_the_seed_parameter_count():
 # Counted by hand: each level 3x3 convs cin->f, f->f; each decoder a 3x3 transposed conv, 3x3 convs
 # 2f->f, f->f; head 3x3 b->b and 1x1 b->1 (all with biases).
 @pytest.mark.parametrize('base_filters,depth,expected', [
-    (16, 4, 538_113),   # the default configs/unet_person.py model
+    (16, 4, 538_113),   # the configs/unet_scratch.py model
     (8, 3, 33_249),
     (8, 2, 7_793),
 ])
@@ -37,7 +37,8 @@ def test_parameter_count_follows_width_and_depth(base_filters, depth, expected):
 def test_default_config_builds():
   config = unet_person.get_config()
   model = models.create_model(config.model)
-  assert model.depth == 4 and model.base_filters == 16
+  assert model.encoder == 'vgg19' and model.depth == 4 and model.base_filters == 16
+  assert unet_scratch.get_config().model.encoder == 'unet'  # the ablation's from-scratch base
 
 
 @pytest.mark.parametrize('batch_norm', [False, True])
@@ -82,7 +83,7 @@ def test_create_model_rejects_unknown_keys():
     models.create_model({'base_filters': 8, 'depth': 3, 'filters': 4})
 
 
-@pytest.mark.parametrize('name', ['unet_person', 'unet_seed', 'unet_coco'])
+@pytest.mark.parametrize('name', ['unet_person', 'unet_scratch', 'unet_seed', 'unet_coco'])
 def test_every_unet_config_is_valid(name):
   import importlib
   from unet_flax import train
