@@ -31,8 +31,8 @@ def _define_flags():
                     'the whole photo, then compose.')
   flags.DEFINE_float('feather', 3.0, 'Soft edge of the mask, in pixels (0: none).')
   flags.DEFINE_float('threshold', None, 'Binarise the mask at this probability first.')
-  flags.DEFINE_integer('mask_side', 0, 'Long side at which the U-Net sees the photo (0: twice '
-                       'the training image size, the scale people had in training).')
+  flags.DEFINE_integer('mask_side', 0, 'Long side at which the U-Net sees the photo (0: the '
+                       'training image size, so people appear at the scale they had in training).')
   return FLAGS
 
 
@@ -56,7 +56,7 @@ def predict_person_mask(segmenter, image, mask_side: int):
   import jax
   import jax.numpy as jnp
   h, w = image.shape[:2]
-  side = mask_side or 2 * max(segmenter.train_image_size, 64)
+  side = mask_side or max(segmenter.train_image_size, 32)
   scale = min(1.0, side / max(h, w))
   small = (max(1, round(h * scale)), max(1, round(w * scale)))
   x = jax.image.resize(jnp.asarray(image), small + (3,), 'linear', antialias=True)
