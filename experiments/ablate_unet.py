@@ -9,7 +9,8 @@ trainer, the same sharded code path on 1 CPU or 8 TPU cores) in its own workdir
 `<workdir>/f{filters}_d{depth}_s{seed}`, on the config's `base` with `model.base_filters`,
 `model.head_filters`, `model.depth` and `seed` replaced; data, steps and schedule are the same for
 every cell. A run whose `summary.json` says `step == num_train_steps` is done and is read back,
-not trained again; an interrupted run resumes from its last checkpoint (the trainer does that), so
+not trained again (a run started with another config, e.g. a changed --config.base.x, is an
+error naming the keys: use a new --workdir); an interrupted run resumes from its last checkpoint (the trainer does that), so
 running the same command again continues an interrupted grid where it stopped.
 
 Per cell it records: parameter count, FLOPs per training step (XLA cost analysis of the compiled
@@ -85,6 +86,35 @@ def finished_summary(path: str, num_steps: int) -> dict | None:
   return summary if summary.get('step') == num_steps else None
 
 
+def _flat(d: dict, prefix: str = '') -> dict:
+  out = {}
+  for k, v in d.items():
+    if isinstance(v, dict):
+      out.update(_flat(v, f'{prefix}{k}.'))
+    else:
+      out[f'{prefix}{k}'] = v
+  return out
+
+
+def check_same_config(path: str, cell) -> None:
+  """Raises ValueError if the run in `path` was started with a different config than `cell`
+  (e.g. --config.base.x changed after part of the grid ran), so that no table mixes runs that
+  differ in more than filters, depth and seed."""
+  try:
+    with open(os.path.join(path, 'config.json')) as f:
+      previous = _flat(json.load(f))
+  except (OSError, ValueError):
+    return
+  current = _flat(json.loads(json.dumps(cell.to_dict())))
+  changed = sorted(k for k in previous.keys() | current.keys()
+                   if previous.get(k) != current.get(k))
+  if changed:
+    raise ValueError(
+        f'{path} was trained with another config ({", ".join(f"{k}={previous.get(k)!r}" for k in changed)}; '
+        f'now {", ".join(f"{k}={current.get(k)!r}" for k in changed)}); use a new --workdir for '
+        'a changed grid, or the config it was run with')
+
+
 def measured_step_time(path: str) -> float | None:
   """Seconds per training step: the median over the logged intervals of 1 / steps_per_second,
   the first interval excluded (it includes warm-up), from the run's metrics.jsonl."""
@@ -127,8 +157,8 @@ def run_grid(config, workdir: str, train_fn: Callable | None = None,
     from unet_flax import train  # pylint: disable=g-import-not-at-top
     train_fn = train.train_and_evaluate
   runs = grid_cells(config)
-  for f, d, s in runs:   # Fail on a bad cell before training any.
-    cell_config(config, f, d, s)
+  for f, d, s in runs:   # Fail on a bad cell, or a run made with another config, before training.
+    check_same_config(run_dir(workdir, f, d, s), cell_config(config, f, d, s))
   num_steps = config.base.num_train_steps
   rows, trained_seconds, trained = [], 0.0, 0
   todo = sum(finished_summary(run_dir(workdir, *r), num_steps) is None for r in runs)
@@ -341,7 +371,11 @@ def main(argv):
   print(f'{config.name}: {len(grid_cells(config))} runs ({describe(config)}) on '
         f'{jax.device_count()} x {jax.devices()[0].platform}; workdir {workdir}', flush=True)
   start = time.perf_counter()
-  rows = run_grid(config, workdir, log=lambda line: print(line, flush=True))
+  try:
+    rows = run_grid(config, workdir, log=lambda line: print(line, flush=True))
+  except (ValueError, OSError) as e:   # Bad config / workdir: one line, like train.py.
+    print('error: ' + ' '.join(str(e).split()), file=sys.stderr)
+    sys.exit(1)
   paths = write_results(rows, results, config.name, describe(config))
   print(f'grid finished in {(time.perf_counter() - start) / 60:.1f} min; wrote '
         + ', '.join(os.path.relpath(p) for p in paths.values()), flush=True)

@@ -73,6 +73,12 @@ def test_grid_writes_table_and_plots_and_a_rerun_trains_nothing(tiny_data_dir, t
   assert again.calls == [] and 'done before' in lines[-1]
   assert os.path.getmtime(os.path.join(workdir, 'f4_d2_s0', 'summary.json')) == summary_mtime
 
+  # A changed base config does not silently reuse runs made with the old one.
+  config.base.optimizer.learning_rate = 1e-2
+  with pytest.raises(ValueError, match='f4_d2_s0.*optimizer.learning_rate=0.002.*now.*0.01'):
+    ablate_unet.run_grid(config, workdir, train_fn=again, log=lines.append)
+  assert again.calls == []
+
 
 def test_interrupted_grid_continues_where_it_stopped(tiny_data_dir, tmp_path, monkeypatch):
   config = _ablation_config(tiny_data_dir)
