@@ -9,6 +9,10 @@ ImageNet features are what make the masks hold up on real photos: the from-scrat
 configs/unet_person.py sees only 5 real people in training. `--config.optimizer.
 encoder_frozen_steps=300` fine-tunes the encoder (at learning_rate * encoder_lr_factor) after
 300 steps, at about 3x the step cost.
+
+Measured (2 CPU cores shared with other jobs, load 8-13): 36 min wall / 15.5 CPU-min for the
+600 steps (72.8 GFLOP per step); about 10 min expected on an idle machine. Validation IoU 0.691
+at step 200 (the best checkpoint), 0.661 at step 600; Dice 0.817 / 0.796.
 """
 from configs import unet_scratch
 
