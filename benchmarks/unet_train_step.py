@@ -6,10 +6,11 @@
 
 JAX side: nothing is re-implemented. The model comes from `unet_flax.models.create_model`, the
 optimizer from `unet_flax.train.create_optimizer` (AdamW, warm-up + cosine, global-norm clipping,
-as in `configs/unet_person.py`), the state from `create_train_state` and the step from
+as in `configs/unet_scratch.py`), the state from `create_train_state` and the step from
 `make_train_step` (BCE + soft Dice from `unet_flax.metrics`), jitted with the state donated as in
 `train.py`. Models: `seed` = `configs/unet_seed.py` (32 filters, depth 5, 8,639,745 parameters)
-and `default` = `configs/unet_person.py` (16 filters, depth 4, 538,113 parameters).
+and `default` = `configs/unet_scratch.py` (16 filters, depth 4, 538,113 parameters; the
+from-scratch U-Net, whose encoder the PyTorch twin reproduces).
 
 PyTorch side (torch CPU, eager; `pip install torch==2.13.0`, benchmark-only): the same
 architecture with torch.nn (Conv2d 3x3 padding 1 + ReLU twice per block, MaxPool2d(2),
@@ -42,11 +43,11 @@ if REPO not in sys.path:
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from configs import unet_person, unet_seed  # noqa: E402
+from configs import unet_scratch, unet_seed  # noqa: E402
 from unet_flax import models  # noqa: E402
 from unet_flax import train  # noqa: E402
 
-CONFIGS = {'seed': unet_seed.get_config, 'default': unet_person.get_config}
+CONFIGS = {'seed': unet_seed.get_config, 'default': unet_scratch.get_config}
 
 
 def load():
