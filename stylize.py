@@ -96,8 +96,7 @@ def run(FLAGS) -> None:
     content = image_io.load_image(content_path, max_pixels=limit)
     t0 = time.perf_counter()
     if FLAGS.mask:
-      mask = image_io.resize_image(image_io.load_image(FLAGS.mask), content.shape[:2])
-      mask = mask.mean(-1, keepdims=True)
+      mask = image_io.load_mask(FLAGS.mask, content.shape[:2])
     else:
       mask = np.asarray(predict_person_mask(segmenter, content, FLAGS.mask_side))
     t_mask = time.perf_counter() - t0

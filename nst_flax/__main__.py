@@ -96,12 +96,7 @@ def run(FLAGS) -> int:
     content = image_io.load_image(FLAGS.content, max_pixels=limit)
     styles = [image_io.load_image(p, max_pixels=limit) for p in FLAGS.style]
     sw = parse_style_weights(FLAGS.style_weights, len(styles))
-    mask = None
-    if FLAGS.mask:
-        m = image_io.load_image(FLAGS.mask)
-        if m.shape[:2] != content.shape[:2]:
-            m = image_io.resize_image(m, content.shape[:2])
-        mask = m.mean(-1, keepdims=True)
+    mask = image_io.load_mask(FLAGS.mask, content.shape[:2]) if FLAGS.mask else None
     out_ext = os.path.splitext(FLAGS.out)[1].lower()
     if out_ext not in (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"):
         raise ValueError(f"{FLAGS.out}: output must end in .png or .jpg")

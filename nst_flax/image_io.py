@@ -164,3 +164,8 @@ def resize_image(array01, size_hw: Tuple[int, int]) -> np.ndarray:
         ch = Image.fromarray(a[..., c].astype(np.float32), mode="F")
         out[..., c] = np.asarray(ch.resize((w, h), resample=resample))
     return np.clip(out, 0.0, 1.0)
+
+
+def load_mask(path, size_hw: Tuple[int, int]) -> np.ndarray:
+    """A mask image (white = 1) as float32 [h, w, 1] in [0, 1], resized to `size_hw`."""
+    return resize_image(load_image(path), size_hw).mean(-1, keepdims=True)

@@ -16,7 +16,6 @@ import json
 import os
 from typing import Any
 
-import jax
 import orbax.checkpoint as ocp
 
 from unet_flax import models
@@ -71,8 +70,7 @@ def load_best(workdir: str) -> tuple[dict, dict]:
   restored = manager.restore(step, args=ocp.args.Composite(
       variables=ocp.args.StandardRestore(), metadata=ocp.args.JsonRestore()))
   manager.close()
-  variables = jax.tree.map(lambda x: x, dict(restored['variables']))
-  return variables, dict(restored['metadata'])
+  return dict(restored['variables']), dict(restored['metadata'])
 
 
 def write_or_check_config(workdir: str, config_dict: dict) -> None:
