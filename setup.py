@@ -38,8 +38,13 @@ setup(
     "Gatys style transfer on VGG19, in JAX.",
     packages=find_packages(include=["unet_flax", "unet_flax.*", "nst_flax", "nst_flax.*"]),
     python_requires=">=3.10",
+    # The reference model's pseudo-labels (and where they came from) are part of the dataset.
+    package_data={"unet_flax.datasets": ["pseudo_labels/*.png", "pseudo_labels/*.json"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "h5py>=3.10", "nbformat>=5.9"],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "h5py>=3.10", "nbformat>=5.9",
+                 "ai-edge-litert==2.3.0"],
+        # experiments/eval_real.py and make_pseudo_labels.py run the reference model (TFLite).
+        "reference": ["ai-edge-litert==2.3.0"],
     },
 )

@@ -42,13 +42,18 @@ def test_tiny_builds_offline_with_expected_features(tiny_builder):
   assert tiny_builder.info.file_format.value == "array_record"
   assert tiny_builder.info.splits["train"].num_examples == cfg.num_train == 48
   assert tiny_builder.info.splits["validation"].num_examples == cfg.num_validation == 16
-  num_with_people = num_without = 0
+  num_with_people = num_without = num_pseudo = 0
   for split in ("train", "validation"):
     for ex in _all(tiny_builder, split):
       assert ex["image"].shape == (64, 64, 3) and ex["image"].dtype == np.uint8
       assert ex["mask"].shape == (64, 64, 1) and ex["mask"].dtype == np.uint8
       assert set(np.unique(ex["mask"]).tolist()) <= {0, 1}
-      assert ex["label_source"] == b"gt"
+      # 'pseudo' exactly when a pseudo-labelled photo or cut-out is in it; validation is all gt.
+      pseudo = any(p.startswith(b"pseudo_") for p in ex["person_ids"]) or (
+          ex["background_id"].decode() in person_composite.PSEUDO_LABELLED_PHOTOS)
+      assert ex["label_source"] == (b"pseudo" if pseudo else b"gt")
+      assert split == "train" or ex["label_source"] == b"gt"
+      num_pseudo += pseudo
       assert ex["id"].decode().startswith(split)
       if len(ex["person_ids"]):
         num_with_people += 1
@@ -57,6 +62,7 @@ def test_tiny_builds_offline_with_expected_features(tiny_builder):
         num_without += 1
         assert not ex["mask"].any()
   assert num_with_people > 30 and num_without > 0  # positives and negatives
+  assert 0 < num_pseudo < 48  # ground truth and pseudo-labels, told apart
 
 
 def test_train_and_validation_share_no_background_or_person(tiny_builder):
@@ -71,8 +77,37 @@ def test_train_and_validation_share_no_background_or_person(tiny_builder):
                    {ex["background_id"].decode() for ex in exs})
   assert not used["train"][0] & used["validation"][0]
   assert not used["train"][1] & used["validation"][1]
-  assert used["train"][0] <= set(tp) and used["validation"][0] <= set(vp)
-  assert used["train"][1] <= set(tb) and used["validation"][1] <= set(vb)
+  pseudo_people = {person_composite.pseudo_person_id(p) for p in person_composite.PSEUDO_LABELLED_PHOTOS}
+  assert used["train"][0] <= set(tp) | pseudo_people and used["validation"][0] <= set(vp)
+  assert used["train"][1] <= set(tb) | set(person_composite.PSEUDO_LABELLED_PHOTOS)
+  assert used["validation"][1] <= set(vb)
+
+
+def test_voc_holdout_config_never_uses_the_voc_photo():
+  config = person_composite.PersonComposite.builder_configs["voc_holdout"]
+  train, val = config.sources("train"), config.sources("validation")
+  assert not any(p.startswith("voc_") for p in train.persons + val.persons)
+  assert not set(train.persons) & set(val.persons) and not set(train.photos) & set(val.photos)
+  assert train.photos and val.photos and not set(train.backgrounds) & set(val.backgrounds)
+  for i in range(10):
+    ex = person_composite.make_composite(train.persons, train.backgrounds, 48,
+                                         np.random.default_rng(i))
+    assert not any(p.startswith("voc_") for p in ex["person_ids"])
+    assert ex["label_source"] == ("pseudo" if ex["person_ids"] else "gt")
+
+
+def test_pseudo_labels_are_checked_against_their_photos(tmp_path, monkeypatch):
+  for photo_id in person_composite.PSEUDO_LABELLED_PHOTOS:
+    mask = person_composite.load_pseudo_label(photo_id)
+    assert mask.shape == person_composite.load_photo(photo_id).shape[:2]
+    assert 0.2 < mask.mean() < 0.8  # each photo is mostly one person
+  monkeypatch.setattr(person_composite, "PSEUDO_LABEL_DIR", str(tmp_path))
+  person_composite.load_pseudo_label.cache_clear()
+  try:
+    with pytest.raises(ValueError, match="make_pseudo_labels.py"):
+      person_composite.load_pseudo_label("skimage:astronaut")
+  finally:
+    person_composite.load_pseudo_label.cache_clear()
 
 
 def test_people_are_exact_voc_cutouts_and_backgrounds_load():
@@ -82,7 +117,7 @@ def test_people_are_exact_voc_cutouts_and_backgrounds_load():
     assert rgb.shape[:2] == mask.shape and mask.dtype == bool
     assert mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any()  # tight box
   for bg in person_composite.TRAIN_BACKGROUNDS + person_composite.VALIDATION_BACKGROUNDS:
-    img = person_composite.load_background(bg)
+    img = person_composite.load_photo(bg)
     assert img.ndim == 3 and img.shape[-1] == 3 and img.dtype == np.uint8 and min(img.shape[:2]) >= 100
 
 
@@ -129,7 +164,7 @@ def test_get_splits_person_composite(tiny_data_dir):
   assert (len(train), len(val)) == (48, 16)
   ex = train[0]
   assert ex["image"].shape == (64, 64, 3) and ex["mask"].shape == (64, 64, 1)
-  assert ex["label_source"] == "gt"
+  assert ex["label_source"] in ("gt", "pseudo")
   with pytest.raises(ValueError, match="builder_config 'huge'"):
     input_pipeline.get_splits(_data_config(builder_config="huge", data_dir=tiny_data_dir))
   with pytest.raises(ValueError, match="unknown data.name 'imagenet'"):

@@ -117,10 +117,11 @@ def test_eval_batches_cover_every_example_once_and_pad():
   batches = list(input_pipeline.eval_batches(split, 4, 12))
   assert len(batches) == 3
   for b in batches:
-    assert set(b) == {"image", "mask", "valid"}
+    assert set(b) == {"image", "mask", "valid", "label_source"}
     assert b["image"].shape == (4, 12, 12, 3) and b["mask"].shape == (4, 12, 12, 1)
     assert b["valid"].dtype == bool
   assert [b["valid"].tolist() for b in batches][-1] == [True, True, False, False]
+  assert batches[-1]["label_source"].tolist() == ["gt", "gt", "", ""]
   ids = sum((_ids(b) for b in batches), [])
   valid = np.concatenate([b["valid"] for b in batches])
   assert [i for i, v in zip(ids, valid) if v] == list(range(10))

