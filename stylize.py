@@ -51,19 +51,6 @@ def _content_paths(content: str, out: str) -> list[tuple[str, str]]:
   return [(content, out)]
 
 
-def predict_person_mask(segmenter, image, mask_side: int):
-  """Person probability [H, W, 1] at the photo's resolution; the U-Net sees it at `mask_side`."""
-  import jax
-  import jax.numpy as jnp
-  h, w = image.shape[:2]
-  side = mask_side or max(segmenter.train_image_size, 32)
-  scale = min(1.0, side / max(h, w))
-  small = (max(1, round(h * scale)), max(1, round(w * scale)))
-  x = jax.image.resize(jnp.asarray(image), small + (3,), 'linear', antialias=True)
-  probs = segmenter(x)
-  return jnp.clip(jax.image.resize(probs, (h, w, 1), 'linear'), 0.0, 1.0)
-
-
 def sheet(columns) -> 'np.ndarray':
   import numpy as np
   tiles = [np.repeat(c, 3, -1) if c.shape[-1] == 1 else c for c in columns]
@@ -98,7 +85,7 @@ def run(FLAGS) -> None:
     if FLAGS.mask:
       mask = image_io.load_mask(FLAGS.mask, content.shape[:2])
     else:
-      mask = np.asarray(predict_person_mask(segmenter, content, FLAGS.mask_side))
+      mask = np.asarray(segmenter.photo_probability(content, FLAGS.mask_side))
     t_mask = time.perf_counter() - t0
     print(f'{content_path}: person mask covers {100 * float((mask > 0.5).mean()):.1f}% of the '
           f'photo ({t_mask:.1f} s)', flush=True)

@@ -43,6 +43,15 @@ def tiny_unet_config(data_dir):
   return config
 
 
+@pytest.fixture(scope='session')
+def tiny_unet_workdir(tmp_path_factory, tiny_data_dir):
+  """A finished train.py workdir of the tiny config (for stylize.py and eval_real.py)."""
+  from unet_flax import train
+  workdir = str(tmp_path_factory.mktemp('unet'))
+  train.train_and_evaluate(tiny_unet_config(tiny_data_dir), workdir)
+  return workdir
+
+
 @pytest.fixture
 def tiny_config(tiny_data_dir):
   return tiny_unet_config(tiny_data_dir)

@@ -10,18 +10,14 @@ import pytest
 from PIL import Image
 
 from conftest import REPO
-from unet_flax import train
 
 FAST_NST = ['--config.size=64', '--config.multiscale=False', '--config.steps=4',
             '--config.refine_steps=0', '--config.log_every=0']
 
 
 @pytest.fixture(scope='module')
-def unet_workdir(tmp_path_factory, tiny_data_dir):
-  from conftest import tiny_unet_config
-  workdir = str(tmp_path_factory.mktemp('unet'))
-  train.train_and_evaluate(tiny_unet_config(tiny_data_dir), workdir)
-  return workdir
+def unet_workdir(tiny_unet_workdir):
+  return tiny_unet_workdir
 
 
 @pytest.fixture(scope='module')

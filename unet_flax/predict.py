@@ -60,3 +60,16 @@ class Segmenter:
     batched = image.ndim == 4
     probs = predict_mask(self.model, self.variables, image if batched else image[None])
     return probs if batched else probs[0]
+
+  def photo_probability(self, image: np.ndarray | jax.Array, side: int = 0) -> jax.Array:
+    """Person probability [H, W, 1] of a photo [H, W, 3] in [0, 1], at the photo's resolution.
+
+    The U-Net sees the photo (antialiased) with its long side at `side` pixels (0: the training
+    image size; never upscaled): the scale it was trained at, whatever the photo's resolution.
+    """
+    h, w = image.shape[:2]
+    side = side or max(self.train_image_size, 32)
+    scale = min(1.0, side / max(h, w))
+    small = (max(1, round(h * scale)), max(1, round(w * scale)))
+    x = jax.image.resize(jnp.asarray(image, jnp.float32), small + (3,), 'linear', antialias=True)
+    return jnp.clip(jax.image.resize(self(x), (h, w, 1), 'linear'), 0.0, 1.0)

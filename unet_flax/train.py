@@ -297,7 +297,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
       train_split, start_step, config.batch_size, config.data.image_size, config.seed,
       config.data.augment)
   metadata = {'model': config.model.to_dict(), 'image_size': config.data.image_size,
-              'data': config.data.name}
+              'data': config.data.name, 'builder_config': config.data.get('builder_config')}
 
   def save_train_checkpoint(step: int, force: bool = False) -> None:
     train_ckpt.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)),

