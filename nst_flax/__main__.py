@@ -12,6 +12,8 @@ import os
 import sys
 import time
 
+from nst_flax import compilation_cache
+
 _REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_CONFIG = os.path.join(_REPO, "configs", "nst_default.py")
 
@@ -39,20 +41,9 @@ def define_flags():
 
 
 def enable_compilation_cache(cfg):
-    """JAX's persistent compilation cache under the weights cache dir (if cfg.compilation_cache):
-    it cuts the time to the first step of a later run by several seconds."""
-    import jax
-    from nst_flax import weights
-    if not cfg.compilation_cache:
-        return
-    try:
-        d = os.path.join(weights.default_cache_dir(), "jax_compilation_cache")
-        os.makedirs(d, exist_ok=True)
-        jax.config.update("jax_compilation_cache_dir", d)
-        jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-        jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    except Exception:  # an old jax or a read-only home: run without the cache
-        pass
+    """JAX's persistent compilation cache (if cfg.compilation_cache)."""
+    if cfg.compilation_cache:
+        compilation_cache.enable_compilation_cache()
 
 
 def parse_style_weights(values, num_styles):

@@ -49,5 +49,5 @@ def get_default_config() -> ml_collections.ConfigDict:
     # Output while it runs.
     c.log_every = 25  # print per-term losses every K steps (0: quiet)
     c.snapshot_every = 0  # save a snapshot every K steps (0: none); see --snapshots_dir
-    c.compilation_cache = True  # JAX persistent compilation cache under ~/.cache/nst_flax
+    c.compilation_cache = True  # JAX persistent compilation cache (~/.cache/jax_compilation_cache)
     return c
