@@ -169,3 +169,26 @@ def test_resuming_with_another_model_is_refused_and_keeps_the_checkpoints(tiny_c
     train.train_and_evaluate(tiny_config, workdir)
   assert sorted(os.listdir(os.path.join(workdir, 'checkpoints'))) == before
   assert predict.Segmenter.from_workdir(workdir).model.base_filters == 8
+
+
+def test_evaluate_scores_ground_truth_and_pseudo_labels_apart(tiny_config):
+  # Left half person on 'gt' and 'pseudo' examples, plus 'gt' negatives; a stub model that calls
+  # every pixel person: IoU 0.5 on the positives, every negative pixel a false positive.
+  import ml_collections
+  from unet_flax import metrics
+  half = np.zeros((8, 8, 1), np.uint8)
+  half[:, :4] = 1
+  examples = [{'image': np.zeros((8, 8, 3), np.uint8), 'mask': mask, 'label_source': source}
+              for mask, source in [(half, 'gt'), (half, 'pseudo'), (half * 0, 'gt')] * 3]
+  eval_step = lambda variables, batch: (
+      metrics.confusion_counts(np.ones_like(batch['mask']), batch['mask']), batch['mask'])
+  config = ml_collections.ConfigDict(dict(eval_batch_size=4, num_eval_images=0,
+                                          data=dict(image_size=8)))
+  sharding = jax.sharding.NamedSharding(train.create_mesh(), jax.sharding.PartitionSpec('data'))
+  summary, _ = train.evaluate(eval_step, None, examples, config, sharding)
+  assert summary['num_images'] == 9 and summary['num_empty_images'] == 3
+  assert summary['gt_num_images'] == 6 and summary['pseudo_num_images'] == 3
+  # gt pools 3 half-person images (32 tp + 32 fp each) and 3 negatives (64 fp each).
+  assert summary['gt_iou'] == pytest.approx(3 * 32 / (3 * 64 + 3 * 64))
+  assert summary['pseudo_iou'] == pytest.approx(0.5)
+  assert summary['empty_image_foreground'] == 1.0 and summary['gt_empty_image_foreground'] == 1.0

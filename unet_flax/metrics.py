@@ -45,12 +45,16 @@ def summarize(counts: dict[str, np.ndarray]) -> tuple[dict[str, float], np.ndarr
 
   IoU and Dice pool all pixels of the split. The per-image IoU of an image where neither the
   truth nor the prediction has any person pixel is 1 (a correct empty mask).
+  `empty_image_foreground` is the mean share of pixels predicted person on the images that have
+  no person (the negatives; 0 when there are none).
   """
   tp, fp, fn, tn = (np.asarray(counts[k], np.float64) for k in ('tp', 'fp', 'fn', 'tn'))
   TP, FP, FN, TN = tp.sum(), fp.sum(), fn.sum(), tn.sum()
   safe = lambda a, b: float(a / b) if b > 0 else 1.0
   union = tp + fp + fn
   per_image_iou = np.where(union > 0, tp / np.maximum(union, 1), 1.0)
+  empty = (tp + fn) == 0  # images without any person: what share of them is called person
+  empty_foreground = float(np.mean(fp[empty] / np.maximum(fp + tn, 1)[empty])) if empty.any() else 0.0
   return {
       'iou': safe(TP, TP + FP + FN),
       'dice': safe(2 * TP, 2 * TP + FP + FN),
@@ -61,5 +65,7 @@ def summarize(counts: dict[str, np.ndarray]) -> tuple[dict[str, float], np.ndarr
       'per_image_iou_p10': float(np.percentile(per_image_iou, 10)),
       'per_image_iou_median': float(np.median(per_image_iou)),
       'per_image_iou_p90': float(np.percentile(per_image_iou, 90)),
+      'empty_image_foreground': empty_foreground,
+      'num_empty_images': int(empty.sum()),
       'num_images': int(tp.size),
   }, per_image_iou

@@ -215,7 +215,10 @@ def evaluate(eval_step, variables, split, config, data_sharding, workdir: str | 
   if len(set(sources.tolist())) > 1:
     for source in sorted(set(sources.tolist())):
       part, _ = metrics_lib.summarize({k: v[sources == source] for k, v in counts.items()})
-      summary.update({f'{source}_{k}': part[k] for k in ('iou', 'dice', 'num_images')})
+      keys = ['num_images', 'empty_image_foreground']
+      if part['num_images'] > part['num_empty_images']:  # IoU/Dice need some person pixels
+        keys += ['iou', 'dice']
+      summary.update({f'{source}_{k}': part[k] for k in keys})
   if workdir is not None and grid_rows:
     visualize.save_mask_grid(os.path.join(workdir, 'eval', f'step_{step:06d}.png'), grid_rows)
   return summary, per_image_iou
