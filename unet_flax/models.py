@@ -10,6 +10,13 @@ exactly 8,639,745 parameters, pinned by `tests/test_models.py`.
 the decoder and head are as above. Trained on a few real people, it is the encoder's ImageNet
 features that let the masks hold up on real photos.
 
+`encoder='efficientnet_lite0'` uses the ImageNet EfficientNet-Lite0 of `unet_flax.efficientnet`
+(BatchNorm folded into the convs, so it is plain params under params['encoder'], frozen and
+fine-tuned like the VGG19). Level l works at stride 2**l: levels 1..depth-1 take its features at
+strides 2, 4, 8, 16, 32 (16, 24, 40, 112, 320 channels; the deepest is the bottleneck), so depth
+is 2..6. It has no stride-1 features: level 0's skip is a from-scratch ConvBlock on the image
+(`skip0`, a decoder-side parameter that trains while the encoder is frozen).
+
 The model takes RGB images in [0, 1] and returns logits; `jax.nn.sigmoid` of channel 0 is the
 person probability.
 """
@@ -24,6 +31,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from nst_flax import vgg
+from unet_flax import efficientnet
 
 Array = jax.Array
 
@@ -122,8 +130,9 @@ class UNet(nn.Module):
     num_classes: output channels (1 for person-vs-background logits).
     up_kernel_size: kernel size of the stride-2 transposed convs.
     head_filters: filters of the extra 3x3 conv before the 1x1 output conv (0 disables it).
-    encoder: 'unet' (from-scratch conv blocks) or 'vgg19' (the ImageNet VGG19 trunk under
-      params['encoder'], Keras layer names; load its weights with `pretrained_encoder_params`).
+    encoder: 'unet' (from-scratch conv blocks), 'vgg19' (the ImageNet VGG19 trunk under
+      params['encoder'], Keras layer names) or 'efficientnet_lite0' (ImageNet EfficientNet-Lite0
+      under params['encoder']); load the pretrained ones with `pretrained_encoder_params`.
   """
   base_filters: int = 32
   depth: int = 5
@@ -139,6 +148,8 @@ class UNet(nn.Module):
   def __call__(self, x: Array, train: bool = False) -> Array:
     if self.encoder == 'vgg19':
       x, skips = self._vgg19_encoder(x)
+    elif self.encoder == 'efficientnet_lite0':
+      x, skips = self._efficientnet_encoder(x, train)
     else:
       x, skips = self._unet_encoder(x, train)
     for level in reversed(range(self.depth - 1)):
@@ -161,6 +172,14 @@ class UNet(nn.Module):
                 for level, name in enumerate(layers)]
     return features[-1], features[:-1]
 
+  def _efficientnet_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
+    features = efficientnet.EfficientNetLite0(name='encoder')(x, num_levels=self.depth - 1)
+    # Its outputs are linear projections of varying scale: normalised per level, as for VGG.
+    features = [nn.LayerNorm(name=f'encoder_norm{level}')(f)
+                for level, f in enumerate(features, start=1)]
+    skip0 = ConvBlock(self.base_filters, self.batch_norm, name='skip0')(x, train)
+    return features[-1], [skip0] + features[:-1]
+
   def _unet_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
     skips = []
     for level in range(self.depth):
@@ -173,6 +192,11 @@ class UNet(nn.Module):
         # instead of a select-and-scatter (~5x faster on XLA:CPU; benchmarks/README.md).
         x = vgg.pool2x2(x, 'max')
     return x, skips
+
+
+# The encoders `create_model` accepts, and the most levels each can feed (None: any).
+ENCODER_MAX_DEPTH = {'unet': None, 'vgg19': len(VGG19_LEVEL_LAYERS),
+                     'efficientnet_lite0': efficientnet.MAX_LEVELS + 1}
 
 
 def model_config_dict(model_config) -> dict:
@@ -196,15 +220,23 @@ def create_model(model_config) -> UNet:
   if cfg.get('depth', 1) < 1 or cfg.get('base_filters', 1) < 1:
     raise ValueError(f'config.model.depth and base_filters must be >= 1, got {cfg}')
   encoder = cfg.get('encoder', 'unet')
-  if encoder not in ('unet', 'vgg19'):
-    raise ValueError(f"config.model.encoder={encoder!r}: expected 'unet' or 'vgg19'")
-  if encoder == 'vgg19' and not 2 <= cfg.get('depth', 5) <= 5:
-    raise ValueError(f"config.model.depth={cfg.get('depth')}: the vgg19 encoder has 2..5 levels")
+  if encoder not in ENCODER_MAX_DEPTH:
+    raise ValueError(f'config.model.encoder={encoder!r}: expected one of '
+                     f'{", ".join(map(repr, ENCODER_MAX_DEPTH))}')
+  depth, max_depth = cfg.get('depth', 5), ENCODER_MAX_DEPTH[encoder]
+  if max_depth and not 2 <= depth <= max_depth:
+    raise ValueError(f'config.model.depth={depth}: the {encoder} encoder has 2..{max_depth} levels')
   return UNet(**cfg)
 
 
 def pretrained_encoder_params(model: UNet, source: str = 'default') -> dict | None:
-  """{'encoder': ImageNet VGG19 params} for the layers `model` uses (None for 'unet')."""
+  """{'encoder': ImageNet params} for the layers `model` uses (None for 'unet').
+
+  The tree matches `model.init(...)['params']['encoder']` exactly.
+  """
+  if model.encoder == 'efficientnet_lite0':
+    params = efficientnet.load_params(source, verbose=False)
+    return {'encoder': efficientnet.feature_params(params, model.depth - 1)}
   if model.encoder != 'vgg19':
     return None
   from nst_flax import weights  # pylint: disable=g-import-not-at-top
