@@ -172,8 +172,16 @@ def markdown(results: dict, runs: dict, people_photos) -> str:
   return "\n".join(lines) + "\n"
 
 
+def _label(text: str, width: int, height: int = 18) -> np.ndarray:
+  from PIL import ImageDraw  # pylint: disable=g-import-not-at-top
+  tile = Image.new("RGB", (width, height), (255, 255, 255))
+  ImageDraw.Draw(tile).text((2, 3), text, fill=(0, 0, 0))
+  return np.asarray(tile, np.float32) / 255.0
+
+
 def sheet(photos: dict, masks: dict) -> np.ndarray:
-  """One row per photo: the photo, then each model's mask over it (reference first)."""
+  """One row per photo: the photo, then each model's mask over it (reference first); each tile
+  is captioned with the photo id or the model name."""
   rows = []
   for p, rgb in photos.items():
     w = max(1, round(rgb.shape[1] * SHEET_HEIGHT / rgb.shape[0]))
@@ -181,8 +189,9 @@ def sheet(photos: dict, masks: dict) -> np.ndarray:
     image = small(rgb, Image.BILINEAR).astype(np.float32) / 255.0
     tiles = [image] + [visualize.overlay(image, small(m[p].astype(np.uint8) * 255, Image.NEAREST)
                                          / 255.0) for m in masks.values()]
-    rows.append(np.concatenate(sum(([t, np.ones((SHEET_HEIGHT, 6, 3))] for t in tiles), [])[:-1],
-                               axis=1))
+    tiles = [np.concatenate([_label(name, w), tile]) for name, tile in zip([p, *masks], tiles)]
+    gap = np.ones((tiles[0].shape[0], 6, 3))
+    rows.append(np.concatenate(sum(([t, gap] for t in tiles), [])[:-1], axis=1))
   width = max(r.shape[1] for r in rows)
   rows = [np.pad(r, ((0, 6), (0, width - r.shape[1]), (0, 0)), constant_values=1.0) for r in rows]
   return (np.clip(np.concatenate(rows), 0, 1) * 255 + 0.5).astype(np.uint8)

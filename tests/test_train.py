@@ -157,6 +157,10 @@ def test_cli_bad_values_fail_before_touching_the_workdir(tiny_data_dir, tmp_path
                                          str(tmp_path / 'w')]))
   assert 'config.data.image_size=60' in line
   assert not os.path.exists(tmp_path / 'w' / 'checkpoints')
+  line = _single_error_line(_cli(base + ['--config.model.encoder=resnet', '--workdir',
+                                         str(tmp_path / 'w2')]))
+  assert "config.model.encoder='resnet'" in line and 'efficientnet_lite0' in line
+  assert not os.path.exists(tmp_path / 'w2')
 
 
 def test_resuming_with_another_model_is_refused_and_keeps_the_checkpoints(tiny_config, tmp_path):

@@ -68,6 +68,7 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
                      f'2**(depth-1)={multiple} for config.model.depth={config.model.depth}')
   if config.optimizer.name not in ('adam', 'adamw'):
     raise ValueError(f"config.optimizer.name={config.optimizer.name!r}: expected 'adam' or 'adamw'")
+  models.create_model(config.model)  # unknown keys, encoder, depth: before the workdir is touched
 
 
 def check_workdir(workdir: str) -> None:
