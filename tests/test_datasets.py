@@ -66,8 +66,9 @@ def test_tiny_builds_offline_with_expected_features(tiny_builder):
 
 
 def test_train_and_validation_share_no_background_or_person(tiny_builder):
-  tp, tb = person_composite.split_assignment("train")
-  vp, vb = person_composite.split_assignment("validation")
+  # VOC people and backgrounds of each split (the pseudo-labelled photos are train-only).
+  train, val = person_composite.split_sources("train"), person_composite.split_sources("validation")
+  (tp, tb), (vp, vb) = (train.persons, train.backgrounds), (val.persons, val.backgrounds)
   assert not set(tp) & set(vp) and not set(tb) & set(vb)
   assert len(tp) + len(vp) == 7 and len(set(tb) | set(vb)) == len(tb) + len(vb)
   used = {}
@@ -128,7 +129,7 @@ def test_composite_is_deterministic_in_seed(tiny_builder, tmp_path):
     a = tiny_builder.as_data_source(split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
     b = again.as_data_source(split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
     assert len(a) == len(b) and all(a[i] == b[i] for i in range(len(a)))
-  pools = person_composite.split_assignment("train")
+  pools = (person_composite.TRAIN_PERSONS, person_composite.TRAIN_BACKGROUNDS)
   ex0 = person_composite.make_composite(*pools, 64, np.random.default_rng([0, 0, 3]))
   ex0b = person_composite.make_composite(*pools, 64, np.random.default_rng([0, 0, 3]))
   ex1 = person_composite.make_composite(*pools, 64, np.random.default_rng([1, 0, 3]))
@@ -140,7 +141,7 @@ def test_pasting_is_exact_outside_and_inside_the_mask(monkeypatch):
   # The background is drawn before the people, so the same rng with "0 people" forced gives the
   # bare background: pixels outside the mask must be untouched (no feathering), pixels inside
   # must show a person.
-  pools = person_composite.split_assignment("train")
+  pools = (person_composite.TRAIN_PERSONS, person_composite.TRAIN_BACKGROUNDS)
   checked = 0
   for i in range(12):
     ex = person_composite.make_composite(*pools, 96, np.random.default_rng([0, 0, i]))

