@@ -10,10 +10,10 @@ configs/unet_scratch.py sees only 5 real people in training. `--config.optimizer
 encoder_frozen_steps=300` fine-tunes the encoder (at learning_rate * encoder_lr_factor) after
 300 steps (then a backward pass through the encoder is computed too).
 
-Measured on person_composite 2.0.0 (2 CPU cores, mostly idle; 2026-11-24): 600 steps in 9 min 22 s
-(~10.5 min end to end with the dataset build), 1.2 steps/s, 72.8 GFLOP per step. Validation
-(200 held-out composites: 2 unseen VOC people on 5 unseen backgrounds, 20% without people; ground
-truth only): IoU 0.597, Dice 0.747, 4.2% of pixels called person on the images without people.
+Measured on person_composite 2.0.0 (2 idle CPU cores, 2026-11-24): 600 steps in 7 min 15 s
+(1.5 steps/s, 72.8 GFLOP per step); the README command from a fresh clone took 7 min 53 s with the
+install (the dataset build adds ~1 min). Validation (200 held-out composites: 2 unseen VOC people
+on 5 unseen backgrounds, 20% without people; ground truth only): IoU 0.606, Dice 0.755.
 (On dataset 1.0.0, with fewer and larger people per image, the same recipe scored IoU 0.691.)
 
 Real photos (experiments/eval_real.py; README "Real photos"): trained without the VOC photo
