@@ -19,6 +19,12 @@ below is a `jax.custom_vjp` whose backward is a *plain forward* conv with a kern
 transposed once, outside the loop (`grad_kernels(params)`, passed as the `grad_kernels`
 collection). It returns no kernel gradients (they are never needed for style transfer); use
 `exact_kernel_grads=True` (the default autodiff path) to train the network.
+
+Winograd. On that image-gradient path, the wide layers (256 and 512 channels: blocks 3-5, three
+quarters of the FLOPs) run their forward and input-gradient convs as Winograd F(4x4, 3x3)
+(`nst_flax.winograd`), 4x fewer matmul FLOPs; `grad_kernels` transforms their kernels once,
+outside the loop. `VGG19(winograd=False)` / `grad_kernels(params, winograd=False)` keep every conv
+direct.
 """
 from __future__ import annotations
 
@@ -29,6 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nst_flax import winograd as wg
 from nst_flax.weights import CONV_CHANNELS, CONV_LAYERS
 
 __all__ = ["VGG19", "LAYERS", "CONV_LAYERS", "POOL_LAYERS", "grad_kernels", "layer_index",
@@ -70,6 +77,11 @@ def _conv(x, kernel):
         dimension_numbers=("NHWC", "HWIO", "NHWC"))
 
 
+def _conv_any(x, kernel):
+    """Direct conv for an HWIO kernel, Winograd for a transformed [36, I, O] one."""
+    return wg.conv3x3(x, kernel) if kernel.ndim == 3 else _conv(x, kernel)
+
+
 def flip_kernel(kernel):
     """HWIO kernel -> kernel of the input-gradient conv (spatially flipped, I and O swapped)."""
     return jnp.transpose(kernel[::-1, ::-1], (0, 1, 3, 2))
@@ -77,28 +89,48 @@ def flip_kernel(kernel):
 
 @jax.custom_vjp
 def conv3x3(x, kernel, kernel_t):
-    """3x3 'SAME' conv (NHWC, HWIO) whose x-gradient is a forward conv with `kernel_t`."""
-    return _conv(x, kernel)
+    """3x3 'SAME' conv (NHWC) whose x-gradient is a forward conv with `kernel_t`.
+
+    Each kernel is HWIO (direct conv) or Winograd-transformed [36, I, O] (`nst_flax.winograd`).
+    """
+    return _conv_any(x, kernel)
 
 
 def _conv3x3_fwd(x, kernel, kernel_t):
-    return _conv(x, kernel), (kernel, kernel_t)
+    return _conv_any(x, kernel), (kernel, kernel_t)
 
 
 def _conv3x3_bwd(res, g):
     kernel, kernel_t = res
     # Image gradient only; the kernel cotangents are zeros that XLA removes when (as in style
     # transfer) nobody uses them.
-    return _conv(g, kernel_t), jnp.zeros_like(kernel), jnp.zeros_like(kernel_t)
+    return _conv_any(g, kernel_t), jnp.zeros_like(kernel), jnp.zeros_like(kernel_t)
 
 
 conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
 
 
-def grad_kernels(params) -> Dict[str, Dict[str, jnp.ndarray]]:
-    """The `grad_kernels` collection for `VGG19.apply`: flipped/transposed kernels, once."""
-    return {name: {"kernel_t": flip_kernel(jnp.asarray(params[name]["kernel"]))}
-            for name in CONV_LAYERS if name in params}
+def _image_grad_kernels(kernel, winograd: bool):
+    """(forward kernel, input-gradient kernel) as the image-gradient path runs them."""
+    kernel_t = flip_kernel(kernel)
+    if winograd and wg.use_winograd(*kernel.shape[2:]):
+        return wg.transform_kernel(kernel), wg.transform_kernel(kernel_t)
+    return kernel, kernel_t
+
+
+def grad_kernels(params, winograd: bool = True) -> Dict[str, Dict[str, jnp.ndarray]]:
+    """The `grad_kernels` collection for `VGG19.apply`: the kernels of the image-gradient path
+    (flipped/transposed, Winograd-transformed where that is faster), computed once.
+
+    `kernel_t` is the input-gradient kernel; `kernel_w`, present for Winograd layers only, the
+    transformed forward kernel.
+    """
+    out = {}
+    for name in CONV_LAYERS:
+        if name in params:
+            fwd, bwd = _image_grad_kernels(jnp.asarray(params[name]["kernel"]), winograd)
+            out[name] = {"kernel_t": bwd} if fwd.ndim == 4 else {"kernel_w": fwd, "kernel_t": bwd}
+    return out
 
 
 def pool2x2(x, pooling: str = "max"):
@@ -116,6 +148,7 @@ def pool2x2(x, pooling: str = "max"):
 class Conv3x3(nn.Module):
     features: int
     exact_kernel_grads: bool = False
+    winograd: bool = True
 
     @nn.compact
     def __call__(self, x):
@@ -128,8 +161,10 @@ class Conv3x3(nn.Module):
         else:
             if self.has_variable("grad_kernels", "kernel_t"):
                 kernel_t = self.get_variable("grad_kernels", "kernel_t").astype(x.dtype)
+                if kernel_t.ndim == 3:
+                    kernel = self.get_variable("grad_kernels", "kernel_w").astype(x.dtype)
             else:
-                kernel_t = flip_kernel(kernel)
+                kernel, kernel_t = _image_grad_kernels(kernel, self.winograd)
             y = conv3x3(x, kernel, kernel_t)
         return nn.relu(y + bias.astype(x.dtype))
 
@@ -151,10 +186,13 @@ class VGG19(nn.Module):
       pooling: 'max' (ImageNet VGG) or 'avg' (Gatys et al. suggest it gives smoother results).
       exact_kernel_grads: if True, plain `lax.conv` everywhere (gradients w.r.t. the weights
         too, e.g. to fine-tune an encoder); if False (default), the image-gradient-only conv.
+      winograd: on the image-gradient path, Winograd convs for the wide layers (used when no
+        `grad_kernels` collection is passed; the collection's kernels decide otherwise).
     """
 
     pooling: str = "max"
     exact_kernel_grads: bool = False
+    winograd: bool = True
 
     @nn.compact
     def __call__(self, x, layers: Sequence[str] = ("block5_conv4",)):
@@ -175,7 +213,7 @@ class VGG19(nn.Module):
             else:
                 cname, ch = next(convs)
                 assert cname == name
-                x = Conv3x3(ch, self.exact_kernel_grads, name=name)(x)
+                x = Conv3x3(ch, self.exact_kernel_grads, self.winograd, name=name)(x)
             if name in wanted:
                 out[name] = x
         return out
