@@ -153,7 +153,7 @@ def jax_variants(params, spec, content, style, steps, lr):
 def _autodiff_loss(spec, jp, tg):
     from nst_flax.vgg import VGG19
     from nst_flax.weights import preprocess
-    model = VGG19(pooling=spec.pooling, exact_kernel_grads=True)
+    model = VGG19(pooling=spec.pooling, exact_kernel_grads=True, winograd=False)
     c_w = dict(zip(spec.content_layers, spec.content_layer_weights))
     s_w = dict(zip(spec.style_layers, spec.style_layer_weights))
 

@@ -8,14 +8,17 @@ JAX side: nothing is re-implemented. The model comes from `unet_flax.models.crea
 optimizer from `unet_flax.train.create_optimizer` (AdamW, warm-up + cosine, global-norm clipping,
 as in `configs/unet_scratch.py`), the state from `create_train_state` and the step from
 `make_train_step` (BCE + soft Dice from `unet_flax.metrics`), jitted with the state donated as in
-`train.py`. Models: `seed` = `configs/unet_seed.py` (32 filters, depth 5, 8,639,745 parameters)
-and `default` = `configs/unet_scratch.py` (16 filters, depth 4, 538,113 parameters; the
-from-scratch U-Net, whose encoder the PyTorch twin reproduces).
+`train.py`. Models: `seed` = `configs/unet_seed.py` (32 filters, depth 5, 8,639,745 parameters),
+`default` = `configs/unet_scratch.py` (16 filters, depth 4, 538,113 parameters; the from-scratch
+U-Net) and `main` = `configs/unet_person.py` (the main job: frozen VGG19 encoder to block4_conv4,
+LayerNorm per level, 16-filter decoder; its step has no backward pass through the encoder, as in
+train.py before `encoder_frozen_steps`; random weights, the speed does not depend on them).
 
 PyTorch side (torch CPU, eager; `pip install torch==2.13.0`, benchmark-only): the same
 architecture with torch.nn (Conv2d 3x3 padding 1 + ReLU twice per block, MaxPool2d(2),
 ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1), concatenated skips, Dropout in the
-two deepest encoder blocks, head Conv 3x3 + ReLU then Conv 1x1), BCEWithLogits + soft Dice,
+two deepest encoder blocks, head Conv 3x3 + ReLU then Conv 1x1; for `main`, the VGG19 blocks
+with requires_grad off and a LayerNorm per level), BCEWithLogits + soft Dice,
 `clip_grad_norm_` + AdamW with the same schedule; in NCHW ("eager") and in channels_last memory
 format. The parameter counts of both frameworks are checked equal.
 
@@ -43,11 +46,12 @@ if REPO not in sys.path:
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from configs import unet_scratch, unet_seed  # noqa: E402
+from configs import unet_person, unet_scratch, unet_seed  # noqa: E402
 from unet_flax import models  # noqa: E402
 from unet_flax import train  # noqa: E402
 
-CONFIGS = {'seed': unet_seed.get_config, 'default': unet_scratch.get_config}
+CONFIGS = {'seed': unet_seed.get_config, 'default': unet_scratch.get_config,
+           'main': unet_person.get_config}
 
 
 def load():
@@ -97,7 +101,9 @@ class JaxRunner:
         self.model, tx, init_key, size)
     self.num_params = models.param_count(self.state.params)
     self.batch = {'image': jnp.asarray(images), 'mask': jnp.asarray(masks)}
-    step = jax.jit(train.make_train_step(self.model, config.loss, dropout_key),
+    # A pretrained encoder trains frozen first, as in train.py (no backward pass through it).
+    frozen = config.model.encoder != 'unet'
+    step = jax.jit(train.make_train_step(self.model, config.loss, dropout_key, frozen),
                    donate_argnums=(0,))
     t = time.perf_counter()
     self.compiled = step.lower(self.state, self.batch).compile()
@@ -117,36 +123,79 @@ class JaxRunner:
 # PyTorch reference: the same architecture, loss and optimizer, eager.
 # ---------------------------------------------------------------------------------------------
 
-def torch_unet(cfg):
-  import torch.nn as nn
+VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (channels, convs) per block
 
-  if cfg.get('encoder', 'unet') != 'unet':
-    raise ValueError('the PyTorch reference covers the plain U-Net encoder only')
+
+def torch_unet(cfg):
+  """The U-Net of `unet_flax.models.UNet` in torch.nn: 'unet' or (frozen) 'vgg19' encoder."""
+  import torch
+  import torch.nn as nn
+  import torch.nn.functional as F
+
+  encoder = cfg.get('encoder', 'unet')
+  if encoder not in ('unet', 'vgg19'):
+    raise ValueError(f'the PyTorch reference has no {encoder!r} encoder')
 
   def block(cin, f):
     return nn.Sequential(nn.Conv2d(cin, f, 3, padding=1), nn.ReLU(inplace=True),
                          nn.Conv2d(f, f, 3, padding=1), nn.ReLU(inplace=True))
+
+  class VGGEncoder(nn.Module):
+    """VGG19 blocks 1..depth (frozen), a LayerNorm over channels on each level's output."""
+
+    def __init__(self, depth):
+      super().__init__()
+      self.input_scale = nn.Parameter(torch.ones(3), requires_grad=False)
+      self.input_offset = nn.Parameter(torch.zeros(3), requires_grad=False)
+      self.register_buffer('mean', torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1))
+      self.blocks, self.norms, cin = nn.ModuleList(), nn.ModuleList(), 3
+      for ch, convs in VGG19_BLOCKS[:depth]:
+        layers = []
+        for _ in range(convs):
+          layers += [nn.Conv2d(cin, ch, 3, padding=1), nn.ReLU(inplace=True)]
+          cin = ch
+        self.blocks.append(nn.Sequential(*layers))
+        self.norms.append(nn.LayerNorm(ch))
+      for p in self.blocks.parameters():
+        p.requires_grad_(False)
+      self.channels = [ch for ch, _ in VGG19_BLOCKS[:depth]]
+
+    def forward(self, x):
+      x = x.flip(1) * 255.0 - self.mean  # RGB [0, 1] -> Caffe BGR, as nst_flax.weights
+      x = x * self.input_scale.view(1, 3, 1, 1) + self.input_offset.view(1, 3, 1, 1)
+      feats = []
+      for level, (blk, norm) in enumerate(zip(self.blocks, self.norms)):
+        if level:
+          x = F.max_pool2d(x, 2)
+        x = blk(x)
+        feats.append(norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2))
+      return feats
 
   class UNet(nn.Module):
     def __init__(self):
       super().__init__()
       base, depth = cfg.base_filters, cfg.depth
       self.depth = depth
-      self.enc, self.drop = nn.ModuleList(), nn.ModuleList()
-      cin = 3
-      for level in range(depth):
-        f = base * 2**level
-        self.enc.append(block(cin, f))
-        use = cfg.dropout > 0 and level >= depth - cfg.dropout_levels
-        self.drop.append(nn.Dropout(cfg.dropout) if use else nn.Identity())
-        cin = f
-      self.pool = nn.MaxPool2d(2)
+      if encoder == 'vgg19':
+        self.vgg = VGGEncoder(depth)
+        skip_channels, cin = self.vgg.channels[:-1], self.vgg.channels[-1]
+      else:
+        self.enc, self.drop = nn.ModuleList(), nn.ModuleList()
+        cin = 3
+        for level in range(depth):
+          f = base * 2**level
+          self.enc.append(block(cin, f))
+          use = cfg.dropout > 0 and level >= depth - cfg.dropout_levels
+          self.drop.append(nn.Dropout(cfg.dropout) if use else nn.Identity())
+          cin = f
+        skip_channels = [base * 2**level for level in range(depth - 1)]
+        self.pool = nn.MaxPool2d(2)
       self.up, self.dec = nn.ModuleList(), nn.ModuleList()
       for level in reversed(range(depth - 1)):
         f = base * 2**level
         self.up.append(nn.ConvTranspose2d(cin, f, cfg.up_kernel_size, stride=2, padding=1,
                                           output_padding=1))
-        self.dec.append(block(2 * f, f))
+        self.dec.append(block(f + skip_channels[level], f))
         cin = f
       layers = []
       if cfg.head_filters:
@@ -155,18 +204,21 @@ def torch_unet(cfg):
       self.head = nn.Sequential(*layers, nn.Conv2d(cin, cfg.num_classes, 1))
 
     def forward(self, x):
-      skips = []
-      for level in range(self.depth):
-        x = self.drop[level](self.enc[level](x))
-        if level < self.depth - 1:
-          skips.append(x)
-          x = self.pool(x)
+      if encoder == 'vgg19':
+        skips = self.vgg(x)
+        x = skips.pop()
+      else:
+        skips = []
+        for level in range(self.depth):
+          x = self.drop[level](self.enc[level](x))
+          if level < self.depth - 1:
+            skips.append(x)
+            x = self.pool(x)
       for up, dec in zip(self.up, self.dec):
         x = torch.cat([up(x), skips.pop()], dim=1)
         x = dec(x)
       return self.head(x)
 
-  import torch
   return UNet()
 
 
@@ -187,7 +239,8 @@ class TorchRunner:
     # The same warm-up + cosine values as optax (precomputed: no JAX call inside the torch loop).
     self.lrs = np.asarray(jax.device_get(jax.vmap(schedule)(
         jnp.arange(config.num_train_steps + 1))), np.float64)
-    self.opt = torch.optim.AdamW(self.net.parameters(), lr=float(self.lrs[0]),
+    self.trainable = [p for p in self.net.parameters() if p.requires_grad]
+    self.opt = torch.optim.AdamW(self.trainable, lr=float(self.lrs[0]),
                                  betas=(opt.b1, opt.b2), eps=1e-8, weight_decay=opt.weight_decay)
     self.clip = opt.grad_clip_norm
     self.bce_w, self.dice_w = config.loss.bce_weight, config.loss.dice_weight
@@ -211,7 +264,7 @@ class TorchRunner:
     loss = self.loss_fn(self.net(self.x), self.y)
     loss.backward()
     if self.clip:
-      torch.nn.utils.clip_grad_norm_(self.net.parameters(), self.clip)
+      torch.nn.utils.clip_grad_norm_(self.trainable, self.clip)
     self.opt.step()
     self.count += 1
     return loss
@@ -248,7 +301,8 @@ def matmul_peak(torch_mod=None, n: int = 4096, reps: int = 4):
 def main(argv=None):
   ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
   ap.add_argument('--sizes', type=int, nargs='+', default=[128, 256])
-  ap.add_argument('--models', nargs='+', default=['seed', 'default'], choices=sorted(CONFIGS))
+  ap.add_argument('--models', nargs='+', default=['seed', 'default', 'main'],
+                  choices=sorted(CONFIGS))
   ap.add_argument('--batch', type=int, default=8)
   ap.add_argument('--seconds', type=float, default=10.0, help='minimum seconds per measurement')
   ap.add_argument('--rounds', type=int, default=2, help='interleaved measurements per variant')

@@ -20,11 +20,11 @@ transposed once, outside the loop (`grad_kernels(params)`, passed as the `grad_k
 collection). It returns no kernel gradients (they are never needed for style transfer); use
 `exact_kernel_grads=True` (the default autodiff path) to train the network.
 
-Winograd. On that image-gradient path, the wide layers (256 and 512 channels: blocks 3-5, three
-quarters of the FLOPs) run their forward and input-gradient convs as Winograd F(4x4, 3x3)
-(`nst_flax.winograd`), 4x fewer matmul FLOPs; `grad_kernels` transforms their kernels once,
-outside the loop. `VGG19(winograd=False)` / `grad_kernels(params, winograd=False)` keep every conv
-direct.
+Winograd. The wide layers (256 and 512 channels: blocks 3-5, three quarters of the FLOPs) run as
+Winograd F(4x4, 3x3) convs (`nst_flax.winograd`), 4x fewer matmul FLOPs. On the image-gradient
+path `grad_kernels` transforms their forward and input-gradient kernels once, outside the loop;
+with `exact_kernel_grads=True` (the U-Net encoder) autodiff runs through the transforms.
+`VGG19(winograd=False)` / `grad_kernels(params, winograd=False)` keep every conv direct.
 """
 from __future__ import annotations
 
@@ -157,7 +157,9 @@ class Conv3x3(nn.Module):
         bias = self.param("bias", nn.initializers.zeros, (self.features,))
         kernel = kernel.astype(x.dtype)
         if self.exact_kernel_grads:
-            y = _conv(x, kernel)
+            # Plain autodiff; Winograd's transforms are linear, so its weight gradients are exact.
+            wide = self.winograd and wg.use_winograd(x.shape[-1], self.features)
+            y = wg.conv3x3(x, wg.transform_kernel(kernel)) if wide else _conv(x, kernel)
         else:
             if self.has_variable("grad_kernels", "kernel_t"):
                 kernel_t = self.get_variable("grad_kernels", "kernel_t").astype(x.dtype)
@@ -186,7 +188,7 @@ class VGG19(nn.Module):
       pooling: 'max' (ImageNet VGG) or 'avg' (Gatys et al. suggest it gives smoother results).
       exact_kernel_grads: if True, plain `lax.conv` everywhere (gradients w.r.t. the weights
         too, e.g. to fine-tune an encoder); if False (default), the image-gradient-only conv.
-      winograd: on the image-gradient path, Winograd convs for the wide layers (used when no
+      winograd: Winograd convs for the wide layers (on the image-gradient path when no
         `grad_kernels` collection is passed; the collection's kernels decide otherwise).
     """
 

