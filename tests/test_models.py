@@ -37,7 +37,7 @@ def test_parameter_count_follows_width_and_depth(base_filters, depth, expected):
 def test_default_config_builds():
   config = unet_person.get_config()
   model = models.create_model(config.model)
-  assert model.encoder == 'vgg19' and model.depth == 4 and model.base_filters == 16
+  assert model.encoder == 'vgg19' and model.depth == 5 and model.base_filters == 16
   assert unet_scratch.get_config().model.encoder == 'unet'  # the ablation's from-scratch base
 
 
