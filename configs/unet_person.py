@@ -11,7 +11,8 @@ photos: the from-scratch U-Net of configs/unet_scratch.py sees only 5 real peopl
 encoder_lr_factor) after 300 steps (then a backward pass through the encoder is computed too).
 
 Measured on person_composite 2.0.0 (2 idle CPU cores, 2026-11-24): 600 steps in 8 min 30 s of
-steps (1.2 steps/s, 58.3 GFLOP per step with the encoder's Winograd convs). Validation (200
+steps (1.2 steps/s, 58.3 GFLOP per step with the encoder's Winograd convs); the README command
+from a fresh clone took 9 min 4 s with the install (the dataset build adds ~1 min). Validation (200
 held-out composites: 2 unseen VOC people on 5 unseen backgrounds, 20% without people; ground truth
 only): IoU 0.770, Dice 0.870, 0.6% of the pixels of the images without people called person.
 With depth=4 (bottleneck block4_conv4, the default before stop 9): IoU 0.606, Dice 0.755, 7 min
