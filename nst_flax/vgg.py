@@ -186,8 +186,8 @@ class VGG19(nn.Module):
 
     Attributes:
       pooling: 'max' (ImageNet VGG) or 'avg' (Gatys et al. suggest it gives smoother results).
-      exact_kernel_grads: if True, plain `lax.conv` everywhere (gradients w.r.t. the weights
-        too, e.g. to fine-tune an encoder); if False (default), the image-gradient-only conv.
+      exact_kernel_grads: if True, plain autodiff convs (gradients w.r.t. the weights too, e.g.
+        to fine-tune an encoder); if False (default), the image-gradient-only conv.
       winograd: Winograd convs for the wide layers (on the image-gradient path when no
         `grad_kernels` collection is passed; the collection's kernels decide otherwise).
     """

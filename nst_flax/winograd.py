@@ -10,7 +10,7 @@ independent matrix products [tiles, I] x [I, O], and the 36 products are mapped 
 matmul part, which is what bounds a VGG19 style-transfer step, does 4x fewer FLOPs. The
 transforms are additions and multiplications by small constants on strided slices (memory-bound
 elementwise work XLA fuses), which only pays off when the channels are wide: measured on XLA:CPU
-(2 cores, YNNPACK dots; `benchmarks/README.md`), per 3x3 conv, 256 px input:
+(2 cores, YNNPACK dots; the README's "Style transfer" section), per 3x3 conv, 256 px input:
 64x64x256 channels 30 -> 14 ms, 32x32x512 30 -> 14 ms, but 128x128x128 32 -> 33 ms and
 256x256x64 33 -> 58 ms. `use_winograd` encodes that rule.
 
