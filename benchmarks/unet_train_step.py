@@ -47,6 +47,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from configs import unet_person, unet_scratch, unet_seed  # noqa: E402
+from nst_flax import weights  # noqa: E402
 from unet_flax import models  # noqa: E402
 from unet_flax import train  # noqa: E402
 
@@ -123,7 +124,13 @@ class JaxRunner:
 # PyTorch reference: the same architecture, loss and optimizer, eager.
 # ---------------------------------------------------------------------------------------------
 
-VGG19_BLOCKS = ((64, 2), (128, 2), (256, 4), (512, 4), (512, 4))  # (channels, convs) per block
+def vgg19_blocks() -> list[tuple[int, int]]:
+  """(channels, convs) per VGG19 block, from nst_flax's layer table."""
+  blocks = {}
+  for name, ch in zip(weights.CONV_LAYERS, weights.CONV_CHANNELS):
+    block = name.split('_')[0]
+    blocks[block] = (ch, blocks.get(block, (ch, 0))[1] + 1)
+  return list(blocks.values())
 
 
 def torch_unet(cfg):
@@ -147,9 +154,10 @@ def torch_unet(cfg):
       super().__init__()
       self.input_scale = nn.Parameter(torch.ones(3), requires_grad=False)
       self.input_offset = nn.Parameter(torch.zeros(3), requires_grad=False)
-      self.register_buffer('mean', torch.tensor([103.939, 116.779, 123.68]).view(1, 3, 1, 1))
+      self.register_buffer('mean', torch.from_numpy(weights.VGG_MEAN_BGR).view(1, 3, 1, 1))
       self.blocks, self.norms, cin = nn.ModuleList(), nn.ModuleList(), 3
-      for ch, convs in VGG19_BLOCKS[:depth]:
+      blocks = vgg19_blocks()[:depth]
+      for ch, convs in blocks:
         layers = []
         for _ in range(convs):
           layers += [nn.Conv2d(cin, ch, 3, padding=1), nn.ReLU(inplace=True)]
@@ -158,7 +166,7 @@ def torch_unet(cfg):
         self.norms.append(nn.LayerNorm(ch))
       for p in self.blocks.parameters():
         p.requires_grad_(False)
-      self.channels = [ch for ch, _ in VGG19_BLOCKS[:depth]]
+      self.channels = [ch for ch, _ in blocks]
 
     def forward(self, x):
       x = x.flip(1) * 255.0 - self.mean  # RGB [0, 1] -> Caffe BGR, as nst_flax.weights
