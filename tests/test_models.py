@@ -110,6 +110,12 @@ def test_vgg19_encoder_unet_uses_the_pretrained_trunk(monkeypatch):
   assert out.shape == (1, 40, 24, 1) and bool(jnp.all(jnp.isfinite(out)))
   with pytest.raises(ValueError, match='encoder'):
     models.create_model(dict(encoder='resnet'))
+  # An ImageNet encoder sees photos at 224 px (long side) by default, not its training size.
+  variables = {'params': {**_init(model, 32)['params'], 'encoder': pretrained}}
+  segmenter = predict.Segmenter(model, variables, train_image_size=96)
+  assert segmenter.photo_side == predict.IMAGENET_PHOTO_SIDE == 224
+  probs = segmenter.photo_probability(np.full((300, 150, 3), 0.5, np.float32))
+  assert probs.shape == (300, 150, 1)
 
 
 def test_reshape_max_pool_matches_flax_max_pool_and_its_gradient():

@@ -43,8 +43,22 @@ def test_train_and_evaluate_writes_metrics_images_and_checkpoints(tiny_config, t
   # The best checkpoint is self-describing: it rebuilds the model and predicts at any size.
   segmenter = predict.Segmenter.from_workdir(workdir)
   assert segmenter.model.depth == 3
-  probs = segmenter(np.random.default_rng(0).random((45, 70, 3), np.float32))
+  photo = np.random.default_rng(0).random((45, 70, 3), np.float32)
+  probs = segmenter(photo)
   assert probs.shape == (45, 70, 1)
+  # A from-scratch U-Net sees a photo at its training size by default (ImageNet encoders: at
+  # 224 px), or at given sides, averaged; the mask comes back at the photo's resolution.
+  assert segmenter.photo_side == tiny_config.data.image_size == 32
+  at = {side: np.asarray(segmenter.photo_probability(photo, side)) for side in (0, 32, 48)}
+  assert all(p.shape == (45, 70, 1) for p in at.values())
+  np.testing.assert_allclose(at[0], at[32], atol=1e-6)
+  np.testing.assert_allclose(segmenter.photo_probability(photo, [32, 48]),
+                             (at[32] + at[48]) / 2, atol=1e-6)
+  with pytest.raises(ValueError, match='side'):
+    segmenter.photo_probability(photo, [])
+  assert predict.parse_sides('0,160') == [0, 160]
+  with pytest.raises(ValueError, match="'96,big'"):
+    predict.parse_sides('96,big')
 
   # Running the finished job again resumes (nothing left to train) instead of starting over.
   again = train.train_and_evaluate(tiny_config, workdir)

