@@ -10,18 +10,19 @@ photos: the from-scratch U-Net of configs/unet_scratch.py sees only 5 real peopl
 `--config.optimizer.encoder_frozen_steps=300` fine-tunes the encoder (at learning_rate *
 encoder_lr_factor) after 300 steps (then a backward pass through the encoder is computed too).
 
-Measured on person_composite 2.0.0 (2 idle CPU cores, 2026-11-24): 600 steps in 8 min 30 s of
-steps (1.2 steps/s, 58.3 GFLOP per step with the encoder's Winograd convs); the README command
-from a fresh clone took 9 min 4 s with the install (the dataset build adds ~1 min). Validation (200
-held-out composites: 2 unseen VOC people on 5 unseen backgrounds, 20% without people; ground truth
-only): IoU 0.770, Dice 0.870, 0.6% of the pixels of the images without people called person.
-With depth=4 (bottleneck block4_conv4, the default before stop 9): IoU 0.606, Dice 0.755, 7 min
-15 s of steps.
+Measured on person_composite 3.0.0 (2 idle CPU cores, 2026-11-24): 600 steps in 8 min 33 s of
+steps (1.2 steps/s, 58.3 GFLOP per step with the encoder's Winograd convs), 10 min for the whole
+command with the dataset build; run again, it resumes and re-evaluates in 28 s. Validation (200
+held-out composites: 2 unseen VOC people on 6 unseen backgrounds, 20% without people; ground truth
+only): best IoU 0.707 (step 400), Dice 0.818, 2.0% of the pixels of the images without people
+called person. (On dataset 2.0.0, without the buses photo among the validation backgrounds: IoU
+0.770; depth 4: 0.606.)
 
-Real photos (experiments/eval_real.py; README "Real photos"): trained without the VOC photo
-(`--config.data.builder_config=voc_holdout`) it scores person IoU 0.432 on it (the reference
-model: 0.569) and calls 10.3% of the pixels of 5 photos without people person (reference 24.1%);
-depth 4: 0.425 and 13.7%.
+Real photos (experiments/eval_real.py; README "Real photos"; photos seen at 224 px): trained
+without the VOC canteen (`--config.data.builder_config=voc_holdout`) it scores person IoU 0.489
+on it (the reference model: 0.569); without the labelme photos (`labelme_holdout`) 0.619 / 0.600
+on them (reference 0.790 / 0.786); both runs call at most 1.4% of any of 6 photos without people
+person (reference: 93% of the cat photo).
 The EfficientNet-Lite0 alternative is configs/unet_person_effnet.py.
 """
 from configs import unet_scratch

@@ -164,17 +164,19 @@ def test_composite_is_deterministic_in_seed(tiny_builder, tmp_path):
   assert not np.array_equal(ex0["image"], ex1["image"])
 
 
-def test_pasting_is_exact_outside_and_inside_the_mask(monkeypatch):
+@pytest.mark.parametrize("hue_prob", [0.0, 0.5])
+def test_pasting_is_exact_outside_and_inside_the_mask(monkeypatch, hue_prob):
   # The background is drawn before the people, so the same rng with "0 people" forced gives the
   # bare background: pixels outside the mask must be untouched (no feathering), pixels inside
   # must show a person.
   pools = (person_composite.TRAIN_PERSONS, person_composite.TRAIN_BACKGROUNDS)
   checked = 0
   for i in range(12):
-    ex = person_composite.make_composite(*pools, 96, np.random.default_rng([0, 0, i]))
+    ex = person_composite.make_composite(*pools, 96, np.random.default_rng([0, 0, i]), hue_prob)
     with monkeypatch.context() as m:
       m.setattr(person_composite, "NUM_PEOPLE_PROBS", (1.0, 0.0, 0.0, 0.0))
-      bg = person_composite.make_composite(*pools, 96, np.random.default_rng([0, 0, i]))
+      bg = person_composite.make_composite(*pools, 96, np.random.default_rng([0, 0, i]),
+                                           hue_prob)
     assert not bg["mask"].any() and not bg["person_ids"]
     assert set(np.unique(ex["mask"]).tolist()) <= {0, 1}
     assert bool(ex["mask"].any()) == bool(ex["person_ids"])
@@ -185,6 +187,17 @@ def test_pasting_is_exact_outside_and_inside_the_mask(monkeypatch):
       assert changed.mean() > 0.9
       checked += 1
   assert checked >= 5
+
+
+def test_hue_rotation_keeps_luma_and_turns_red_to_other_hues():
+  red = np.array([[200.0, 30.0, 30.0]], np.float32)
+  luma = np.array([0.299, 0.587, 0.114], np.float32)
+  np.testing.assert_allclose(person_composite._rotate_hue(red, 0.0), red, atol=1e-3)
+  for angle in (-2.0, 1.0, np.pi):
+    turned = person_composite._rotate_hue(red, angle)
+    np.testing.assert_allclose(turned @ luma, red @ luma, rtol=1e-5)
+    np.testing.assert_allclose(person_composite._rotate_hue(turned, -angle), red, atol=1e-2)
+  assert np.argmax(person_composite._rotate_hue(red, np.pi)) != 0  # half a turn: no longer red
 
 
 def test_get_splits_person_composite(tiny_data_dir):
