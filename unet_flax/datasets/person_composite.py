@@ -128,7 +128,8 @@ def photo_person_ids(photo_id: str) -> tuple[str, ...]:
   if photo_id in LABELME_PHOTOS:
     name = photo_id.split(":", 1)[1]
     _, people, _ = load_labelme(name)
-    return tuple(f"labelme_{name}_{k}" for k, m in enumerate(people) if m.sum() >= MIN_CUTOUT_PIXELS)
+    return tuple(f"labelme_{name}_{k}" for k, mask in enumerate(people)
+                 if mask.sum() >= MIN_CUTOUT_PIXELS)
   if photo_id in PSEUDO_LABELLED_PHOTOS:
     return (pseudo_person_id(photo_id),)
   raise ValueError(f"unknown photo of people {photo_id!r}; expected one of "
@@ -223,7 +224,7 @@ def load_labelme(name: str) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
     shapes = json.load(f)["shapes"]
   rgb = load_photo("labelme:" + name)
   if len(shapes) >= 255 or any(s["shape_type"] != "polygon" for s in shapes):
-    raise ValueError(f"{json_path}: expected fewer than 255 polygons")
+    raise ValueError(f"{json_path}: expected fewer than 255 shapes, all polygons")
   canvas = Image.new("L", (rgb.shape[1], rgb.shape[0]), 0)
   for k, shape in enumerate(shapes, 1):  # labelme's shape_to_mask: fill and outline
     ImageDraw.Draw(canvas).polygon([tuple(p) for p in shape["points"]], fill=k, outline=k)
