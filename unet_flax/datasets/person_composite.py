@@ -312,6 +312,12 @@ def load_photo(photo_id: str) -> np.ndarray:
   return _to_rgb(img)
 
 
+_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
+                        [0.211, -0.523, 0.312]], np.float32)
+_YIQ_TO_RGB = np.linalg.inv(_RGB_TO_YIQ).astype(np.float32)
+_LUMA = _RGB_TO_YIQ[0]
+
+
 def _color_jitter(img: np.ndarray, rng: np.random.Generator, strength: float,
                   hue_prob: float = 0.0) -> np.ndarray:
   """Brightness, contrast and saturation jitter of a uint8 RGB image (factors 1 +- strength),
@@ -319,25 +325,20 @@ def _color_jitter(img: np.ndarray, rng: np.random.Generator, strength: float,
   x = img.astype(np.float32)
   b, c, s = rng.uniform(1.0 - strength, 1.0 + strength, size=3)
   x = x * b
-  grey = x @ np.array([0.299, 0.587, 0.114], np.float32)
+  grey = x @ _LUMA
   x = (x - grey.mean()) * c + grey.mean()
-  grey = (x @ np.array([0.299, 0.587, 0.114], np.float32))[..., None]
+  grey = (x @ _LUMA)[..., None]
   x = grey + (x - grey) * s
   if hue_prob and rng.random() < hue_prob:
     x = _rotate_hue(x, rng.uniform(-np.pi, np.pi))
   return np.clip(x + 0.5, 0, 255).astype(np.uint8)
 
 
-_RGB_TO_YIQ = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
-                        [0.211, -0.523, 0.312]], np.float32)
-
-
 def _rotate_hue(x: np.ndarray, angle: float) -> np.ndarray:
   """Rotates the chroma plane (I, Q of YIQ) of float RGB pixels by `angle`; luma is kept."""
   cos, sin = np.cos(angle), np.sin(angle)
   rotation = np.array([[1, 0, 0], [0, cos, -sin], [0, sin, cos]], np.float32)
-  matrix = np.linalg.inv(_RGB_TO_YIQ) @ rotation @ _RGB_TO_YIQ
-  return x @ matrix.T.astype(np.float32)
+  return x @ (_YIQ_TO_RGB @ rotation @ _RGB_TO_YIQ).T
 
 
 def _random_crop(photo: np.ndarray, size: int, rng: np.random.Generator,
@@ -457,8 +458,9 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                "backgrounds, 20% negatives, up to 4 people of 15-100% of the image height.",
       "3.0.0": "Adds labelme's two PASCAL VOC 2011 photos of people with hand-drawn masks (6 "
                "people, ground truth; in train, whole and as cut-outs), its kitten and dog photos "
-               "as train backgrounds and its photo of buses as a validation background; scikit-image's "
-               "red motorcycle and logo as train backgrounds; the `labelme_holdout` config.",
+               "as train backgrounds and its photo of buses as a validation background; "
+               "scikit-image's red motorcycle and logo as train backgrounds; the `labelme_holdout` "
+               "config.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
