@@ -11,8 +11,9 @@ photos: the from-scratch U-Net of configs/unet_scratch.py sees only 5 real peopl
 encoder_lr_factor) after 300 steps (then a backward pass through the encoder is computed too).
 
 Measured on person_composite 3.0.0 (2 idle CPU cores, 2026-11-24): 600 steps in 8 min 33 s of
-steps (1.2 steps/s, 58.3 GFLOP per step with the encoder's Winograd convs), 10 min for the whole
-command with the dataset build; run again, it resumes and re-evaluates in 28 s. Validation (200
+steps (1.2 steps/s, 58.3 GFLOP per step with the encoder's Winograd convs); the README command
+from a fresh clone with empty caches took 9 min 50 s (install, dataset build and downloads
+included); run again, it resumes and re-evaluates in 33 s. Validation (200
 held-out composites: 2 unseen VOC people on 6 unseen backgrounds, 20% without people; ground truth
 only): best IoU 0.707 (step 400), Dice 0.818, 2.0% of the pixels of the images without people
 called person. (On dataset 2.0.0, without the buses photo among the validation backgrounds: IoU
