@@ -41,6 +41,7 @@ def get_config() -> ml_collections.ConfigDict:
       eval_split='validation',
       image_size=96,
       augment=True,
+      crop_min_area=0.6,         # the train-time random resized crop keeps 60-100% of the area
   ))
 
   config.batch_size = 16        # global batch, split over all devices
@@ -60,6 +61,9 @@ def get_config() -> ml_collections.ConfigDict:
       # fine-tuned at learning_rate * encoder_lr_factor.
       encoder_frozen_steps=1_000_000,
       encoder_lr_factor=0.1,
+      # > 0: evaluate, keep as best and predict with an exponential moving average of the
+      # parameters (decay per step) instead of the last step's parameters.
+      ema_decay=0.0,
   ))
   config.loss = ml_collections.ConfigDict(dict(bce_weight=1.0, dice_weight=1.0))
 

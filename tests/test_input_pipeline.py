@@ -112,6 +112,22 @@ def test_augmentation_keeps_image_and_mask_aligned():
   assert flips == {True, False}  # both flipped and unflipped crops occur
 
 
+def test_crop_min_area_sets_how_far_the_random_crop_zooms_in():
+  # FakeSplit's green channel is 8 * column: the spread of green in a crop measures its width.
+  split = FakeSplit(10, h=40, w=30)
+
+  def mean_width(crop_min_area):
+    batches = [input_pipeline.train_batch(split, s, 4, 16, seed=0, augment=True,
+                                          crop_min_area=crop_min_area) for s in range(30)]
+    green = np.concatenate([b["image"][..., 1] for b in batches]) * 255 / 8
+    return np.mean(green.max(axis=(1, 2)) - green.min(axis=(1, 2)))
+
+  whole, zoomed = mean_width(1.0), mean_width(0.2)
+  assert whole > 25 and zoomed < 0.9 * whole
+  with pytest.raises(ValueError, match=r"data.crop_min_area=0.0; expected a fraction in \(0, 1\]"):
+    input_pipeline.train_batch(split, 0, 2, 8, 0, True, crop_min_area=0.0)
+
+
 def test_eval_batches_cover_every_example_once_and_pad():
   split = FakeSplit(10)
   batches = list(input_pipeline.eval_batches(split, 4, 12))

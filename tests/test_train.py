@@ -66,6 +66,24 @@ def test_train_and_evaluate_writes_metrics_images_and_checkpoints(tiny_config, t
   assert again['eval']['iou'] == pytest.approx(summary['eval']['iou'])
 
 
+def test_parameter_average_is_what_evaluation_and_prediction_use(tiny_config, tmp_path):
+  tiny_config.optimizer.ema_decay = 0.9
+  workdir = str(tmp_path / 'ema')
+  summary = train.train_and_evaluate(tiny_config, workdir)
+  manager = checkpoints.train_manager(workdir, keep=10)
+  state = manager.restore(summary['best_step'], args=ocp.args.Composite(
+      state=ocp.args.StandardRestore()))['state']
+  manager.close()
+  # The best checkpoint (what predict.Segmenter loads) holds the average, not the last step's.
+  jax.tree.map(np.testing.assert_array_equal, state['ema_params'],
+               predict.Segmenter.from_workdir(workdir).variables['params'])
+  assert not np.array_equal(state['ema_params']['head']['kernel'], state['params']['head']['kernel'])
+  # The effective decay is min(decay, (1 + t) / (10 + t)): 0.1 at step 0.
+  e, p = {'w': np.float32(1.0)}, {'w': np.float32(3.0)}
+  assert float(train.update_ema(e, p, 0, 0.9)['w']) == pytest.approx(0.1 * 1 + 0.9 * 3)
+  assert float(train.update_ema(e, p, 10**6, 0.9)['w']) == pytest.approx(0.9 * 1 + 0.1 * 3)
+
+
 _KILL_AT_STEP = textwrap.dedent('''
     import os, signal, sys
     sys.path.insert(0, {tests!r})

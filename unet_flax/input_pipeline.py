@@ -8,6 +8,7 @@
   train_split: str = 'train';  eval_split: str = 'validation'
   image_size: int                square side the model sees
   augment: bool                  train-time random resized crop + horizontal flip + colour jitter
+  crop_min_area: float = 0.6     the random resized crop keeps 0.6-1 of the image's area
 
 Batches are pure functions of (seed, step), so a resumed run sees exactly the batches an
 uninterrupted one would. All bad data raises `ValueError` with one line naming the file/key/value.
@@ -242,9 +243,10 @@ def _check_example(ex: dict, where: str):
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def _augment_params(h: int, w: int, rng: np.random.Generator):
-  """Random resized crop box (area fraction 0.6-1, aspect 3/4-4/3), flip, and colour factors."""
-  area = rng.uniform(0.6, 1.0) * h * w
+def _augment_params(h: int, w: int, rng: np.random.Generator, crop_min_area: float = 0.6):
+  """Random resized crop box (area fraction crop_min_area-1, aspect 3/4-4/3), flip, and colour
+  factors."""
+  area = rng.uniform(crop_min_area, 1.0) * h * w
   ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
   cw = min(float(w), np.sqrt(area * ratio))
   ch = min(float(h), np.sqrt(area / ratio))
@@ -276,7 +278,8 @@ def _to_float(images: np.ndarray, jitter: np.ndarray | None) -> np.ndarray:
   return out.reshape(images.shape)
 
 
-def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None):
+def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None,
+                  crop_min_area: float = 0.6):
   """(uint8 image [S,S,3], uint8 mask [S,S,1], jitter factors or None) for one example."""
   where = f"{getattr(split, 'name', 'split')}[{idx}]"
   ex = split[int(idx)]
@@ -284,7 +287,7 @@ def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None):
   if rng is None:
     image, mask = _resize_pair(ex["image"], ex["mask"], size)
     return image, mask, None
-  box, flip, bcs = _augment_params(ex["image"].shape[0], ex["image"].shape[1], rng)
+  box, flip, bcs = _augment_params(ex["image"].shape[0], ex["image"].shape[1], rng, crop_min_area)
   image, mask = _resize_pair(ex["image"], ex["mask"], size, box=box, flip=flip)
   return image, mask, bcs
 
@@ -303,11 +306,12 @@ def _pool():
   return _POOL
 
 
-def _make_batch(split, indices, size: int, rngs) -> tuple[np.ndarray, np.ndarray]:
+def _make_batch(split, indices, size: int, rngs,
+                crop_min_area: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
   bsz = len(indices)
   images = np.zeros((bsz, size, size, 3), np.uint8)
   masks = np.zeros((bsz, size, size, 1), np.uint8)
-  results = list(_pool().map(lambda a: _load_resized(split, a[0], size, a[1]),
+  results = list(_pool().map(lambda a: _load_resized(split, a[0], size, a[1], crop_min_area),
                              zip(indices, rngs)))
   for j, (image, mask, _) in enumerate(results):
     images[j], masks[j] = image, mask
@@ -345,7 +349,7 @@ def train_indices(n: int, step: int, batch_size: int, seed: int) -> np.ndarray:
 
 
 def train_batch(split, step: int, batch_size: int, image_size: int, seed: int,
-                augment: bool) -> dict:
+                augment: bool, crop_min_area: float = 0.6) -> dict:
   """The batch for global training step `step`, a pure function of (seed, step).
 
   Returns {'image': float32[B,S,S,3] in [0,1], 'mask': float32[B,S,S,1] in {0,1}}.
@@ -358,18 +362,21 @@ def train_batch(split, step: int, batch_size: int, image_size: int, seed: int,
     raise ValueError(f"step={step}, seed={seed}; expected non-negative integers")
   indices = train_indices(n, step, batch_size, seed)
   rngs = [np.random.default_rng([seed, step, j]) if augment else None for j in range(batch_size)]
-  images, masks = _make_batch(split, indices, image_size, rngs)
+  if not 0.0 < crop_min_area <= 1.0:
+    raise ValueError(f"data.crop_min_area={crop_min_area}; expected a fraction in (0, 1]")
+  images, masks = _make_batch(split, indices, image_size, rngs, crop_min_area)
   return {"image": images, "mask": masks}
 
 
 def train_batches(split, start_step: int, batch_size: int, image_size: int, seed: int,
-                  augment: bool, prefetch: int = 2) -> Iterator[dict]:
+                  augment: bool, prefetch: int = 2,
+                  crop_min_area: float = 0.6) -> Iterator[dict]:
   """Yields train_batch(split, s, ...) for s = start_step, start_step + 1, ... (prefetched in a
   background thread; errors there are re-raised here)."""
   if prefetch <= 0:
     step = start_step
     while True:
-      yield train_batch(split, step, batch_size, image_size, seed, augment)
+      yield train_batch(split, step, batch_size, image_size, seed, augment, crop_min_area)
       step += 1
 
   q: queue.Queue = queue.Queue(maxsize=prefetch)
@@ -379,7 +386,7 @@ def train_batches(split, start_step: int, batch_size: int, image_size: int, seed
     step = start_step
     while not stop.is_set():
       try:
-        item: Any = train_batch(split, step, batch_size, image_size, seed, augment)
+        item: Any = train_batch(split, step, batch_size, image_size, seed, augment, crop_min_area)
       except BaseException as e:  # pylint: disable=broad-except
         item = e
       while not stop.is_set():

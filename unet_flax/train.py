@@ -37,6 +37,9 @@ from unet_flax import visualize
 
 class TrainState(train_state.TrainState):
   batch_stats: Any = flax.struct.field(default_factory=dict)
+  # Exponential moving average of `params` (None when optimizer.ema_decay is 0): what evaluation,
+  # the best checkpoint and prediction use, since it varies less from step to step.
+  ema_params: Any = None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,16 +125,27 @@ def create_optimizer(opt: ml_collections.ConfigDict, num_steps: int,
 
 
 def create_train_state(model: models.UNet, tx: optax.GradientTransformation, key: jax.Array,
-                       image_size: int, pretrained: dict | None = None) -> TrainState:
-  """Fresh state; `pretrained` subtrees (e.g. {'encoder': VGG19 params}) replace the random init."""
+                       image_size: int, pretrained: dict | None = None,
+                       ema: bool = False) -> TrainState:
+  """Fresh state; `pretrained` subtrees (e.g. {'encoder': VGG19 params}) replace the random init.
+  `ema`: keep an exponential moving average of the parameters (starting at the initial ones)."""
   variables = model.init(key, jnp.zeros((1, image_size, image_size, 3), jnp.float32), train=False)
   params = {**variables['params'], **(pretrained or {})}
   return TrainState.create(apply_fn=model.apply, params=params, tx=tx,
-                           batch_stats=variables.get('batch_stats', {}))
+                           batch_stats=variables.get('batch_stats', {}),
+                           ema_params=jax.tree.map(jnp.copy, params) if ema else None)
+
+
+def update_ema(ema_params, params, step: jax.Array, decay: float):
+  """One step of the parameter average. The effective decay min(decay, (1 + t) / (10 + t)) lets
+  the average forget the random initialisation early in training."""
+  rate = jnp.minimum(decay, (1.0 + step) / (10.0 + step))
+  return jax.tree.map(lambda e, p: rate * e + (1.0 - rate) * p, ema_params, params)
 
 
 def inference_variables(state: TrainState) -> dict:
-  variables = {'params': state.params}
+  """The variables evaluation and prediction use: the parameter average when there is one."""
+  variables = {'params': state.params if state.ema_params is None else state.ema_params}
   if state.batch_stats:
     variables['batch_stats'] = state.batch_stats
   return variables
@@ -142,11 +156,11 @@ def inference_variables(state: TrainState) -> dict:
 # ---------------------------------------------------------------------------------------------
 
 def make_train_step(model: models.UNet, loss_config: ml_collections.ConfigDict, dropout_key,
-                    freeze_encoder: bool = False):
+                    freeze_encoder: bool = False, ema_decay: float = 0.0):
   """Returns train_step(state, batch) -> (state, metrics).
 
   `freeze_encoder`: no gradient flows into params['encoder'], so no backward pass through the
-  (pretrained) encoder is computed at all.
+  (pretrained) encoder is computed at all. `ema_decay` > 0: updates state.ema_params.
   """
 
   def train_step(state: TrainState, batch: dict) -> tuple[TrainState, dict]:
@@ -165,8 +179,11 @@ def make_train_step(model: models.UNet, loss_config: ml_collections.ConfigDict, 
       return loss, (terms, updates)
 
     (loss, (terms, updates)), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params)
+    step = state.step
     state = state.apply_gradients(grads=grads,
                                   batch_stats=updates.get('batch_stats', state.batch_stats))
+    if ema_decay:
+      state = state.replace(ema_params=update_ema(state.ema_params, state.params, step, ema_decay))
     return state, {'loss': loss, **terms, 'grad_norm': optax.tree.norm(grads)}
 
   return train_step
@@ -272,8 +289,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   frozen_steps = config.optimizer.encoder_frozen_steps if pretrained is not None else 0
   root_key = jax.random.key(config.seed)
   init_key, dropout_key = jax.random.split(root_key)
-  state = jax.jit(create_train_state, static_argnums=(0, 1, 3), out_shardings=replicated)(
-      model, tx, init_key, config.data.image_size, pretrained)
+  ema_decay = config.optimizer.get('ema_decay', 0.0)
+  state = jax.jit(create_train_state, static_argnums=(0, 1, 3, 5), out_shardings=replicated)(
+      model, tx, init_key, config.data.image_size, pretrained, bool(ema_decay))
   num_params = models.param_count(state.params)
   logging.info('Model: %s, %s parameters', dict(config.model), f'{num_params:,}')
 
@@ -289,7 +307,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # -- Steps ----------------------------------------------------------------------------------
   def jit_train_step(freeze_encoder: bool):
     return jax.jit(
-        make_train_step(model, config.loss, dropout_key, freeze_encoder),
+        make_train_step(model, config.loss, dropout_key, freeze_encoder, ema_decay),
         in_shardings=(replicated, data_sharding), out_shardings=(replicated, replicated),
         donate_argnums=(0,))
   eval_step = jax.jit(make_eval_step(model), in_shardings=(replicated, data_sharding),
@@ -299,7 +317,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   metrics_path = os.path.join(workdir, 'metrics.jsonl')
   batches = input_pipeline.train_batches(
       train_split, start_step, config.batch_size, config.data.image_size, config.seed,
-      config.data.augment)
+      config.data.augment, crop_min_area=config.data.get('crop_min_area', 0.6))
   metadata = {'model': config.model.to_dict(), 'image_size': config.data.image_size,
               'data': config.data.name, 'builder_config': config.data.get('builder_config')}
 
