@@ -42,6 +42,7 @@ def get_config() -> ml_collections.ConfigDict:
       image_size=96,
       augment=True,
       crop_min_area=0.6,         # the train-time random resized crop keeps 60-100% of the area
+      grayscale_prob=0.0,        # share of training examples shown in grey
   ))
 
   config.batch_size = 16        # global batch, split over all devices

@@ -117,15 +117,32 @@ def test_crop_min_area_sets_how_far_the_random_crop_zooms_in():
   split = FakeSplit(10, h=40, w=30)
 
   def mean_width(crop_min_area):
-    batches = [input_pipeline.train_batch(split, s, 4, 16, seed=0, augment=True,
-                                          crop_min_area=crop_min_area) for s in range(30)]
+    augment = input_pipeline.Augmentation(crop_min_area=crop_min_area)
+    batches = [input_pipeline.train_batch(split, s, 4, 16, seed=0, augment=augment)
+               for s in range(30)]
     green = np.concatenate([b["image"][..., 1] for b in batches]) * 255 / 8
     return np.mean(green.max(axis=(1, 2)) - green.min(axis=(1, 2)))
 
   whole, zoomed = mean_width(1.0), mean_width(0.2)
   assert whole > 25 and zoomed < 0.9 * whole
   with pytest.raises(ValueError, match=r"data.crop_min_area=0.0; expected a fraction in \(0, 1\]"):
-    input_pipeline.train_batch(split, 0, 2, 8, 0, True, crop_min_area=0.0)
+    input_pipeline.Augmentation(crop_min_area=0.0)
+
+
+def test_grayscale_prob_shows_that_share_of_examples_in_grey():
+  split = FakeSplit(10)
+  images = np.concatenate([
+      input_pipeline.train_batch(split, s, 4, 16, seed=0,
+                                 augment=input_pipeline.Augmentation(grayscale_prob=0.5))["image"]
+      for s in range(25)])
+  grey = np.abs(images - images.mean(-1, keepdims=True)).max(axis=(1, 2, 3)) < 1e-5
+  assert 0.3 < grey.mean() < 0.7
+  config = ml_collections.ConfigDict(dict(augment=True, grayscale_prob=0.25))
+  assert input_pipeline.Augmentation.from_config(config).grayscale_prob == 0.25
+  config.augment = False
+  assert input_pipeline.Augmentation.from_config(config) is None
+  with pytest.raises(ValueError, match=r"data.grayscale_prob=2; expected a probability"):
+    input_pipeline.Augmentation(grayscale_prob=2)
 
 
 def test_eval_batches_cover_every_example_once_and_pad():

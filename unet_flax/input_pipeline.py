@@ -8,7 +8,8 @@
   train_split: str = 'train';  eval_split: str = 'validation'
   image_size: int                square side the model sees
   augment: bool                  train-time random resized crop + horizontal flip + colour jitter
-  crop_min_area: float = 0.6     the random resized crop keeps 0.6-1 of the image's area
+  crop_min_area: float = 0.6     the random resized crop keeps crop_min_area-1 of the image's area
+  grayscale_prob: float = 0.0    share of training examples shown in grey (no colour cue)
 
 Batches are pure functions of (seed, step), so a resumed run sees exactly the batches an
 uninterrupted one would. All bad data raises `ValueError` with one line naming the file/key/value.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures
+import dataclasses
 import io
 import os
 import queue
@@ -243,10 +245,34 @@ def _check_example(ex: dict, where: str):
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 
 
-def _augment_params(h: int, w: int, rng: np.random.Generator, crop_min_area: float = 0.6):
-  """Random resized crop box (area fraction crop_min_area-1, aspect 3/4-4/3), flip, and colour
-  factors."""
-  area = rng.uniform(crop_min_area, 1.0) * h * w
+@dataclasses.dataclass(frozen=True)
+class Augmentation:
+  """Train-time augmentation: a random resized crop keeping `crop_min_area`-1 of the image's area
+  (aspect 3/4-4/3), a horizontal flip half the time, brightness/contrast/saturation jitter, and
+  with probability `grayscale_prob` the example in grey (saturation 0), so that colour alone
+  (an orange suit, a red jacket) does not say "person"."""
+  crop_min_area: float = 0.6
+  grayscale_prob: float = 0.0
+
+  def __post_init__(self):
+    if not 0.0 < self.crop_min_area <= 1.0:
+      raise ValueError(f"data.crop_min_area={self.crop_min_area}; expected a fraction in (0, 1]")
+    if not 0.0 <= self.grayscale_prob <= 1.0:
+      raise ValueError(f"data.grayscale_prob={self.grayscale_prob}; expected a probability in "
+                       "[0, 1]")
+
+  @classmethod
+  def from_config(cls, data_config) -> "Augmentation | None":
+    """The augmentation `config.data` asks for (None when data.augment is off)."""
+    if not _get(data_config, "augment", False):
+      return None
+    return cls(crop_min_area=_get(data_config, "crop_min_area", cls.crop_min_area),
+               grayscale_prob=_get(data_config, "grayscale_prob", cls.grayscale_prob))
+
+
+def _augment_params(h: int, w: int, rng: np.random.Generator, augmentation: Augmentation):
+  """Random resized crop box, flip, and colour factors (brightness, contrast, saturation)."""
+  area = rng.uniform(augmentation.crop_min_area, 1.0) * h * w
   ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
   cw = min(float(w), np.sqrt(area * ratio))
   ch = min(float(h), np.sqrt(area / ratio))
@@ -254,6 +280,8 @@ def _augment_params(h: int, w: int, rng: np.random.Generator, crop_min_area: flo
   y0 = rng.uniform(0, h - ch)
   flip = bool(rng.random() < 0.5)
   bcs = rng.uniform(0.9, 1.1, size=3)  # brightness, contrast, saturation factors
+  if augmentation.grayscale_prob and rng.random() < augmentation.grayscale_prob:
+    bcs[2] = 0.0
   return (x0, y0, x0 + cw, y0 + ch), flip, bcs
 
 
@@ -279,7 +307,7 @@ def _to_float(images: np.ndarray, jitter: np.ndarray | None) -> np.ndarray:
 
 
 def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None,
-                  crop_min_area: float = 0.6):
+                  augmentation: Augmentation | None = None):
   """(uint8 image [S,S,3], uint8 mask [S,S,1], jitter factors or None) for one example."""
   where = f"{getattr(split, 'name', 'split')}[{idx}]"
   ex = split[int(idx)]
@@ -287,7 +315,8 @@ def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None,
   if rng is None:
     image, mask = _resize_pair(ex["image"], ex["mask"], size)
     return image, mask, None
-  box, flip, bcs = _augment_params(ex["image"].shape[0], ex["image"].shape[1], rng, crop_min_area)
+  box, flip, bcs = _augment_params(ex["image"].shape[0], ex["image"].shape[1], rng,
+                                   augmentation or Augmentation())
   image, mask = _resize_pair(ex["image"], ex["mask"], size, box=box, flip=flip)
   return image, mask, bcs
 
@@ -307,11 +336,11 @@ def _pool():
 
 
 def _make_batch(split, indices, size: int, rngs,
-                crop_min_area: float = 0.6) -> tuple[np.ndarray, np.ndarray]:
+                augmentation: Augmentation | None = None) -> tuple[np.ndarray, np.ndarray]:
   bsz = len(indices)
   images = np.zeros((bsz, size, size, 3), np.uint8)
   masks = np.zeros((bsz, size, size, 1), np.uint8)
-  results = list(_pool().map(lambda a: _load_resized(split, a[0], size, a[1], crop_min_area),
+  results = list(_pool().map(lambda a: _load_resized(split, a[0], size, a[1], augmentation),
                              zip(indices, rngs)))
   for j, (image, mask, _) in enumerate(results):
     images[j], masks[j] = image, mask
@@ -349,8 +378,9 @@ def train_indices(n: int, step: int, batch_size: int, seed: int) -> np.ndarray:
 
 
 def train_batch(split, step: int, batch_size: int, image_size: int, seed: int,
-                augment: bool, crop_min_area: float = 0.6) -> dict:
-  """The batch for global training step `step`, a pure function of (seed, step).
+                augment: bool | Augmentation) -> dict:
+  """The batch for global training step `step`, a pure function of (seed, step). `augment`:
+  an Augmentation, True (the default Augmentation) or False (none).
 
   Returns {'image': float32[B,S,S,3] in [0,1], 'mask': float32[B,S,S,1] in {0,1}}.
   """
@@ -361,22 +391,21 @@ def train_batch(split, step: int, batch_size: int, image_size: int, seed: int,
   if step < 0 or seed < 0:
     raise ValueError(f"step={step}, seed={seed}; expected non-negative integers")
   indices = train_indices(n, step, batch_size, seed)
-  rngs = [np.random.default_rng([seed, step, j]) if augment else None for j in range(batch_size)]
-  if not 0.0 < crop_min_area <= 1.0:
-    raise ValueError(f"data.crop_min_area={crop_min_area}; expected a fraction in (0, 1]")
-  images, masks = _make_batch(split, indices, image_size, rngs, crop_min_area)
+  augmentation = Augmentation() if augment is True else augment or None
+  rngs = [np.random.default_rng([seed, step, j]) if augmentation else None
+          for j in range(batch_size)]
+  images, masks = _make_batch(split, indices, image_size, rngs, augmentation)
   return {"image": images, "mask": masks}
 
 
 def train_batches(split, start_step: int, batch_size: int, image_size: int, seed: int,
-                  augment: bool, prefetch: int = 2,
-                  crop_min_area: float = 0.6) -> Iterator[dict]:
+                  augment: bool | Augmentation, prefetch: int = 2) -> Iterator[dict]:
   """Yields train_batch(split, s, ...) for s = start_step, start_step + 1, ... (prefetched in a
   background thread; errors there are re-raised here)."""
   if prefetch <= 0:
     step = start_step
     while True:
-      yield train_batch(split, step, batch_size, image_size, seed, augment, crop_min_area)
+      yield train_batch(split, step, batch_size, image_size, seed, augment)
       step += 1
 
   q: queue.Queue = queue.Queue(maxsize=prefetch)
@@ -386,7 +415,7 @@ def train_batches(split, start_step: int, batch_size: int, image_size: int, seed
     step = start_step
     while not stop.is_set():
       try:
-        item: Any = train_batch(split, step, batch_size, image_size, seed, augment, crop_min_area)
+        item: Any = train_batch(split, step, batch_size, image_size, seed, augment)
       except BaseException as e:  # pylint: disable=broad-except
         item = e
       while not stop.is_set():

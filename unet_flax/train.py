@@ -71,6 +71,7 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
                      f'2**(depth-1)={multiple} for config.model.depth={config.model.depth}')
   if config.optimizer.name not in ('adam', 'adamw'):
     raise ValueError(f"config.optimizer.name={config.optimizer.name!r}: expected 'adam' or 'adamw'")
+  input_pipeline.Augmentation.from_config(config.data)
   models.create_model(config.model)  # unknown keys, encoder, depth: before the workdir is touched
 
 
@@ -317,7 +318,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   metrics_path = os.path.join(workdir, 'metrics.jsonl')
   batches = input_pipeline.train_batches(
       train_split, start_step, config.batch_size, config.data.image_size, config.seed,
-      config.data.augment, crop_min_area=config.data.get('crop_min_area', 0.6))
+      input_pipeline.Augmentation.from_config(config.data))
   metadata = {'model': config.model.to_dict(), 'image_size': config.data.image_size,
               'data': config.data.name, 'builder_config': config.data.get('builder_config')}
 
