@@ -82,6 +82,13 @@ def test_parameter_average_is_what_evaluation_and_prediction_use(tiny_config, tm
   e, p = {'w': np.float32(1.0)}, {'w': np.float32(3.0)}
   assert float(train.update_ema(e, p, 0, 0.9)['w']) == pytest.approx(0.1 * 1 + 0.9 * 3)
   assert float(train.update_ema(e, p, 10**6, 0.9)['w']) == pytest.approx(0.9 * 1 + 0.1 * 3)
+  # Resuming without the average (the checkpoints hold one) is refused, naming the key.
+  tiny_config.optimizer.ema_decay = 0.0
+  with pytest.raises(ValueError, match='optimizer.ema_decay > 0'):
+    train.train_and_evaluate(tiny_config, workdir)
+  tiny_config.optimizer.ema_decay = 1.0
+  with pytest.raises(ValueError, match=r'ema_decay=1.0: expected 0 \(off\) or a decay in'):
+    train.validate_config(tiny_config, 1)
 
 
 _KILL_AT_STEP = textwrap.dedent('''

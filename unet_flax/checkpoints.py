@@ -84,6 +84,14 @@ def write_or_check_config(workdir: str, config_dict: dict) -> None:
       raise ValueError(
           f'{path}: this workdir was trained with model {previous.get("model")}, but the config '
           f'asks for model {config_dict.get("model")}; use a new --workdir or the same config')
+    keeps_average = [bool(c.get('optimizer', {}).get('ema_decay', 0.0))
+                     for c in (previous, config_dict)]
+    if keeps_average[0] != keeps_average[1]:
+      raise ValueError(
+          f'{path}: this workdir was trained with optimizer.ema_decay '
+          f'{"> 0" if keeps_average[0] else "= 0"}; its checkpoints '
+          f'{"hold" if keeps_average[0] else "lack"} the parameter average, so resume it with '
+          'the same setting or use a new --workdir')
   tmp = path + '.tmp'
   with open(tmp, 'w') as f:
     json.dump(config_dict, f, indent=2, sort_keys=True)

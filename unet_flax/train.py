@@ -71,6 +71,10 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
                      f'2**(depth-1)={multiple} for config.model.depth={config.model.depth}')
   if config.optimizer.name not in ('adam', 'adamw'):
     raise ValueError(f"config.optimizer.name={config.optimizer.name!r}: expected 'adam' or 'adamw'")
+  ema_decay = config.optimizer.get('ema_decay', 0.0)
+  if not 0.0 <= ema_decay < 1.0:
+    raise ValueError(f'config.optimizer.ema_decay={ema_decay}: expected 0 (off) or a decay in '
+                     '(0, 1)')
   input_pipeline.Augmentation.from_config(config.data)
   models.create_model(config.model)  # unknown keys, encoder, depth: before the workdir is touched
 
