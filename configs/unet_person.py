@@ -22,9 +22,10 @@ called person. (On dataset 2.0.0, without the buses photo among the validation b
 Real photos (experiments/eval_real.py; README "Real photos"; photos seen at 224 px): trained
 without the VOC canteen (`--config.data.builder_config=voc_holdout`) it scores person IoU 0.489
 on it (the reference model: 0.569; seeds 1, 2: 0.515, 0.531); without the labelme photos
-(`labelme_holdout`) 0.619 / 0.600 on them (reference 0.790 / 0.786; seed 1: 0.510 / 0.576). Both
-seed-0 runs call at most 1.4% of any of 6 photos without people person (reference: 93% of the
-cat photo); `labelme_holdout` seed 1 calls 12.1% of the buses photo person.
+(`labelme_holdout`) 0.619 / 0.600 on them (reference 0.790 / 0.786; seeds 1, 2: 0.510 / 0.576,
+0.545 / 0.535). Both seed-0 runs call at most 1.4% of any of 6 photos without people person
+(reference: 93% of the cat photo); `labelme_holdout` seeds 1 and 2 call 12.1% and 2.05% of the
+buses photo person.
 The EfficientNet-Lite0 alternative is configs/unet_person_effnet.py.
 """
 from configs import unet_scratch
