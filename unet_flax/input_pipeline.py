@@ -308,15 +308,15 @@ def _to_float(images: np.ndarray, jitter: np.ndarray | None) -> np.ndarray:
 
 def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None,
                   augmentation: Augmentation | None = None):
-  """(uint8 image [S,S,3], uint8 mask [S,S,1], jitter factors or None) for one example."""
+  """(uint8 image [S,S,3], uint8 mask [S,S,1], jitter factors or None) for one example;
+  augmented (with `rng`) when `augmentation` is given."""
   where = f"{getattr(split, 'name', 'split')}[{idx}]"
   ex = split[int(idx)]
   _check_example(ex, where)
-  if rng is None:
+  if augmentation is None:
     image, mask = _resize_pair(ex["image"], ex["mask"], size)
     return image, mask, None
-  box, flip, bcs = _augment_params(ex["image"].shape[0], ex["image"].shape[1], rng,
-                                   augmentation or Augmentation())
+  box, flip, bcs = _augment_params(ex["image"].shape[0], ex["image"].shape[1], rng, augmentation)
   image, mask = _resize_pair(ex["image"], ex["mask"], size, box=box, flip=flip)
   return image, mask, bcs
 
@@ -378,9 +378,9 @@ def train_indices(n: int, step: int, batch_size: int, seed: int) -> np.ndarray:
 
 
 def train_batch(split, step: int, batch_size: int, image_size: int, seed: int,
-                augment: bool | Augmentation) -> dict:
+                augment: bool | Augmentation | None) -> dict:
   """The batch for global training step `step`, a pure function of (seed, step). `augment`:
-  an Augmentation, True (the default Augmentation) or False (none).
+  an Augmentation, True (the default Augmentation) or False / None (none).
 
   Returns {'image': float32[B,S,S,3] in [0,1], 'mask': float32[B,S,S,1] in {0,1}}.
   """
@@ -399,7 +399,7 @@ def train_batch(split, step: int, batch_size: int, image_size: int, seed: int,
 
 
 def train_batches(split, start_step: int, batch_size: int, image_size: int, seed: int,
-                  augment: bool | Augmentation, prefetch: int = 2) -> Iterator[dict]:
+                  augment: bool | Augmentation | None, prefetch: int = 2) -> Iterator[dict]:
   """Yields train_batch(split, s, ...) for s = start_step, start_step + 1, ... (prefetched in a
   background thread; errors there are re-raised here)."""
   if prefetch <= 0:
