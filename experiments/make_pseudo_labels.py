@@ -7,9 +7,10 @@ Writes `unet_flax/datasets/pseudo_labels/<name>.png` (0/255 person mask at the p
 every photo in `person_composite.PSEUDO_LABELLED_PHOTOS`, and `SOURCES.json` saying where each
 label came from: the photo id and a checksum of its pixels, the reference model and its sha256,
 the protocol and threshold (photos of many small people, `PSEUDO_LABEL_WINDOWS`, are labelled in
-overlapping windows; their entry says so). The dataset builder reads these files and checks the photo checksums,
-so training never runs the reference model and a changed photo is caught. The labels are the
-reference model's output, not ground truth: the dataset marks them `label_source='pseudo'`.
+overlapping windows; their entry says so). The dataset builder reads these files and checks the
+photo checksums, so training never runs the reference model and a changed photo is caught. The
+labels are the reference model's output, not ground truth: the dataset marks them
+`label_source='pseudo'`.
 """
 import hashlib
 import json

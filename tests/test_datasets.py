@@ -147,6 +147,9 @@ def test_people_are_exact_cutouts_and_backgrounds_load():
   for bg in person_composite.TRAIN_BACKGROUNDS + person_composite.VALIDATION_BACKGROUNDS:
     img = person_composite.load_photo(bg)
     assert img.ndim == 3 and img.shape[-1] == 3 and img.dtype == np.uint8 and min(img.shape[:2]) >= 100
+  assert person_composite.load_photo(person_composite.SOLVAY_PHOTO).shape == (881, 1280, 3)
+  with pytest.raises(ValueError, match="unknown ViSP sample image 'lena.png'"):
+    person_composite.load_photo("visp:lena.png")
 
 
 def test_composite_is_deterministic_in_seed(tiny_builder, tmp_path):

@@ -235,7 +235,8 @@ def _labelme_file(name: str, ext: str) -> str:
 def _visp_file(name: str) -> str:
   """Path of a verified file of ViSP's sample data (Debian's visp-images-data, fetched once)."""
   if name not in VISP_FILES_SHA256:
-    raise ValueError(f"unknown ViSP sample image {name!r}; expected one of {sorted(VISP_FILES_SHA256)}")
+    raise ValueError(f"unknown ViSP sample image {name!r}; expected one of "
+                     f"{sorted(VISP_FILES_SHA256)}")
   from nst_flax import weights  # pylint: disable=g-import-not-at-top
   return weights.fetch_package_file(weights.PackageFile(
       what="ViSP's sample images", requirement="visp-images-data=3.5.0-1",
@@ -508,7 +509,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
       PersonCompositeConfig(
           name="voc_holdout", description="As default without the VOC photo (its people are the "
           "real-photo test of experiments/eval_real.py); validation is the pseudo-labelled "
-          "cameraman, train the labelme photos, the astronaut and Grace Hopper.",
+          "cameraman, train the labelme photos, the astronaut, Grace Hopper and the Solvay photo.",
           image_size=160, num_train=1200, num_validation=200, seed=0, voc_people=False,
           photos_train=("skimage:astronaut", "matplotlib:grace_hopper.jpg", SOLVAY_PHOTO)
           + LABELME_PHOTOS,
