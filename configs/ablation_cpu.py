@@ -6,10 +6,11 @@ Command (resumable: run it again and finished cells are not trained again):
 Writes experiments/results/ablation_cpu.{csv,md}, ablation_cpu_runs.csv and the PNG plots; runs
 live in experiments/runs/ablation_cpu/f{filters}_d{depth}_s{seed} (gitignored).
 Every run: the 'default' person_composite dataset (1200 train / 200 validation composites) at
-32x32, batch 16, 200 steps (2.7 epochs), AdamW warm-up + cosine, one evaluation at the end.
-Measured: 30.5 min for the 18 runs on the 2-core CPU machine while other jobs kept its load average
-at ~11 (about 14 min of that is per-run start-up: compilation, evaluation, checkpoints); a re-run
-with every run finished trains nothing and takes ~15 s (it reads the summaries back and rewrites the same results).
+64x64, batch 16, 200 steps (2.7 epochs), AdamW warm-up + cosine, one evaluation at the end.
+Measured (dataset 4.0.0, 2 idle CPU cores, 2026-11-24): 17.5 min for the 18 runs (about 14 min of
+it training steps); IoU 0.175-0.247 in every cell, within the seeds' spread (experiments/README.md).
+A re-run with every run finished trains nothing and takes ~15 s (it reads the summaries back and
+rewrites the same results).
 """
 import ml_collections
 
@@ -24,7 +25,7 @@ def get_config() -> ml_collections.ConfigDict:
   # grid then sets model.base_filters = model.head_filters, model.depth and seed.
   base = unet_scratch.get_config()
   base.data.builder_config = 'default'
-  base.data.image_size = 32            # a multiple of 2**(depth-1) for every depth in the grid
+  base.data.image_size = 64            # a multiple of 2**(depth-1) for every depth in the grid
   base.batch_size = 16
   base.eval_batch_size = 40            # 200 validation images = 5 batches
   base.num_train_steps = 200
