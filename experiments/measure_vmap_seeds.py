@@ -2,7 +2,8 @@
 
   python experiments/measure_vmap_seeds.py [--seeds 2] [--seconds 10] [--rounds 3]
 
-For cells of configs/ablation_cpu.py (32x32, batch 16), times `seeds` sequential calls of the
+For cells of configs/ablation_cpu.py (its resolution and batch: 64x64, batch 16; the figures in
+experiments/README.md were measured when it was 32x32), times `seeds` sequential calls of the
 real jitted train step (`unet_flax.train.make_train_step`, one state per seed) against one call
 of the same step `jax.vmap`-ed over a stacked state and stacked batches. Rounds alternate
 (sequential, vmapped, ...); the best round of each is reported (the least disturbed by other
