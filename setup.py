@@ -29,9 +29,6 @@ INSTALL_REQUIRES = [
     "imgviz==2.1.0",
     "scikit-image>=0.24",
     "scikit-learn>=1.4",
-    # Decodes OpenCV's sample pedestrian video (DivX 3) for the embedded dataset: a static ffmpeg
-    # binary in a wheel, no system ffmpeg needed.
-    "imageio-ffmpeg>=0.6",
 ]
 
 setup(

