@@ -70,8 +70,8 @@ def test_train_and_validation_share_no_background_or_person(tiny_builder):
   train, val = (tiny_builder.builder_config.sources(s) for s in ("train", "validation"))
   (tp, tb), (vp, vb) = (train.persons, train.backgrounds), (val.persons, val.backgrounds)
   assert not set(tp) & set(vp) and not set(tb) & set(vb) and not val.photos
-  # 7 VOC people, 6 labelme people, 8 pseudo-labelled photos.
-  assert len(tp) + len(vp) == 7 + 6 + 8 and len(set(tb) | set(vb)) == len(tb) + len(vb)
+  # 7 VOC people, 6 labelme people, 13 pseudo-labelled photos.
+  assert len(tp) + len(vp) == 7 + 6 + 13 and len(set(tb) | set(vb)) == len(tb) + len(vb)
   used = {}
   for split in ("train", "validation"):
     exs = _all(tiny_builder, split)
@@ -151,8 +151,9 @@ def test_people_are_exact_cutouts_and_backgrounds_load():
     assert img.ndim == 3 and img.shape[-1] == 3 and img.dtype == np.uint8 and min(img.shape[:2]) >= 100
   assert person_composite.load_photo(person_composite.SOLVAY_PHOTO).shape == (881, 1280, 3)
   assert [person_composite.load_photo(p).shape[:2] for p in person_composite.PACKAGE_PHOTOS] == [
-      (1080, 1920), (533, 800), (424, 640), (886, 1280)]
-  with pytest.raises(ValueError, match="unknown ViSP sample image 'lena.png'"):
+      (1080, 1920), (533, 800), (424, 640), (886, 1280), (667, 1000), (562, 572), (2204, 970),
+      (1137, 910), (2333, 1434)]
+  with pytest.raises(ValueError, match="unknown visp photo 'lena.png'"):
     person_composite.load_photo("visp:lena.png")
 
 

