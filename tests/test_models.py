@@ -110,10 +110,12 @@ def test_vgg19_encoder_unet_uses_the_pretrained_trunk(monkeypatch):
   assert out.shape == (1, 40, 24, 1) and bool(jnp.all(jnp.isfinite(out)))
   with pytest.raises(ValueError, match='encoder'):
     models.create_model(dict(encoder='resnet'))
-  # An ImageNet encoder sees photos at 224 px (long side) by default, not its training size.
+  # An ImageNet encoder sees photos at 160 and 224 px (long side) by default, not its training
+  # size.
   variables = {'params': {**_init(model, 32)['params'], 'encoder': pretrained}}
   segmenter = predict.Segmenter(model, variables, train_image_size=96)
-  assert segmenter.photo_side == predict.IMAGENET_PHOTO_SIDE == 224
+  assert segmenter.photo_sides == predict.IMAGENET_PHOTO_SIDES == (160, 224)
+  assert segmenter.resolve_sides([0, 96]) == [160, 224, 96]
   probs = segmenter.photo_probability(np.full((300, 150, 3), 0.5, np.float32))
   assert probs.shape == (300, 150, 1)
 

@@ -47,8 +47,9 @@ def test_train_and_evaluate_writes_metrics_images_and_checkpoints(tiny_config, t
   probs = segmenter(photo)
   assert probs.shape == (45, 70, 1)
   # A from-scratch U-Net sees a photo at its training size by default (ImageNet encoders: at
-  # 224 px), or at given sides, averaged; the mask comes back at the photo's resolution.
-  assert segmenter.photo_side == tiny_config.data.image_size == 32
+  # 160 and 224 px), or at given sides, averaged; the mask comes back at the photo's resolution.
+  assert segmenter.photo_sides == (tiny_config.data.image_size,) == (32,)
+  assert segmenter.resolve_sides([0, 48]) == [32, 48]
   at = {side: np.asarray(segmenter.photo_probability(photo, side)) for side in (0, 32, 48)}
   assert all(p.shape == (45, 70, 1) for p in at.values())
   np.testing.assert_allclose(at[0], at[32], atol=1e-6)
