@@ -32,8 +32,8 @@ def _define_flags():
   flags.DEFINE_float('feather', 3.0, 'Soft edge of the mask, in pixels (0: none).')
   flags.DEFINE_float('threshold', None, 'Binarise the mask at this probability first.')
   flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
-                    'photo; several are averaged (0: the default, 160 and 224 for an ImageNet encoder, '
-                    'else the training image size).')
+                    'photo; several are averaged (0: the default, 160 and 224 for an ImageNet '
+                    'encoder, else the training image size).')
   return FLAGS
 
 

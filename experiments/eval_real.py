@@ -19,9 +19,10 @@ Three measurements, each on real photos:
    (bus.jpg: four people and a bus; zidane.jpg: two people), which no run trains on.
 
 The U-Net sees each photo as stylize.py shows it (`Segmenter.photo_probability`): long side at
-160 and 224 px, averaged, for an ImageNet encoder, at the training image size for a from-scratch U-Net
-(`--mask_side` overrides; several sides are averaged); the reference model follows its own protocol
-(experiments/reference_model.py). Masks are probability > 0.5, scored at the photo's resolution.
+160 and 224 px, averaged, for an ImageNet encoder, at the training image size for a from-scratch
+U-Net (`--mask_side` overrides; several sides are averaged); the reference model follows its own
+protocol (experiments/reference_model.py). Masks are probability > 0.5, scored at the photo's
+resolution.
 
 Writes to --out_dir: `eval_real.md` (tables), `eval_real.json` (all numbers) and
 `eval_real.png` (a sheet: photo, reference mask, each run's mask).
@@ -258,8 +259,8 @@ flags.DEFINE_multi_string("name", [], "A name per --workdir (default: the workdi
 flags.DEFINE_string("out_dir", os.path.join(REPO, "experiments", "results", "eval_real"),
                     "Where the table, JSON and sheet go.")
 flags.DEFINE_list("mask_side", ["0"], "Long side(s) in pixels at which the U-Net sees a photo; "
-                  "several are averaged (0: the run's default, 160 and 224 for an ImageNet encoder, "
-                  "else its training image size).")
+                  "several are averaged (0: the run's default, 160 and 224 for an ImageNet "
+                  "encoder, else its training image size).")
 flags.DEFINE_bool("extra_photos", True, "Also score the two ultralytics photos (pip download).")
 
 def run_main(argv):
