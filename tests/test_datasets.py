@@ -152,7 +152,8 @@ def test_people_are_exact_cutouts_and_backgrounds_load():
   assert person_composite.load_photo(person_composite.SOLVAY_PHOTO).shape == (881, 1280, 3)
   assert [person_composite.load_photo(p).shape[:2] for p in person_composite.PACKAGE_PHOTOS] == [
       (1080, 1920), (533, 800), (424, 640), (886, 1280), (667, 1000), (562, 572), (2204, 970),
-      (1137, 910), (2333, 1434)]
+      (1137, 910), (2333, 1434), (1280, 1920), (1367, 1920), (1350, 1920), (1448, 1920),
+      (1398, 1920), (1537, 1920)]
   with pytest.raises(ValueError, match="unknown visp photo 'lena.png'"):
     person_composite.load_photo("visp:lena.png")
 

