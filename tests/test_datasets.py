@@ -70,8 +70,8 @@ def test_train_and_validation_share_no_background_or_person(tiny_builder):
   train, val = (tiny_builder.builder_config.sources(s) for s in ("train", "validation"))
   (tp, tb), (vp, vb) = (train.persons, train.backgrounds), (val.persons, val.backgrounds)
   assert not set(tp) & set(vp) and not set(tb) & set(vb) and not val.photos
-  # 7 VOC people, 6 labelme people, 13 pseudo-labelled photos.
-  assert len(tp) + len(vp) == 7 + 6 + 13 and len(set(tb) | set(vb)) == len(tb) + len(vb)
+  # 7 VOC people, 6 labelme people, 19 pseudo-labelled photos.
+  assert len(tp) + len(vp) == 7 + 6 + 19 and len(set(tb) | set(vb)) == len(tb) + len(vb)
   used = {}
   for split in ("train", "validation"):
     exs = _all(tiny_builder, split)
