@@ -10,23 +10,22 @@ photos: the from-scratch U-Net of configs/unet_scratch.py sees only 5 real peopl
 `--config.optimizer.encoder_frozen_steps=300` fine-tunes the encoder (at learning_rate *
 encoder_lr_factor) after 300 steps (then a backward pass through the encoder is computed too).
 
-Measured on person_composite 6.0.0 (2 CPU cores, 2026-11-30): 600 steps in 13 min 38 s of
-steps (0.82 steps/s, 58.3 GFLOP per step with the encoder's Winograd convs; this machine ran
+Measured on person_composite 7.0.0 (2 CPU cores, 2026-11-30): 600 steps in 12 min 23 s of
+steps (0.81 steps/s, 58.3 GFLOP per step with the encoder's Winograd convs; this machine runs
 slower than stop 15's, on which 5.0.0 took 8 min 10 s at 1.2 steps/s); the README command from a
-fresh clone took 14 min 53 s (install and dataset build included; weights and photos cached); run
-again, it resumes and re-evaluates in 48 s. Validation (200 held-out composites: 2 unseen VOC
-people on 6 unseen backgrounds, 20% without people; ground truth only): best IoU 0.777 (step
-400; 0.768 at step 600), Dice 0.875, 0.4% of the pixels of the images without people called
-person. (On 5.0.0: 0.768; on 4.0.0: 0.744; on 3.0.0: 0.707; on 2.0.0, without the buses photo
-among the validation backgrounds: 0.770; depth 4: 0.606.)
+fresh clone took 15 min 1 s (install and dataset build included; weights and photos cached); run
+again, it resumes and re-evaluates in 68 s. Validation (200 held-out composites: 2 unseen VOC
+people on 6 unseen backgrounds, 20% without people; ground truth only): best IoU 0.743 (step
+400; 0.738 at step 600), Dice 0.853, 1.0% of the pixels of the images without people called
+person. (On 6.0.0: 0.777; on 5.0.0: 0.768; on 4.0.0: 0.744; on 3.0.0: 0.707; on 2.0.0, without
+the buses photo among the validation backgrounds: 0.770; depth 4: 0.606.)
 
 Real photos (experiments/eval_real.py; README "Real photos"; photos seen at 160 and 224 px,
 averaged): trained without the VOC canteen (`--config.data.builder_config=voc_holdout`) it scores
-person IoU 0.651 on it (the reference model: 0.569; seeds 1, 2: 0.607, 0.676); without the
-labelme photos (`labelme_holdout`) 0.662 / 0.609 on them (reference 0.790 / 0.786; seeds 1, 2:
-0.606 / 0.636, 0.594 / 0.611). Of the 6 photos without people, five of the six runs call at
-most 0.7% of any person; `voc_holdout` seed 2 calls 2.1% of the cat photo person (this config
-trained on all data: 0.0%; the reference model: 93% of the cat photo).
+person IoU 0.659 on it (the reference model: 0.569; seeds 1, 2: 0.656, 0.661); without the
+labelme photos (`labelme_holdout`) 0.638 / 0.671 on them (reference 0.790 / 0.786; seeds 1, 2:
+0.622 / 0.682, 0.662 / 0.669). Of the 6 photos without people, every run calls at most 1.3% of
+any person (this config trained on all data: 0.6%; the reference model: 93% of the cat photo).
 The EfficientNet-Lite0 alternative is configs/unet_person_effnet.py.
 """
 from configs import unet_scratch
