@@ -40,6 +40,7 @@ def get_config() -> ml_collections.ConfigDict:
       train_split='train',
       eval_split='validation',
       image_size=96,
+      train_image_sizes=(),      # several sides, e.g. (96, 128): each train batch is one of them
       augment=True,
       crop_min_area=0.6,         # the train-time random resized crop keeps 60-100% of the area
       grayscale_prob=0.0,        # share of training examples shown in grey

@@ -60,6 +60,28 @@ def test_train_batch_is_a_pure_function_of_seed_and_step(augment):
   assert not np.array_equal(a["image"], d["image"])
 
 
+def test_several_train_sides_are_drawn_per_step_as_a_pure_function_of_seed_and_step():
+  split = FakeSplit(10)
+  sides = [input_pipeline.batch_side((16, 24), step, seed=3) for step in range(40)]
+  assert set(sides) == {16, 24} and 10 < sides.count(16) < 30
+  assert sides == [input_pipeline.batch_side((16, 24), step, seed=3) for step in range(40)]
+  assert sides != [input_pipeline.batch_side((16, 24), step, seed=4) for step in range(40)]
+  assert input_pipeline.batch_side(16, 5, seed=3) == input_pipeline.batch_side((16,), 5, 3) == 16
+  batches = list(itertools.islice(input_pipeline.train_batches(split, 0, 4, (16, 24), 3, True), 8))
+  for step, batch in enumerate(batches):
+    side = sides[step]
+    assert batch["image"].shape == (4, side, side, 3) and batch["mask"].shape == (4, side, side, 1)
+    np.testing.assert_array_equal(
+        batch["image"], input_pipeline.train_batch(split, step, 4, (16, 24), 3, True)["image"])
+  data = ml_collections.ConfigDict({"image_size": 16, "train_image_sizes": (24, 16, 24)})
+  assert input_pipeline.train_sides(data) == (16, 24)
+  data.train_image_sizes = ()
+  assert input_pipeline.train_sides(data) == (16,)
+  data.train_image_sizes = (16, -8)
+  with pytest.raises(ValueError, match=r"data.train_image_sizes=\(16, -8\)"):
+    input_pipeline.train_sides(data)
+
+
 def test_epochs_are_permutations():
   split = FakeSplit(10)
   # batch 4 over 10 examples: steps 0..4 cover exactly two epochs (20 positions).

@@ -13,6 +13,7 @@ import pytest
 
 from conftest import REPO
 from unet_flax import checkpoints
+from unet_flax import input_pipeline
 from unet_flax import predict
 from unet_flax import train
 
@@ -112,6 +113,19 @@ _KILL_AT_STEP = textwrap.dedent('''
 ''')
 
 
+def test_training_at_several_sides_draws_one_per_step(tiny_config, tmp_path):
+  workdir = str(tmp_path / 'run')
+  tiny_config.data.train_image_sizes = (32, 48)
+  summary = train.train_and_evaluate(tiny_config, workdir)
+  assert summary['step'] == 6 and summary['eval']['num_images'] == 16  # evaluated at 32 px
+  sides = [input_pipeline.batch_side((32, 48), step, tiny_config.seed) for step in range(6)]
+  assert set(sides) == {32, 48}  # this seed's 6 steps see both sides
+  segmenter = predict.Segmenter.from_workdir(workdir)
+  assert segmenter.photo_sides == (32,)  # prediction defaults to image_size
+  assert json.load(open(glob.glob(os.path.join(workdir, 'best', '*', 'metadata', 'metadata'))[0])
+                   )['train_image_sizes'] == [32, 48]
+
+
 def test_sigkilled_run_resumes_to_the_same_parameters(tiny_config, tmp_path):
   tiny_config.num_train_steps = 10
   reference_dir, killed_dir = str(tmp_path / 'reference'), str(tmp_path / 'killed')
@@ -197,6 +211,10 @@ def test_cli_bad_values_fail_before_touching_the_workdir(tiny_data_dir, tmp_path
                                          str(tmp_path / 'w')]))
   assert 'config.data.image_size=60' in line
   assert not os.path.exists(tmp_path / 'w' / 'checkpoints')
+  line = _single_error_line(_cli(base + ['--config.data.train_image_sizes=96,100', '--workdir',
+                                         str(tmp_path / 'w1')]))
+  assert 'config.data.train_image_sizes=(96, 100)' in line and 'multiple of' in line
+  assert not os.path.exists(tmp_path / 'w1')
   line = _single_error_line(_cli(base + ['--config.model.encoder=resnet', '--workdir',
                                          str(tmp_path / 'w2')]))
   assert "config.model.encoder='resnet'" in line and 'efficientnet_lite0' in line

@@ -6,7 +6,10 @@
   data_dir: str | None           tfds data_dir (None -> tfds default, ~/tensorflow_datasets)
   manual_dir: str | None         person_folder: the folder with images/ and masks/
   train_split: str = 'train';  eval_split: str = 'validation'
-  image_size: int                square side the model sees
+  image_size: int                square side the model sees (evaluation; training too, unless
+                                 train_image_sizes is set)
+  train_image_sizes: tuple = ()  several sides: each training batch's side is one of them, drawn
+                                 per step (scale augmentation; evaluation stays at image_size)
   augment: bool                  train-time random resized crop + horizontal flip + colour jitter
   crop_min_area: float = 0.6     the random resized crop keeps crop_min_area-1 of the image's area
   grayscale_prob: float = 0.0    share of training examples shown in grey (no colour cue)
@@ -377,10 +380,30 @@ def train_indices(n: int, step: int, batch_size: int, seed: int) -> np.ndarray:
   return np.array([_epoch_permutation(seed, int(e), n)[o] for e, o in zip(epochs, offsets)])
 
 
-def train_batch(split, step: int, batch_size: int, image_size: int, seed: int,
+def train_sides(data_config) -> tuple[int, ...]:
+  """The sides training batches are drawn at: `train_image_sizes`, or (`image_size`,)."""
+  sides = tuple(_get(data_config, "train_image_sizes", ()) or ()) or (data_config.image_size,)
+  if not all(isinstance(s, int) and s > 0 for s in sides):
+    raise ValueError(f"data.train_image_sizes={sides}; expected positive integer sides")
+  return tuple(sorted(set(sides)))
+
+
+def batch_side(image_size: int | tuple[int, ...], step: int, seed: int) -> int:
+  """The side of the training batch at `step`: `image_size`, or one of several sides drawn
+  uniformly as a pure function of (seed, step)."""
+  if isinstance(image_size, (int, np.integer)):
+    return int(image_size)
+  sides = tuple(image_size)
+  if len(sides) == 1:
+    return int(sides[0])
+  return int(sides[np.random.default_rng([seed, step]).integers(len(sides))])
+
+
+def train_batch(split, step: int, batch_size: int, image_size: int | tuple[int, ...], seed: int,
                 augment: bool | Augmentation | None) -> dict:
   """The batch for global training step `step`, a pure function of (seed, step). `augment`:
-  an Augmentation, True (the default Augmentation) or False / None (none).
+  an Augmentation, True (the default Augmentation) or False / None (none). `image_size`: the
+  side S, or several sides, one of which is drawn for this step (`batch_side`).
 
   Returns {'image': float32[B,S,S,3] in [0,1], 'mask': float32[B,S,S,1] in {0,1}}.
   """
@@ -394,12 +417,14 @@ def train_batch(split, step: int, batch_size: int, image_size: int, seed: int,
   augmentation = Augmentation() if augment is True else augment or None
   rngs = [np.random.default_rng([seed, step, j]) if augmentation else None
           for j in range(batch_size)]
-  images, masks = _make_batch(split, indices, image_size, rngs, augmentation)
+  images, masks = _make_batch(split, indices, batch_side(image_size, step, seed), rngs,
+                              augmentation)
   return {"image": images, "mask": masks}
 
 
-def train_batches(split, start_step: int, batch_size: int, image_size: int, seed: int,
-                  augment: bool | Augmentation | None, prefetch: int = 2) -> Iterator[dict]:
+def train_batches(split, start_step: int, batch_size: int, image_size: int | tuple[int, ...],
+                  seed: int, augment: bool | Augmentation | None,
+                  prefetch: int = 2) -> Iterator[dict]:
   """Yields train_batch(split, s, ...) for s = start_step, start_step + 1, ... (prefetched in a
   background thread; errors there are re-raised here)."""
   if prefetch <= 0:

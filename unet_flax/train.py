@@ -66,9 +66,12 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
   if config.num_train_steps <= 0:
     raise ValueError(f'config.num_train_steps={config.num_train_steps}: expected > 0')
   multiple = 2**(config.model.depth - 1)
-  if config.data.image_size % multiple:
-    raise ValueError(f'config.data.image_size={config.data.image_size} must be a multiple of '
-                     f'2**(depth-1)={multiple} for config.model.depth={config.model.depth}')
+  for key, sides in (('image_size', (config.data.image_size,)),
+                     ('train_image_sizes', input_pipeline.train_sides(config.data))):
+    if any(side % multiple for side in sides):
+      value = sides[0] if key == 'image_size' else sides
+      raise ValueError(f'config.data.{key}={value} must be a multiple of 2**(depth-1)={multiple} '
+                       f'for config.model.depth={config.model.depth}')
   if config.optimizer.name not in ('adam', 'adamw'):
     raise ValueError(f"config.optimizer.name={config.optimizer.name!r}: expected 'adam' or 'adamw'")
   ema_decay = config.optimizer.get('ema_decay', 0.0)
@@ -320,10 +323,12 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   writer = tensorboard.SummaryWriter(os.path.join(workdir, 'tensorboard'))
   metrics_path = os.path.join(workdir, 'metrics.jsonl')
+  train_sides = input_pipeline.train_sides(config.data)
   batches = input_pipeline.train_batches(
-      train_split, start_step, config.batch_size, config.data.image_size, config.seed,
+      train_split, start_step, config.batch_size, train_sides, config.seed,
       input_pipeline.Augmentation.from_config(config.data))
   metadata = {'model': config.model.to_dict(), 'image_size': config.data.image_size,
+              'train_image_sizes': list(train_sides),
               'data': config.data.name, 'builder_config': config.data.get('builder_config')}
 
   def save_train_checkpoint(step: int, force: bool = False) -> None:
@@ -345,14 +350,23 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     return eval_metrics
 
   # -- The loop -------------------------------------------------------------------------------
-  # Compile ahead of time: XLA's cost analysis gives the FLOPs of a step (for the ablation), and
-  # the progress bar's rate then excludes compilation.
-  abstract_batch = jax.tree.map(
-      lambda x: jax.ShapeDtypeStruct((config.batch_size,) + x.shape[1:], x.dtype,
-                                     sharding=data_sharding),
-      input_pipeline.train_batch(train_split, 0, 1, config.data.image_size, config.seed, False))
-  compiled_step = jit_train_step(start_step < frozen_steps).lower(state, abstract_batch).compile()
-  flops_per_step = _flops(compiled_step)
+  # Compile ahead of time, once per training side: XLA's cost analysis gives the FLOPs of a step
+  # (for the ablation), and the progress bar's rate then excludes compilation.
+  def compile_steps(freeze_encoder: bool) -> dict:
+    step_fn = jit_train_step(freeze_encoder)
+    compiled = {}
+    for side in train_sides:
+      abstract_batch = jax.tree.map(
+          lambda x: jax.ShapeDtypeStruct((config.batch_size,) + x.shape[1:], x.dtype,
+                                         sharding=data_sharding),
+          input_pipeline.train_batch(train_split, 0, 1, side, config.seed, False))
+      compiled[side] = step_fn.lower(state, abstract_batch).compile()
+    return compiled
+
+  compiled_steps = compile_steps(start_step < frozen_steps)
+  side_flops = [_flops(c) for c in compiled_steps.values()]
+  # With several sides, the mean over them: each is drawn equally often.
+  flops_per_step = None if None in side_flops else float(np.mean(side_flops))
 
   train_seconds, eval_metrics, step = 0.0, None, start_step
   progress = tqdm.tqdm(total=config.num_train_steps, initial=start_step, desc='train',
@@ -362,8 +376,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     for step in range(start_step + 1, config.num_train_steps + 1):
       batch = put_batch(next(batches), data_sharding)
       if step == frozen_steps + 1 and step > 1:  # Unfreeze: now train through the encoder.
-        compiled_step = jit_train_step(False)
-      state, step_metrics = compiled_step(state, batch)
+        compiled_steps = compile_steps(False)
+      state, step_metrics = compiled_steps[batch['image'].shape[1]](state, batch)
       interval_steps += 1
       progress.update(1)
 
