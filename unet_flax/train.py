@@ -66,10 +66,9 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
   if config.num_train_steps <= 0:
     raise ValueError(f'config.num_train_steps={config.num_train_steps}: expected > 0')
   multiple = 2**(config.model.depth - 1)
-  for key, sides in (('image_size', (config.data.image_size,)),
+  for key, value in (('image_size', config.data.image_size),
                      ('train_image_sizes', input_pipeline.train_sides(config.data))):
-    if any(side % multiple for side in sides):
-      value = sides[0] if key == 'image_size' else sides
+    if any(side % multiple for side in np.atleast_1d(value)):
       raise ValueError(f'config.data.{key}={value} must be a multiple of 2**(depth-1)={multiple} '
                        f'for config.model.depth={config.model.depth}')
   if config.optimizer.name not in ('adam', 'adamw'):
