@@ -394,8 +394,6 @@ def batch_side(image_size: int | tuple[int, ...], step: int, seed: int) -> int:
   if isinstance(image_size, (int, np.integer)):
     return int(image_size)
   sides = tuple(image_size)
-  if len(sides) == 1:
-    return int(sides[0])
   return int(sides[np.random.default_rng([seed, step]).integers(len(sides))])
 
 
