@@ -25,7 +25,8 @@ format. The parameter counts of both frameworks are checked equal.
 Both get the same data (random images, a random blob mask), batch 8. Each variant is warmed up,
 then measurements of at least `--seconds` each are taken in turn (JAX, torch eager, torch
 channels_last, JAX, ...) for `--rounds` rounds; the table reports the best round of each (the
-least disturbed by other processes on the machine) and the load average. Also printed: XLA's
+least disturbed by other processes on the machine), the load average, and the JAX/eager ratio
+within each round (median and range over the rounds: how far the machine's noise moves it). Also printed: XLA's
 cost-analysis FLOPs of one step, the achieved GFLOP/s, and a 4096x4096 f32 matmul in the same
 process for reference.
 """
@@ -356,14 +357,15 @@ def main(argv=None):
         t = time.perf_counter()
         r.run(1)
         est[key] = time.perf_counter() - t
-      best = {k: float('inf') for k in runners}
+      times = {k: [] for k in runners}  # seconds per step, one entry per round
       loads = []
       for _ in range(args.rounds):
         for key, r in runners.items():
           dt, _ = time_steps(r.run, args.seconds, est[key])
-          best[key] = min(best[key], dt)
+          times[key].append(dt)
           est[key] = dt
           loads.append(load())
+      best = {k: min(v) for k, v in times.items()}
       jr = runners['jax']
       row = dict(size=size, model=name, params=jr.num_params, flops=jr.flops,
                  jax=args.batch / best['jax'],
@@ -372,6 +374,11 @@ def main(argv=None):
                  gflops=(jr.flops / best['jax'] / 1e9) if jr.flops else float('nan'),
                  load=max(loads), compile_s=jr.compile_s)
       row['ratio'] = row['jax'] / row['eager']
+      # JAX/eager within each round (the two measured back to back): its spread over the rounds
+      # shows how much of a ratio is the machine's noise rather than the frameworks.
+      paired = (np.array(times.get('torch eager', [np.nan] * args.rounds)) / np.array(times['jax']))
+      row['ratio_median'], row['ratio_min'], row['ratio_max'] = (
+          float(np.median(paired)), float(paired.min()), float(paired.max()))
       rows.append(row)
       print(f'  {size}px {name}: jax {row["jax"]:.1f} img/s, torch eager {row["eager"]:.1f}, '
             f'channels_last {row["cl"]:.1f} (compile {jr.compile_s:.1f} s, losses '
@@ -383,12 +390,13 @@ def main(argv=None):
         f'rounds of >= {args.seconds:g} s; matmul peak jax {jpeak:.0f} GFLOP/s')
   header = (f'{"size":>5s} {"model":8s} {"params":>10s} {"JAX":>8s} {"torch eager":>12s} '
             f'{"torch ch_last":>14s} {"JAX/eager":>10s} {"GFLOP/step":>11s} {"JAX GFLOP/s":>12s} '
-            f'{"% peak":>7s} {"max load":>9s}')
+            f'{"% peak":>7s} {"max load":>9s}   JAX/eager per round: median (min-max)')
   print(header)
   for r in rows:
     print(f'{r["size"]:5d} {r["model"]:8s} {r["params"]:10,d} {r["jax"]:8.1f} {r["eager"]:12.1f} '
           f'{r["cl"]:14.1f} {r["ratio"]:10.2f} {(r["flops"] or float("nan")) / 1e9:11.1f} '
-          f'{r["gflops"]:12.1f} {100 * r["gflops"] / jpeak:6.0f}% {r["load"]:9.2f}')
+          f'{r["gflops"]:12.1f} {100 * r["gflops"] / jpeak:6.0f}% {r["load"]:9.2f}   '
+          f'{r["ratio_median"]:.2f} ({r["ratio_min"]:.2f}-{r["ratio_max"]:.2f})')
   print(f'load average at end {load():.2f}')
   return rows
 
