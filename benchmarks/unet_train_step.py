@@ -26,9 +26,9 @@ Both get the same data (random images, a random blob mask), batch 8. Each varian
 then measurements of at least `--seconds` each are taken in turn (JAX, torch eager, torch
 channels_last, JAX, ...) for `--rounds` rounds; the table reports the best round of each (the
 least disturbed by other processes on the machine), the load average, and the JAX/eager ratio
-within each round (median and range over the rounds: how far the machine's noise moves it). Also printed: XLA's
-cost-analysis FLOPs of one step, the achieved GFLOP/s, and a 4096x4096 f32 matmul in the same
-process for reference.
+within each round (median and range over the rounds: how far the machine's noise moves it). Also
+printed: XLA's cost-analysis FLOPs of one step, the achieved GFLOP/s, and a 4096x4096 f32 matmul
+in the same process for reference.
 """
 from __future__ import annotations
 
@@ -376,7 +376,7 @@ def main(argv=None):
       row['ratio'] = row['jax'] / row['eager']
       # JAX/eager within each round (the two measured back to back): its spread over the rounds
       # shows how much of a ratio is the machine's noise rather than the frameworks.
-      paired = (np.array(times.get('torch eager', [np.nan] * args.rounds)) / np.array(times['jax']))
+      paired = np.array(times.get('torch eager', [np.nan] * args.rounds)) / np.array(times['jax'])
       row['ratio_median'], row['ratio_min'], row['ratio_max'] = (
           float(np.median(paired)), float(paired.min()), float(paired.max()))
       rows.append(row)
