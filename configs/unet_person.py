@@ -26,8 +26,8 @@ person IoU 0.659 on it (the reference model: 0.569; seeds 1, 2: 0.656, 0.661); w
 labelme photos (`labelme_holdout`) 0.638 / 0.671 on them (reference 0.790 / 0.786; seeds 1, 2:
 0.622 / 0.682, 0.662 / 0.669). Of the 6 photos without people, every run calls at most 1.3% of
 any person (this config trained on all data: 0.6%; the reference model: 93% of the cat photo).
-The EfficientNet-Lite0 alternative, configs/unet_person_effnet.py, measured the same way at stop 21:
-labelme photos level (mean 0.659 / 0.667), canteen lower in every seed (mean 0.606).
+The EfficientNet-Lite0 alternative, configs/unet_person_effnet.py, measured the same way at
+stop 21: labelme photos level (mean 0.659 / 0.667), canteen lower in every seed (mean 0.606).
 """
 from configs import unet_scratch
 
