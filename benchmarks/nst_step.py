@@ -1,7 +1,8 @@
 """Side-by-side benchmark of one Gatys style-transfer step: JAX vs a PyTorch reference.
 
-    python benchmarks/nst_step.py                       # 256 and 512 pixels, 10 Adam steps
+    python benchmarks/nst_step.py                       # 256 and 512 pixels, 5 Adam steps per run
     python benchmarks/nst_step.py --sizes 256 --steps 5
+    python benchmarks/nst_step.py --steps 20 --torch-device cuda   # on a GPU: PyTorch on it too
 
 Same algorithm, same ImageNet VGG19 weights, same start (the content image), same losses and
 Adam settings in both frameworks. Variants timed (seconds per step, after a warm-up):
@@ -19,8 +20,8 @@ Adam settings in both frameworks. Variants timed (seconds per step, after a warm
 
 Prints s/step, JAX/torch ratios, GFLOP/s against a 4096x4096 f32 matmul peak measured in the
 same process (counted as direct-conv FLOPs for every variant, so Winograd's effective rate can
-pass the peak), and the final losses after the same number of Adam steps. Needs torch (CPU) for
-the reference; this is not a test.
+pass the peak), and the final losses after the same number of Adam steps. Needs torch for the
+reference (CPU, or CUDA with `--torch-device cuda`); this is not a test.
 """
 from __future__ import annotations
 
@@ -170,8 +171,9 @@ def _autodiff_loss(spec, jp, tg):
 # ---------------------------------------------------------------------- PyTorch reference
 
 
-def torch_variants(params, spec, content, style, steps, lr, skip_compile=False):
-    """{name: run()} for the PyTorch reference; run() returns the final image (NHWC numpy)."""
+def torch_variants(params, spec, content, style, steps, lr, skip_compile=False, device="cpu"):
+    """{name: run()} for the PyTorch reference on `device` ('cpu' or 'cuda'); run() returns the
+    final image (NHWC numpy, which also waits for the device)."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -203,7 +205,7 @@ def torch_variants(params, spec, content, style, steps, lr, skip_compile=False):
                     out[name] = x
             return out
 
-    mean = torch.tensor(VGG_MEAN_BGR).view(1, 3, 1, 1)
+    mean = torch.tensor(VGG_MEAN_BGR).view(1, 3, 1, 1).to(device)
 
     def prep(x01):  # NCHW RGB [0,1] -> BGR caffe
         return x01.flip(1) * 255.0 - mean
@@ -220,9 +222,11 @@ def torch_variants(params, spec, content, style, steps, lr, skip_compile=False):
         if variant == "compile" and skip_compile:
             continue
         fmt = torch.channels_last if variant == "channels_last" else torch.contiguous_format
-        vgg = VGG().to(memory_format=fmt).eval()
-        c = torch.from_numpy(content.transpose(2, 0, 1)[None].copy()).contiguous(memory_format=fmt)
-        s = torch.from_numpy(style.transpose(2, 0, 1)[None].copy()).contiguous(memory_format=fmt)
+        vgg = VGG().to(device).to(memory_format=fmt).eval()
+        c = torch.from_numpy(content.transpose(2, 0, 1)[None].copy()).to(device)
+        c = c.contiguous(memory_format=fmt)
+        s = torch.from_numpy(style.transpose(2, 0, 1)[None].copy()).to(device)
+        s = s.contiguous(memory_format=fmt)
         with torch.no_grad():
             cf = {k: v.detach() for k, v in vgg(prep(c), spec.content_layers).items()}
             sg = {k: gram(v).detach() for k, v in vgg(prep(s), spec.style_layers).items()}
@@ -256,7 +260,7 @@ def torch_variants(params, spec, content, style, steps, lr, skip_compile=False):
                 opt.step()
                 with torch.no_grad():
                     x.clamp_(0.0, 1.0)
-            return x.detach().permute(0, 2, 3, 1).contiguous().numpy()
+            return x.detach().permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
         runs[f"torch {variant}"] = run
     return runs
@@ -269,6 +273,9 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    ap.add_argument("--torch-device", default="cpu",
+                    help="device of the PyTorch reference: cpu (default) or cuda (compare with "
+                         "JAX on a GPU)")
     args = ap.parse_args(argv)
 
     print(f"load average before: {os.getloadavg()}  (2 cores; others may share them)")
@@ -283,9 +290,14 @@ def main(argv=None):
         try:
             import torch
             torch.set_num_threads(os.cpu_count() or 2)
-            a = torch.randn(4096, 4096)
-            dt = time_it(lambda: a @ a, 5)
+            a = torch.randn(4096, 4096, device=args.torch_device)
+            dt = time_it(lambda: (a @ a).sum().item(), 5)
             tpeak = 2 * 4096 ** 3 / dt / 1e9
+            if args.torch_device != "cpu":  # TF32 decides fp32 speed on GPUs; say what ran
+                print(f"torch {torch.__version__} on {args.torch_device}: cudnn.allow_tf32="
+                      f"{torch.backends.cudnn.allow_tf32}, cuda.matmul.allow_tf32="
+                      f"{torch.backends.cuda.matmul.allow_tf32}; jax_default_matmul_precision="
+                      f"{jax.config.jax_default_matmul_precision}")
         except ImportError:
             print("torch is not installed: skipping the PyTorch reference")
             args.no_torch = True
@@ -299,7 +311,8 @@ def main(argv=None):
         runs, loss_eval = jax_variants(params, spec, content, style, args.steps, lr)
         if not args.no_torch:
             runs.update(torch_variants(params, spec, content, style, args.steps, lr,
-                                       skip_compile=args.no_compile))
+                                       skip_compile=args.no_compile,
+                                       device=args.torch_device))
         for fn in runs.values():  # warm-up: compile everything first
             fn()
         times = {k: [] for k in runs}
@@ -327,7 +340,7 @@ def main(argv=None):
             ratio = dt / torch_times[fastest] if fastest else float("nan")
             fl = finals[name]
             rel = f"{100 * (fl[0] / ref[0] - 1):+.3f}%" if ref is not None else ""
-            print(f"{name:26s} {dt:7.3f} {float(np.median(times[name])):7.3f} {gfs:8.1f} "
+            print(f"{name:26s} {dt:7.4f} {float(np.median(times[name])):7.4f} {gfs:8.1f} "
                   f"{100 * gfs / peak:5.0f}% {ratio:14.2f} {fl[0]:17.6g} {rel:>14s}")
             rows.append((size, name, dt, gfs, ratio, fl))
         print(f"jax loop / jax step = {best['jax loop'] / best['jax step']:.2f}; "

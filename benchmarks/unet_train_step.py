@@ -3,6 +3,7 @@
     python benchmarks/unet_train_step.py            # 128 and 256 px, batch 8, seed + default models
     python benchmarks/unet_train_step.py --quick    # fewer, shorter measurements (a smoke run)
     python benchmarks/unet_train_step.py --sizes 128 --models seed --seconds 20 --rounds 3
+    python benchmarks/unet_train_step.py --torch-device cuda   # on a GPU: PyTorch on it too
 
 JAX side: nothing is re-implemented. The model comes from `unet_flax.models.create_model`, the
 optimizer from `unet_flax.train.create_optimizer` (AdamW, warm-up + cosine, global-norm clipping,
@@ -232,17 +233,19 @@ def torch_unet(cfg):
 
 
 class TorchRunner:
-  def __init__(self, config, images, masks, channels_last: bool):
+  def __init__(self, config, images, masks, channels_last: bool, device: str = 'cpu'):
     import torch
     import torch.nn.functional as F
     self.torch = torch
     torch.manual_seed(config.seed)
     cfg = config.model
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    self.net = torch_unet(cfg).to(memory_format=fmt).train()
+    self.net = torch_unet(cfg).to(device).to(memory_format=fmt).train()
     self.num_params = sum(p.numel() for p in self.net.parameters())
-    self.x = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
-    self.y = torch.from_numpy(masks.transpose(0, 3, 1, 2).copy()).contiguous(memory_format=fmt)
+    self.x = torch.from_numpy(images.transpose(0, 3, 1, 2).copy()).to(device).contiguous(
+        memory_format=fmt)
+    self.y = torch.from_numpy(masks.transpose(0, 3, 1, 2).copy()).to(device).contiguous(
+        memory_format=fmt)
     opt = config.optimizer
     schedule = train.create_schedule(opt, config.num_train_steps)
     # The same warm-up + cosine values as optax (precomputed: no JAX call inside the torch loop).
@@ -288,7 +291,7 @@ class TorchRunner:
 # Reference peak.
 # ---------------------------------------------------------------------------------------------
 
-def matmul_peak(torch_mod=None, n: int = 4096, reps: int = 4):
+def matmul_peak(torch_mod=None, n: int = 4096, reps: int = 4, torch_device: str = 'cpu'):
   a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
   f = jax.jit(lambda a: a @ a)
   f(a).block_until_ready()
@@ -298,11 +301,12 @@ def matmul_peak(torch_mod=None, n: int = 4096, reps: int = 4):
   jax_peak = 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
   torch_peak = None
   if torch_mod is not None:
-    b = torch_mod.randn(n, n)
-    b @ b
+    b = torch_mod.randn(n, n, device=torch_device)
+    (b @ b).sum().item()
     t = time.perf_counter()
     for _ in range(reps):
-      b @ b
+      c = b @ b
+    c.sum().item()  # waits for the device
     torch_peak = 2 * n**3 * reps / (time.perf_counter() - t) / 1e9
   return jax_peak, torch_peak
 
@@ -317,6 +321,9 @@ def main(argv=None):
   ap.add_argument('--rounds', type=int, default=2, help='interleaved measurements per variant')
   ap.add_argument('--quick', action='store_true', help='1 round of ~2 s per variant')
   ap.add_argument('--no-torch', action='store_true')
+  ap.add_argument('--torch-device', default='cpu',
+                  help='device of the PyTorch reference: cpu (default) or cuda (against JAX on a '
+                  'GPU)')
   args = ap.parse_args(argv)
   if args.quick:
     args.seconds, args.rounds = 2.0, 1
@@ -330,10 +337,14 @@ def main(argv=None):
     except ImportError:
       print('torch is not installed (pip install torch==2.13.0): JAX only')
   print(f'jax {jax.__version__} ({jax.devices()[0].platform}), '
-        + (f'torch {torch.__version__} ({torch.get_num_threads()} threads), ' if torch else '')
+        + (f'torch {torch.__version__} ({args.torch_device}, {torch.get_num_threads()} threads'
+           + (f', cudnn.allow_tf32={torch.backends.cudnn.allow_tf32}, cuda.matmul.allow_tf32='
+              f'{torch.backends.cuda.matmul.allow_tf32}; jax_default_matmul_precision='
+              f'{jax.config.jax_default_matmul_precision}' if args.torch_device != 'cpu' else '')
+           + '), ' if torch else '')
         + f'{cores} cores, batch {args.batch}, >= {args.seconds:g} s x {args.rounds} rounds '
         f'per variant; load average at start {load():.2f}')
-  jpeak, tpeak = matmul_peak(torch)
+  jpeak, tpeak = matmul_peak(torch, torch_device=args.torch_device)
   print(f'4096x4096 f32 matmul: jax {jpeak:.0f} GFLOP/s'
         + (f', torch {tpeak:.0f} GFLOP/s' if tpeak else '') + f' (load {load():.2f})')
 
@@ -346,8 +357,8 @@ def main(argv=None):
       config.data.image_size = size
       runners = {'jax': JaxRunner(config, images, masks)}
       if torch is not None:
-        runners['torch eager'] = TorchRunner(config, images, masks, channels_last=False)
-        runners['torch channels_last'] = TorchRunner(config, images, masks, channels_last=True)
+        for key, channels_last in (('torch eager', False), ('torch channels_last', True)):
+          runners[key] = TorchRunner(config, images, masks, channels_last, args.torch_device)
         counts = {k: r.num_params for k, r in runners.items()}
         assert len(set(counts.values())) == 1, f'parameter counts differ: {counts}'
       # Warm-up (and a per-step estimate to size the measurements).

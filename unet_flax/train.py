@@ -17,7 +17,6 @@ from typing import Any
 
 from absl import logging
 import flax
-from flax.metrics import tensorboard
 from flax.training import train_state
 import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
@@ -320,6 +319,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   eval_step = jax.jit(make_eval_step(model), in_shardings=(replicated, data_sharding),
                       out_shardings=(data_sharding, data_sharding))
 
+  # Imported here: flax's SummaryWriter imports TensorFlow, which the steps do not need, so that
+  # `make_train_step` & co. import without it (benchmarks/unet_train_step.py on a JAX-only GPU).
+  from flax.metrics import tensorboard  # pylint: disable=g-import-not-at-top
   writer = tensorboard.SummaryWriter(os.path.join(workdir, 'tensorboard'))
   metrics_path = os.path.join(workdir, 'metrics.jsonl')
   train_sides = input_pipeline.train_sides(config.data)
