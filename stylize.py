@@ -87,6 +87,10 @@ def run(FLAGS) -> None:
     if FLAGS.mask:
       mask = image_io.load_mask(FLAGS.mask, content.shape[:2])
     else:
+      # The first photo compiles the U-Net for each side: seconds on a CPU, up to a minute on a
+      # GPU (XLA autotunes its convolutions), so say what is happening.
+      print(f'{content_path}: predicting the person mask (long side '
+            f'{", ".join(map(str, segmenter.resolve_sides(mask_sides)))} px) ...', flush=True)
       mask = np.asarray(segmenter.photo_probability(content, mask_sides))
     t_mask = time.perf_counter() - t0
     print(f'{content_path}: person mask covers {100 * float((mask > 0.5).mean()):.1f}% of the '
