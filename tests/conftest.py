@@ -12,9 +12,9 @@ os.environ.setdefault('JAX_DISABLE_MOST_OPTIMIZATIONS', '1')
 os.environ.setdefault('JAX_COMPILATION_CACHE_DIR', tempfile.mkdtemp(prefix='jax_cache_tests_'))
 os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 # The tests compare implementations (Winograd vs direct conv, sub-pixel vs Flax transposed conv,
-# ...) to float32 tolerances. GPUs default to TF32 and TPUs to bf16 passes for float32 matmuls and
-# convs (on an H200, 8 tests failed at 1e-5 for that reason alone), so tests ask for full float32
-# everywhere; on the CPU it changes nothing (same results, same speed).
+# ...) to float32 tolerances. GPUs default to TF32 and TPUs to bf16 passes for float32 matmuls
+# and convs (on an H200, 4 such tests failed at 1e-5 for that reason alone), so the tests ask for
+# full float32 everywhere; on the CPU it changes nothing (same results, same speed).
 os.environ.setdefault('JAX_DEFAULT_MATMUL_PRECISION', 'highest')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
