@@ -8,13 +8,19 @@ own resolution, runs the VGG19 style transfer (by default with guided Gram matri
 neither receive nor distort the style statistics: Gatys et al. 2017), composes
 `m * photo + (1 - m) * stylized`, and writes OUT, OUT_mask.png and OUT_sheet.png
 (photo | mask | stylized | result). `--content` may be a folder: then `--out` is a folder and every
-image in it is processed. Style-transfer settings come from `--config` (configs/nst_default.py)
-with `--config.x=y` overrides; `--mode=post` stylizes the whole photo and pastes the people back.
+image in it is processed, several at once where there are several devices (a TPU's cores: one
+photo per core; `--devices` caps them). Style-transfer settings come from `--config`
+(configs/nst_default.py) with `--config.x=y` overrides; `--mode=post` stylizes the whole photo and pastes the people back.
 """
 from __future__ import annotations
 
+import concurrent.futures
+import dataclasses
+import functools
 import os
+import queue
 import sys
+import threading
 import time
 
 IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
@@ -31,6 +37,8 @@ def _define_flags():
                     'the whole photo, then compose.')
   flags.DEFINE_float('feather', 3.0, 'Soft edge of the mask, in pixels (0: none).')
   flags.DEFINE_float('threshold', None, 'Binarise the mask at this probability first.')
+  flags.DEFINE_integer('devices', 0, 'With a folder of photos: style this many at once, one per '
+                       'device (0: as many as there are local devices and photos).')
   flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
                     'photo; several are averaged (0: the default, 160 and 224 for an ImageNet '
                     'encoder, else the training image size).')
@@ -59,9 +67,20 @@ def sheet(columns) -> 'np.ndarray':
   return np.concatenate(sum(([t, gap] for t in tiles), [])[:-1], axis=1)
 
 
+def _devices(requested: int, num_photos: int) -> list:
+  """The devices that style photos at once: --devices of them (0: all local ones), at most one
+  per photo."""
+  import jax
+  available = jax.local_devices()
+  if requested < 0 or requested > len(available):
+    raise ValueError(f'--devices={requested}: expected 0 (all) to {len(available)}, the number '
+                     f'of local devices ({available[0].platform})')
+  return available[:min(requested or len(available), num_photos)]
+
+
 def run(FLAGS) -> None:
-  import numpy as np
-  from nst_flax import compose, image_io, stylize, weights
+  import jax
+  from nst_flax import image_io, stylize, weights
   from nst_flax import __main__ as nst_cli
   from unet_flax import predict
 
@@ -71,6 +90,7 @@ def run(FLAGS) -> None:
   if not FLAGS.unet and not FLAGS.mask:
     raise ValueError('--unet <train.py workdir> is required (or --mask <mask image>)')
   jobs = _content_paths(FLAGS.content, FLAGS.out)
+  devices = _devices(FLAGS.devices, len(jobs))
   mask_sides = predict.parse_sides(FLAGS.mask_side)
   cfg.guided_style = FLAGS.mode == 'guided'
   stylize.loss_spec_from_config(cfg)  # Bad layer names etc. fail before any slow work.
@@ -80,41 +100,86 @@ def run(FLAGS) -> None:
   style_weights = nst_cli.parse_style_weights(FLAGS.style_weights, len(styles))
   segmenter = predict.Segmenter.from_workdir(FLAGS.unet) if FLAGS.unet else None
   params = weights.load_vgg19_params(cfg.weights)
+  style_job = functools.partial(_style_photo, FLAGS, styles, style_weights, params, mask_sides)
 
-  for content_path, out_path in jobs:
-    content = image_io.load_image(content_path, max_pixels=limit)
-    t0 = time.perf_counter()
-    if FLAGS.mask:
-      mask = image_io.load_mask(FLAGS.mask, content.shape[:2])
-    else:
-      # The first photo compiles the U-Net for each side: seconds on a CPU, up to a minute on a
-      # GPU (XLA autotunes its convolutions), so say what is happening.
-      print(f'{content_path}: predicting the person mask (long side '
-            f'{", ".join(map(str, segmenter.resolve_sides(mask_sides)))} px) ...', flush=True)
-      mask = np.asarray(segmenter.photo_probability(content, mask_sides))
-    t_mask = time.perf_counter() - t0
-    print(f'{content_path}: person mask covers {100 * float((mask > 0.5).mean()):.1f}% of the '
-          f'photo ({t_mask:.1f} s)', flush=True)
+  if len(devices) == 1:
+    for content_path, out_path in jobs:
+      style_job(segmenter, content_path, out_path)
+    return
 
-    t0 = time.perf_counter()
-    stylized, _ = stylize.stylize(params, content, styles, style_weights, cfg,
-                                  content_mask=mask if cfg.guided_style else None)
-    t_nst = time.perf_counter() - t0
-    if stylized.shape[:2] != content.shape[:2]:  # config.size smaller than the photo
-      stylized = image_io.resize_image(stylized, content.shape[:2])
+  # Several devices (a TPU's cores, several GPUs): one thread per device takes the next photo.
+  # Everything a thread computes goes to its device (`jax.default_device` is per thread), and
+  # JAX releases the GIL while a device runs, so the photos are styled at once.
+  print(f'{len(jobs)} photos on {len(devices)} devices ({devices[0].platform}), one at a time '
+        'each', flush=True)
+  pending = queue.SimpleQueue()
+  for job in jobs:
+    pending.put(job)
+  failed = threading.Event()
 
-    t0 = time.perf_counter()
-    result = np.asarray(compose.compose(content, stylized, mask, feather=FLAGS.feather,
-                                        threshold=FLAGS.threshold))
-    t_compose = time.perf_counter() - t0
+  def worker(device):
+    with jax.default_device(device):
+      own_segmenter = segmenter and dataclasses.replace(
+          segmenter, variables=jax.device_put(segmenter.variables, device))
+      while not failed.is_set():
+        try:
+          content_path, out_path = pending.get_nowait()
+        except queue.Empty:
+          return
+        try:
+          style_job(own_segmenter, content_path, out_path, device=device)
+        except BaseException:
+          failed.set()  # the other threads finish their photo and stop
+          raise
 
-    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
-    stem = os.path.splitext(out_path)[0]
-    image_io.save_image(out_path, result)
-    image_io.save_image(stem + '_mask.png', np.repeat(mask, 3, -1))
-    image_io.save_image(stem + '_sheet.png', sheet([content, mask, stylized, result]))
-    print(f'wrote {out_path}, {stem}_mask.png, {stem}_sheet.png; seconds: mask {t_mask:.1f}, '
-          f'style transfer {t_nst:.1f}, composition {t_compose:.2f}', flush=True)
+  with concurrent.futures.ThreadPoolExecutor(len(devices)) as pool:
+    for future in [pool.submit(worker, d) for d in devices]:
+      future.result()  # re-raises the first error
+
+
+def _style_photo(FLAGS, styles, style_weights, params, mask_sides, segmenter, content_path,
+                 out_path, device=None) -> None:
+  """Mask, style transfer and composition of one photo; writes OUT, OUT_mask, OUT_sheet."""
+  import numpy as np
+  from nst_flax import compose, image_io, stylize
+
+  cfg = FLAGS.config
+  name = content_path if device is None else f'{content_path} [{device}]'
+  limit = int(cfg.max_input_pixels) if cfg.max_input_pixels else None
+  content = image_io.load_image(content_path, max_pixels=limit)
+  t0 = time.perf_counter()
+  if FLAGS.mask:
+    mask = image_io.load_mask(FLAGS.mask, content.shape[:2])
+  else:
+    # The first photo compiles the U-Net for each side: seconds on a CPU, up to a minute on a
+    # GPU (XLA autotunes its convolutions), so say what is happening.
+    print(f'{name}: predicting the person mask (long side '
+          f'{", ".join(map(str, segmenter.resolve_sides(mask_sides)))} px) ...', flush=True)
+    mask = np.asarray(segmenter.photo_probability(content, mask_sides))
+  t_mask = time.perf_counter() - t0
+  print(f'{name}: person mask covers {100 * float((mask > 0.5).mean()):.1f}% of the '
+        f'photo ({t_mask:.1f} s)', flush=True)
+
+  t0 = time.perf_counter()
+  stylized, _ = stylize.stylize(params, content, styles, style_weights, cfg,
+                                content_mask=mask if cfg.guided_style else None,
+                                log_prefix='' if device is None else f'{content_path} ')
+  t_nst = time.perf_counter() - t0
+  if stylized.shape[:2] != content.shape[:2]:  # config.size smaller than the photo
+    stylized = image_io.resize_image(stylized, content.shape[:2])
+
+  t0 = time.perf_counter()
+  result = np.asarray(compose.compose(content, stylized, mask, feather=FLAGS.feather,
+                                      threshold=FLAGS.threshold))
+  t_compose = time.perf_counter() - t0
+
+  os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+  stem = os.path.splitext(out_path)[0]
+  image_io.save_image(out_path, result)
+  image_io.save_image(stem + '_mask.png', np.repeat(mask, 3, -1))
+  image_io.save_image(stem + '_sheet.png', sheet([content, mask, stylized, result]))
+  print(f'wrote {out_path}, {stem}_mask.png, {stem}_sheet.png; seconds: mask {t_mask:.1f}, '
+        f'style transfer {t_nst:.1f}, composition {t_compose:.2f}', flush=True)
 
 
 def main(argv=None) -> int:

@@ -156,7 +156,8 @@ md(r'''
 `stylize.py` predicts the person mask with the U-Net trained above, paints the background in the
 style of Van Gogh's *Starry Night* (VGG19 style transfer, style statistics from the background
 only), and composes `mask * photo + (1 - mask) * stylized`. It runs in this kernel (a second
-process could not open the TPU that this one holds).
+process could not open the TPU that this one holds). Given a folder (`--content photos/ --out
+out/`), it styles one photo per TPU core at once.
 ''')
 
 code(r'''
@@ -183,6 +184,9 @@ else:
   assert stylize.main(argv) == 0
 display(Image(filename=out.replace('.png', '_sheet.png')))   # photo | mask | stylized | result
 ''')
+
+for i, cell in enumerate(cells):   # stable ids: regenerating changes only what was edited
+  cell['id'] = f'cell-{i:02d}'
 
 nb = new_notebook(cells=cells, metadata={
     'accelerator': 'TPU',

@@ -14,7 +14,7 @@ Building blocks the next issues reuse: `make_loss_fn`, `compute_targets`, `run_o
 from __future__ import annotations
 
 import functools
-import sys
+import itertools
 import time
 from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
 
@@ -130,25 +130,35 @@ def compute_targets(spec: LossSpec, params, content, styles, style_weights, mask
 
 
 # ---------------------------------------------------------------------- progress callbacks
-# The jitted loop calls back into Python through one module-level dispatcher, so the compiled
-# program does not depend on (and is not recompiled for) the user's callback functions.
-_HOOKS: Dict[str, Optional[Callable]] = {"progress": None, "snapshot": None}
+# The jitted loop calls back into Python through one module-level dispatcher, which looks the
+# run's callbacks up by an integer id that the loop takes as a (traced) argument. So the compiled
+# program depends neither on the user's callback functions nor on the run (nothing recompiles),
+# and runs in several threads at once (stylize.py's folder mode, one device each) report to their
+# own callbacks.
+_RUNS: Dict[int, Tuple[Optional[Callable], Optional[Callable]]] = {}
+_RUN_IDS = itertools.count(1)
 
 
-def _dispatch(step, terms, x, do_log, do_snap):
+def _dispatch(run_id, step, terms, x, do_log, do_snap):
+    progress, snapshot = _RUNS.get(int(run_id), (None, None))
     step = int(step)
-    if bool(do_log) and _HOOKS["progress"] is not None:
-        _HOOKS["progress"](step, np.asarray(terms))
-    if bool(do_snap) and _HOOKS["snapshot"] is not None and x is not None:
-        _HOOKS["snapshot"](step, np.asarray(x)[0])
+    if bool(do_log) and progress is not None:
+        progress(step, np.asarray(terms))
+    if bool(do_snap) and snapshot is not None and x is not None:
+        snapshot(step, np.asarray(x)[0])
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "optimizer", "steps", "lr", "log_every",
                                              "snapshot_every", "lbfgs_memory", "unroll"))
 def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str = "adam",
                      steps: int = 100, lr: float = 0.02, log_every: int = 0,
-                     snapshot_every: int = 0, lbfgs_memory: int = 10, unroll: int = 1):
-    """The compiled N-step loop. Returns (x [1, H, W, 3] in [0, 1], history [steps, 4])."""
+                     snapshot_every: int = 0, lbfgs_memory: int = 10, unroll: int = 1,
+                     run_id=0):
+    """The compiled N-step loop. Returns (x [1, H, W, 3] in [0, 1], history [steps, 4]).
+
+    Every `log_every` / `snapshot_every` steps it calls the progress / snapshot callbacks
+    registered under `run_id` in `_RUNS` (what `stylize` does); none registered: no calls.
+    """
     loss_fn = make_loss_fn(spec, params, gk, targets)
     hist0 = jnp.zeros((steps, len(TERM_NAMES)), jnp.float32)
     want_cb = log_every > 0 or snapshot_every > 0
@@ -162,7 +172,7 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
         xs = x if snapshot_every > 0 else None
 
         def cb():
-            jax.debug.callback(_dispatch, i, terms, xs, do_log, do_snap)
+            jax.debug.callback(_dispatch, run_id, i, terms, xs, do_log, do_snap)
 
         jax.lax.cond(do_log | do_snap, cb, lambda: None)
 
@@ -246,7 +256,7 @@ def _print_progress(scale_label, steps, t0):
 def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[float]] = None,
             config: Optional[ml_collections.ConfigDict] = None, *, content_mask=None, key=None,
             progress: Optional[Callable] = None, snapshot: Optional[Callable] = None,
-            verbose: bool = True):
+            verbose: bool = True, log_prefix: str = ""):
     """Gatys style transfer of `content` in the style of `styles` (blended by `style_weights`).
 
     Args:
@@ -260,6 +270,8 @@ def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[
       key: PRNGKey for noise starts (default: PRNGKey(config.seed)).
       progress: `fn(step, terms)` called every `config.log_every` steps (default: print).
       snapshot: `fn(global_step, image01)` called every `config.snapshot_every` steps.
+      verbose: print the progress lines (when no `progress` is given).
+      log_prefix: put before the scale label of those lines, e.g. the photo's name.
 
     Returns:
       (image float32 [h, w, 3] in [0, 1], history dict: per-term loss arrays over all steps,
@@ -354,16 +366,16 @@ def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[
         if steps <= 0:
             x = jnp.asarray(x0)
             continue
-        label = f"{hw[1]}x{hw[0]}"
-        if progress is not None:
-            _HOOKS["progress"] = progress
-        elif verbose and config.log_every > 0:
-            _HOOKS["progress"] = _print_progress(label, steps, t_start)
+        label = f"{log_prefix}{hw[1]}x{hw[0]}"
+        if progress is None and verbose and config.log_every > 0:
+            run_progress = _print_progress(label, steps, t_start)
         else:
-            _HOOKS["progress"] = None
+            run_progress = progress
         offset = global_step
-        _HOOKS["snapshot"] = (None if snapshot is None else
-                              (lambda step, img, _o=offset: snapshot(_o + step + 1, img)))
+        run_snapshot = (None if snapshot is None else
+                        (lambda step, img, _o=offset: snapshot(_o + step + 1, img)))
+        run_id = next(_RUN_IDS)
+        _RUNS[run_id] = (run_progress, run_snapshot)
         if verbose and config.log_every > 0:
             print(f"[{label}] scale {si + 1}/{len(sizes)}: compiling the {steps}-step "
                   f"{config.optimizer} loop ...", flush=True)
@@ -374,10 +386,10 @@ def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[
                 optimizer=config.optimizer, steps=steps, lr=float(config.lr),
                 log_every=int(config.log_every if (verbose or progress) else 0),
                 snapshot_every=int(config.snapshot_every if snapshot else 0),
-                lbfgs_memory=int(config.lbfgs_memory), unroll=int(config.unroll))
+                lbfgs_memory=int(config.lbfgs_memory), unroll=int(config.unroll), run_id=run_id)
             hist = np.asarray(hist)
         finally:
-            _HOOKS["progress"] = _HOOKS["snapshot"] = None
+            _RUNS.pop(run_id, None)
         history["seconds_per_step"].append((time.perf_counter() - t0) / steps)
         for j, n in enumerate(TERM_NAMES):
             history[n].extend(hist[:, j].tolist())

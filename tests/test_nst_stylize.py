@@ -79,6 +79,44 @@ def test_multiscale_aspect_snapshots_and_multi_style(params, images):
         S.stylize(params, big, [style, style2], [1.0], cfg)
 
 
+def test_concurrent_runs_report_to_their_own_callbacks(params, images):
+    """Two stylize() calls in two threads at once (stylize.py's folder mode runs one per device):
+    each run's progress and snapshot calls reach its own callbacks, and the results are those of
+    the runs made one after the other."""
+    import threading
+    photo, style, style2 = images
+    cfg = small_config(log_every=2, snapshot_every=4)
+    runs = {"a": (photo, style), "b": (photo[::-1], style2)}
+    alone = {n: S.stylize(params, p, [s], config=cfg, verbose=False)[0]
+             for n, (p, s) in runs.items()}
+    calls = {n: [] for n in runs}
+    results = {}
+
+    def run(name):
+        p, s = runs[name]
+        results[name], hist = S.stylize(
+            params, p, [s], config=cfg,
+            progress=lambda step, terms: calls[name].append(("progress", step, terms[0])),
+            snapshot=lambda step, img: calls[name].append(("snapshot", step, img.shape)))
+        results[name + "_total"] = hist["total"]
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in runs]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for name in runs:
+        np.testing.assert_array_equal(results[name], alone[name])
+        progress = [(step, total) for kind, step, total in calls[name] if kind == "progress"]
+        assert [step for step, _ in progress] == [1, 3, 5, 7]
+        # the totals reported are this run's own (the two runs' losses differ)
+        np.testing.assert_allclose([t for _, t in progress],
+                                   results[name + "_total"][[1, 3, 5, 7]], rtol=1e-6)
+        assert [(k, s) for k, s, _ in calls[name] if k == "snapshot"] == [("snapshot", 4),
+                                                                          ("snapshot", 8)]
+    assert not S._RUNS  # every run unregistered its callbacks
+
+
 def test_preserve_colors(params, images):
     photo, style, _ = images
     for mode in ("luminance", "histogram"):

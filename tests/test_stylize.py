@@ -38,13 +38,23 @@ def _stylize(args):
                         text=True)
 
 
+def _stylize_on_two_devices(args):
+  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2')
+  return subprocess.run([sys.executable, 'stylize.py', *args], cwd=REPO, capture_output=True,
+                        text=True, env=env)
+
+
 def test_stylize_folder_keeps_people_and_paints_background(unet_workdir, photos, tmp_path):
+  """A folder of photos, styled two at once on two (simulated) devices."""
   folder, style = photos
   out = tmp_path / 'out'
-  result = _stylize(['--content', str(folder), '--style', style, '--unet', unet_workdir,
-                     '--out', str(out), '--feather=0', '--threshold=0.5'] + FAST_NST)
+  result = _stylize_on_two_devices(['--content', str(folder), '--style', style, '--unet',
+                                    unet_workdir, '--out', str(out), '--feather=0',
+                                    '--threshold=0.5'] + FAST_NST)
   assert result.returncode == 0, result.stderr[-3000:]
   assert 'style transfer' in result.stdout and 'mask' in result.stdout
+  assert '2 photos on 2 devices' in result.stdout
+  assert '[cpu:0]' in result.stdout and '[cpu:1]' in result.stdout, result.stdout
   for name, size in (('astronaut_rgba', (83, 75)), ('camera_gray', (70, 64))):
     final = np.asarray(Image.open(out / f'{name}.png').convert('RGB'), np.int32)
     mask = np.asarray(Image.open(out / f'{name}_mask.png').convert('L')) > 127
@@ -97,3 +107,20 @@ def test_missing_and_incompatible_checkpoints_are_one_line_errors(unet_workdir, 
   result = _stylize(['--content', str(folder), '--style', style, '--unet', unet_workdir,
                      '--out', str(tmp_path / 'file.png')])
   assert result.returncode == 1 and 'expected a folder' in result.stderr
+
+
+def test_a_bad_photo_in_a_folder_on_two_devices_is_one_line_error(photos, tmp_path):
+  folder, style = photos
+  bad = tmp_path / 'bad'
+  bad.mkdir()
+  (bad / 'a_broken.png').write_text('not an image')
+  Image.open(folder / 'camera_gray.png').save(bad / 'b_camera.png')
+  mask = tmp_path / 'mask.png'
+  Image.new('L', (70, 64), 0).save(mask)
+  result = _stylize_on_two_devices(['--content', str(bad), '--style', style, '--mask', str(mask),
+                                    '--out', str(tmp_path / 'out')] + FAST_NST)
+  lines = [l for l in result.stderr.splitlines() if l.startswith('error:')]
+  assert result.returncode == 1 and len(lines) == 1 and 'a_broken.png' in lines[0], result.stderr
+  result = _stylize_on_two_devices(['--content', str(bad), '--style', style, '--mask', str(mask),
+                                    '--out', str(tmp_path / 'out'), '--devices=3'])
+  assert result.returncode == 1 and '--devices=3' in result.stderr, result.stderr
