@@ -119,8 +119,10 @@ def run(FLAGS) -> None:
 
   def worker(device):
     with jax.default_device(device):
-      own_segmenter = segmenter and dataclasses.replace(
-          segmenter, variables=jax.device_put(segmenter.variables, device))
+      own_segmenter = None
+      if segmenter is not None:  # its variables on this device, so the U-Net runs here too
+        own_segmenter = dataclasses.replace(
+            segmenter, variables=jax.device_put(segmenter.variables, device))
       while not failed.is_set():
         try:
           content_path, out_path = pending.get_nowait()
