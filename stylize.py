@@ -135,8 +135,14 @@ def run(FLAGS) -> None:
           raise
 
   with concurrent.futures.ThreadPoolExecutor(len(devices)) as pool:
-    for future in [pool.submit(worker, d) for d in devices]:
-      future.result()  # re-raises the first error
+    futures = [pool.submit(worker, d) for d in devices]
+    try:
+      for future in futures:
+        future.result()  # re-raises the first error
+    except KeyboardInterrupt:
+      print('interrupted: finishing the photos in progress, starting no more', flush=True)
+      failed.set()
+      raise
 
 
 def _style_photo(FLAGS, styles, style_weights, params, mask_sides, segmenter, content_path,
@@ -197,6 +203,9 @@ def main(argv=None) -> int:
     run(FLAGS)
   except (ValueError, OSError) as e:
     return nst_cli.report_error(e)
+  except KeyboardInterrupt:
+    print('interrupted (the photos written so far are complete)', file=sys.stderr)
+    return 130
   return 0
 
 
