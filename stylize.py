@@ -10,7 +10,8 @@ neither receive nor distort the style statistics: Gatys et al. 2017), composes
 (photo | mask | stylized | result). `--content` may be a folder: then `--out` is a folder and every
 image in it is processed, several at once where there are several devices (a TPU's cores: one
 photo per core; `--devices` caps them). Style-transfer settings come from `--config`
-(configs/nst_default.py) with `--config.x=y` overrides; `--mode=post` stylizes the whole photo and pastes the people back.
+(configs/nst_default.py) with `--config.x=y` overrides; `--mode=post` stylizes the whole photo
+and pastes the people back.
 """
 from __future__ import annotations
 

@@ -33,15 +33,16 @@ def photos(tmp_path_factory):
   return folder, str(style)
 
 
-def _stylize(args):
+def _stylize(args, simulated_devices=None):
+  env = dict(os.environ)
+  if simulated_devices:
+    env['XLA_FLAGS'] = f'--xla_force_host_platform_device_count={simulated_devices}'
   return subprocess.run([sys.executable, 'stylize.py', *args], cwd=REPO, capture_output=True,
-                        text=True)
+                        text=True, env=env)
 
 
 def _stylize_on_two_devices(args):
-  env = dict(os.environ, XLA_FLAGS='--xla_force_host_platform_device_count=2')
-  return subprocess.run([sys.executable, 'stylize.py', *args], cwd=REPO, capture_output=True,
-                        text=True, env=env)
+  return _stylize(args, simulated_devices=2)
 
 
 def test_stylize_folder_keeps_people_and_paints_background(unet_workdir, photos, tmp_path):
