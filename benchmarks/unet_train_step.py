@@ -4,6 +4,7 @@
     python benchmarks/unet_train_step.py --quick    # fewer, shorter measurements (a smoke run)
     python benchmarks/unet_train_step.py --sizes 128 --models seed --seconds 20 --rounds 3
     python benchmarks/unet_train_step.py --torch-device cuda   # on a GPU: PyTorch on it too
+    python benchmarks/unet_train_step.py --sizes 128 --models default --cores 1   # one CPU core
 
 JAX side: nothing is re-implemented. The model comes from `unet_flax.models.create_model`, the
 optimizer from `unet_flax.train.create_optimizer` (AdamW, warm-up + cosine, global-norm clipping,
@@ -59,6 +60,23 @@ CONFIGS = {'seed': unet_seed.get_config, 'default': unet_scratch.get_config,
 
 def load():
   return os.getloadavg()[0]
+
+
+def use_cores(n: int) -> int:
+  """Pins this process to the first `n` of its allowed CPU cores (0: all); returns the count.
+
+  Must run before JAX starts its backend: XLA:CPU sizes its thread pool to the cores it may use
+  when the backend starts, and the threads it then creates inherit the pinning.
+  """
+  allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else []
+  if not n:
+    return len(allowed) or os.cpu_count() or 1
+  if not allowed:
+    raise SystemExit('error: --cores needs os.sched_setaffinity (Linux)')
+  if not 1 <= n <= len(allowed):
+    raise SystemExit(f'error: --cores {n}: this process may use {len(allowed)} cores')
+  os.sched_setaffinity(0, allowed[:n])
+  return n
 
 
 def make_data(batch: int, size: int, seed: int = 0):
@@ -321,6 +339,9 @@ def main(argv=None):
   ap.add_argument('--rounds', type=int, default=2, help='interleaved measurements per variant')
   ap.add_argument('--quick', action='store_true', help='1 round of ~2 s per variant')
   ap.add_argument('--no-torch', action='store_true')
+  ap.add_argument('--cores', type=int, default=0,
+                  help='run both frameworks on the first N CPU cores this process may use (0: all; '
+                  'XLA:CPU and torch size their thread pools to it), to compare how they scale')
   ap.add_argument('--torch-device', default='cpu',
                   help='device of the PyTorch reference: cpu (default) or cuda (against JAX on a '
                   'GPU)')
@@ -328,7 +349,7 @@ def main(argv=None):
   if args.quick:
     args.seconds, args.rounds = 2.0, 1
 
-  cores = os.cpu_count() or 1
+  cores = use_cores(args.cores)
   torch = None
   if not args.no_torch:
     try:
