@@ -101,7 +101,8 @@ def run(FLAGS) -> None:
   style_weights = nst_cli.parse_style_weights(FLAGS.style_weights, len(styles))
   segmenter = predict.Segmenter.from_workdir(FLAGS.unet) if FLAGS.unet else None
   params = weights.load_vgg19_params(cfg.weights)
-  style_job = functools.partial(_style_photo, FLAGS, styles, style_weights, params, mask_sides)
+  style_job = functools.partial(_style_photo, FLAGS, styles, style_weights, params, mask_sides,
+                                limit)
 
   if len(devices) == 1:
     for content_path, out_path in jobs:
@@ -146,15 +147,15 @@ def run(FLAGS) -> None:
       raise
 
 
-def _style_photo(FLAGS, styles, style_weights, params, mask_sides, segmenter, content_path,
-                 out_path, device=None) -> None:
-  """Mask, style transfer and composition of one photo; writes OUT, OUT_mask, OUT_sheet."""
+def _style_photo(FLAGS, styles, style_weights, params, mask_sides, limit, segmenter,
+                 content_path, out_path, device=None) -> None:
+  """Mask, style transfer and composition of one photo (read at most `limit` pixels); writes
+  OUT, OUT_mask, OUT_sheet."""
   import numpy as np
   from nst_flax import compose, image_io, stylize
 
   cfg = FLAGS.config
   name = content_path if device is None else f'{content_path} [{device}]'
-  limit = int(cfg.max_input_pixels) if cfg.max_input_pixels else None
   content = image_io.load_image(content_path, max_pixels=limit)
   t0 = time.perf_counter()
   if FLAGS.mask:
