@@ -42,7 +42,9 @@ setup(
     package_data={"unet_flax.datasets": ["pseudo_labels/*.png", "pseudo_labels/*.json"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "h5py>=3.10", "nbformat>=5.9",
+        # ipython: the Colab notebook's code (tests/test_colab_notebook.py runs it) displays
+        # its results with IPython.display.
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "h5py>=3.10", "nbformat>=5.9", "ipython>=8",
                  "ai-edge-litert==2.3.0"],
         # experiments/eval_real.py and make_pseudo_labels.py run the reference model (TFLite).
         "reference": ["ai-edge-litert==2.3.0"],

@@ -198,6 +198,8 @@ def main(argv=None) -> int:
   argv = sys.argv if argv is None else argv
   try:
     FLAGS = _define_flags()
+    if nst_cli.help_requested(argv):
+      return nst_cli.print_help(FLAGS, __doc__)
     FLAGS(argv)
   except Exception as e:  # Flag and --config errors: one line.
     return nst_cli.report_error(e, config_error=not isinstance(e, flags.Error))

@@ -66,4 +66,5 @@ def main(argv):
 
 
 if __name__ == '__main__':
-  app.run(main, flags_parser=parse_flags)
+  from unet_flax import runtime  # pylint: disable=g-import-not-at-top
+  runtime.run_app(main, flags_parser=parse_flags)

@@ -267,11 +267,12 @@ def torch_variants(params, spec, content, style, steps, lr, skip_compile=False, 
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    ap.add_argument("--sizes", type=int, nargs="+", default=[256, 512], help="image sides")
     ap.add_argument("--steps", type=int, default=5, help="Adam steps per timed run")
     ap.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
-    ap.add_argument("--no-torch", action="store_true")
+    ap.add_argument("--no-torch", action="store_true", help="JAX only")
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
     ap.add_argument("--torch-device", default="cpu",
                     help="device of the PyTorch reference: cpu (default) or cuda (compare with "

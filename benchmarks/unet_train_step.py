@@ -330,15 +330,16 @@ def matmul_peak(torch_mod=None, n: int = 4096, reps: int = 4, torch_device: str 
 
 
 def main(argv=None):
-  ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-  ap.add_argument('--sizes', type=int, nargs='+', default=[128, 256])
+  ap = argparse.ArgumentParser(description=__doc__.split('\n')[0],
+                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  ap.add_argument('--sizes', type=int, nargs='+', default=[128, 256], help='image sides')
   ap.add_argument('--models', nargs='+', default=['seed', 'default', 'main'],
-                  choices=sorted(CONFIGS))
-  ap.add_argument('--batch', type=int, default=8)
+                  choices=sorted(CONFIGS), help='U-Net configs to time')
+  ap.add_argument('--batch', type=int, default=8, help='images per step')
   ap.add_argument('--seconds', type=float, default=10.0, help='minimum seconds per measurement')
   ap.add_argument('--rounds', type=int, default=2, help='interleaved measurements per variant')
   ap.add_argument('--quick', action='store_true', help='1 round of ~2 s per variant')
-  ap.add_argument('--no-torch', action='store_true')
+  ap.add_argument('--no-torch', action='store_true', help='JAX only')
   ap.add_argument('--cores', type=int, default=0,
                   help='run both frameworks on the first N CPU cores this process may use (0: all; '
                   'XLA:CPU and torch size their thread pools to it), to compare how they scale')

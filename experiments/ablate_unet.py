@@ -391,4 +391,5 @@ if __name__ == '__main__':
                       '(default experiments/results).')
   config_flags.DEFINE_config_file('config', os.path.join(REPO, 'configs', 'ablation_cpu.py'),
                                   'Ablation config: `base` (a unet config) and `grid`.')
-  app.run(main)
+  from unet_flax import runtime  # pylint: disable=g-import-not-at-top
+  runtime.run_app(main)

@@ -272,4 +272,5 @@ def run_main(argv):
 
 
 if __name__ == "__main__":
-  app.run(run_main)
+  from unet_flax import runtime  # pylint: disable=g-import-not-at-top
+  runtime.run_app(run_main)

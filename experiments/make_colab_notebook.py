@@ -2,6 +2,7 @@
 
 The notebook is committed; tests/test_colab_notebook.py executes its code cells on CPU.
 """
+import argparse
 import os
 
 import nbformat
@@ -195,5 +196,9 @@ nb = new_notebook(cells=cells, metadata={
     'language_info': {'name': 'python'},
 })
 nbformat.validate(nb)
-nbformat.write(nb, os.path.join(os.path.dirname(os.path.abspath(__file__)), 'colab_tpu.ipynb'))
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+parser.add_argument('--out', default=os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                                  'colab_tpu.ipynb'), help='notebook to write')
+nbformat.write(nb, parser.parse_args().out)
 print('ok')

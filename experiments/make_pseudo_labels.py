@@ -12,6 +12,7 @@ photo checksums, so training never runs the reference model and a changed photo 
 labels are the reference model's output, not ground truth: the dataset marks them
 `label_source='pseudo'`.
 """
+import argparse
 import hashlib
 import json
 import os
@@ -26,6 +27,9 @@ from unet_flax.datasets import person_composite  # pylint: disable=g-import-not-
 
 
 def main():
+  argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                          formatter_class=argparse.RawDescriptionHelpFormatter,
+                          epilog=__doc__.split('\n', 1)[1]).parse_args()
   segmenter = reference_model.ReferenceSegmenter()
   out_dir = person_composite.PSEUDO_LABEL_DIR
   os.makedirs(out_dir, exist_ok=True)

@@ -72,10 +72,11 @@ def measure(filters: int, depth: int, seeds: int, seconds: float, rounds: int) -
 
 
 def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument('--seeds', type=int, default=2)
-  parser.add_argument('--seconds', type=float, default=10.0)
-  parser.add_argument('--rounds', type=int, default=3)
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                   formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+  parser.add_argument('--seeds', type=int, default=2, help='seeds trained per cell')
+  parser.add_argument('--seconds', type=float, default=10.0, help='timed seconds per round')
+  parser.add_argument('--rounds', type=int, default=3, help='interleaved timing rounds')
   parser.add_argument('--cells', default='8x2,8x3,16x3,32x3', help='filters x depth, comma-separated')
   args = parser.parse_args()
   print(f'{jax.device_count()} x {jax.devices()[0].platform}, load average '

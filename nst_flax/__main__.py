@@ -40,6 +40,28 @@ def define_flags():
     return flags.FLAGS
 
 
+HELP_ARGS = ("-h", "-?", "--help", "--helpshort", "--helpfull")
+
+
+def help_requested(argv) -> bool:
+    """Whether the command line asks for help (the flags are parsed without absl's `app.run`,
+    which would define the help flags)."""
+    return any(a in HELP_ARGS for a in argv[1:])
+
+
+def print_help(FLAGS, doc) -> int:
+    """Prints `doc` and every flag of the program (not absl's own) with its default; returns 0."""
+    print(doc.strip())
+    print("\nflags:")
+    program_flags = [f for module, fs in FLAGS.flags_by_module_dict().items()
+                     if not module.startswith("absl.") for f in fs]
+    for flag in sorted(program_flags, key=lambda f: f.name):
+        default = flag.default_as_str if flag.name != "config" else "configs/nst_default.py"
+        print(f"  --{flag.name}: {flag.help} (default: {default})")
+    print("\n  --config.KEY=VALUE overrides one field of the config.")
+    return 0
+
+
 def enable_compilation_cache(cfg):
     """JAX's persistent compilation cache (if cfg.compilation_cache)."""
     if cfg.compilation_cache:
@@ -115,6 +137,8 @@ def main(argv=None):
     argv = sys.argv if argv is None else argv
     try:
         FLAGS = define_flags()
+        if help_requested(argv):
+            return print_help(FLAGS, __doc__)
         FLAGS(argv)
     except flags.Error as e:
         return report_error(e)

@@ -1,4 +1,17 @@
 """Process-level setup shared by the command-line entry points."""
+import sys
+
+HELP_ARGS = ('-h', '-?', '--help', '--helpshort')
+
+
+def run_app(main, **kwargs) -> None:
+  """`absl.app.run(main, **kwargs)`, except that -h/--help print the program's docstring and its
+  own flags with their defaults and exit 0 (absl's help flags exit 1 and do not know -h)."""
+  from absl import app
+  if any(a in HELP_ARGS for a in sys.argv[1:]):
+    app.usage(shorthelp=True, writeto_stdout=True)
+    sys.exit(0)
+  app.run(main, **kwargs)
 
 
 def setup() -> None:
