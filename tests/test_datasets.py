@@ -84,6 +84,7 @@ def test_train_and_validation_share_no_background_or_person(tiny_builder):
   assert used["validation"][1] <= set(vb)
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("name,held_out", [("voc_holdout", "voc_"), ("labelme_holdout", "labelme_")])
 def test_holdout_configs_never_use_their_held_out_photos(name, held_out):
   config = person_composite.PersonComposite.builder_configs[name]
@@ -99,6 +100,7 @@ def test_holdout_configs_never_use_their_held_out_photos(name, held_out):
     assert ex["label_source"] == ("pseudo" if pseudo else "gt")
 
 
+@pytest.mark.network
 def test_labelme_masks_are_labelme2voc_class_masks():
   # labelme's sdist also ships its own VOC export of these polygons (labelme2voc): our drawing
   # of the polygons gives the same person (class 15) and void (255) pixels.
@@ -122,6 +124,7 @@ def test_labelme_masks_are_labelme2voc_class_masks():
   assert [len(person_composite.photo_person_ids(p)) for p in person_composite.LABELME_PHOTOS] == [2, 4]
 
 
+@pytest.mark.network
 def test_pseudo_labels_are_checked_against_their_photos(tmp_path, monkeypatch):
   for photo_id in person_composite.PSEUDO_LABELLED_PHOTOS:
     mask = person_composite.load_pseudo_label(photo_id)
@@ -138,6 +141,7 @@ def test_pseudo_labels_are_checked_against_their_photos(tmp_path, monkeypatch):
     person_composite.load_pseudo_label.cache_clear()
 
 
+@pytest.mark.network
 def test_people_are_exact_cutouts_and_backgrounds_load():
   people = person_composite.load_people()
   assert len(people) == 7
@@ -173,6 +177,7 @@ def test_composite_is_deterministic_in_seed(tiny_builder, tmp_path):
   assert not np.array_equal(ex0["image"], ex1["image"])
 
 
+@pytest.mark.network
 @pytest.mark.parametrize("hue_prob", [0.0, 0.5])
 def test_pasting_is_exact_outside_and_inside_the_mask(monkeypatch, hue_prob):
   # The background is drawn before the people, so the same rng with "0 people" forced gives the

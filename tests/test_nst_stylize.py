@@ -157,6 +157,7 @@ def test_bad_config_values(params, images):
                   config=small_config(style_layers=("block5_conv1",)))
 
 
+@pytest.mark.network
 def test_real_weights_stylize_changes_the_photo():
     """The real ImageNet weights end to end at 64 px (weights come from the default cache)."""
     from nst_flax.weights import load_vgg19_params

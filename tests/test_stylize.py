@@ -69,6 +69,7 @@ def test_stylize_folder_keeps_people_and_paints_background(unet_workdir, photos,
       assert np.abs(final[~mask] - content[~mask]).mean() > 2
 
 
+@pytest.mark.network
 def test_given_mask_no_person_paints_everything_and_all_person_paints_nothing(photos, tmp_path):
   folder, style = photos
   photo = str(folder / 'astronaut_rgba.png')
@@ -110,6 +111,7 @@ def test_missing_and_incompatible_checkpoints_are_one_line_errors(unet_workdir, 
   assert result.returncode == 1 and 'expected a folder' in result.stderr
 
 
+@pytest.mark.network
 def test_a_bad_photo_in_a_folder_on_two_devices_is_one_line_error(photos, tmp_path):
   folder, style = photos
   bad = tmp_path / 'bad'
