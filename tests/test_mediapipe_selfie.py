@@ -101,7 +101,8 @@ def test_finds_the_people(port, reference):
 @pytest.mark.network
 def test_upsampling_is_tflite_resize_bilinear(reference):
   ref = reference['astronaut']
-  for before, after in (('multiply_6', 'up_sampling2d'), ('add_7__xeno_compat__1', 'up_sampling2d_1'),
+  for before, after in (('multiply_6', 'up_sampling2d'),
+                        ('add_7__xeno_compat__1', 'up_sampling2d_1'),
                         ('add_10__xeno_compat__1', 'up_sampling2d_2')):
     np.testing.assert_allclose(jax.jit(mediapipe_selfie.upsample2x)(ref[before]), ref[after],
                                rtol=1e-6, atol=1e-6)
@@ -125,7 +126,8 @@ def test_graph_is_the_one_written_out(tflite_path):
       assert o.options['half_pixel_centers'] and not o.options['align_corners']
     if 'fused_activation' in o.options:
       assert o.options['fused_activation'] == 'NONE'  # activations are ops of their own
-  assert [graph.tensors[i].name for i in graph.inputs + graph.outputs] == ['input_1', 'activation_10']
+  names = [graph.tensors[i].name for i in graph.inputs + graph.outputs]
+  assert names == ['input_1', 'activation_10']
   assert graph.tensors[graph.inputs[0]].shape == (1, 256, 256, 3)
   layers = {name.rsplit('/', 1)[0] for name in graph.constants() if name.endswith('/Kernel')}
   assert layers == set(mediapipe_selfie.TFLITE_LAYERS.values())  # every layer is used
@@ -180,3 +182,12 @@ def test_not_a_tflite_file_is_one_clear_error(tmp_path):
   path.write_bytes(b'PK\x03\x04 a zip, not a FlatBuffer')
   with pytest.raises(weights.WeightsError, match=f'^{path}: not a TFLite model'):
     mediapipe_selfie.params_from_tflite(str(path))
+
+
+@pytest.mark.network
+def test_truncated_tflite_file_is_one_clear_error(tmp_path, tflite_path):
+  path = tmp_path / 'truncated.tflite'
+  with open(tflite_path, 'rb') as f:
+    path.write_bytes(f.read()[:100_000])
+  with pytest.raises(weights.WeightsError, match=f'^{path}: truncated or malformed TFLite model'):
+    mediapipe_selfie.read_tflite(str(path))

@@ -209,8 +209,8 @@ _OPTIONS = {
                         ('filter_w', 'i', 0), ('filter_h', 'i', 0), ('fused_activation', 'b', 0)),
     'ADD': (('fused_activation', 'b', 0),),
     'MUL': (('fused_activation', 'b', 0),),
-    'RESIZE_BILINEAR': (('new_height', 'i', 0), ('new_width', 'i', 0), ('align_corners', '?', False),
-                        ('half_pixel_centers', '?', False)),
+    'RESIZE_BILINEAR': (('new_height', 'i', 0), ('new_width', 'i', 0),
+                        ('align_corners', '?', False), ('half_pixel_centers', '?', False)),
 }
 
 
@@ -305,11 +305,21 @@ def _operator_options(op: str, table: _Table, custom: np.ndarray) -> dict:
 
 
 def read_tflite(path: str) -> TFLiteGraph:
-  """Tensors (with constant data), operators and inputs/outputs of a .tflite's first subgraph."""
+  """Tensors (with constant data), operators and inputs/outputs of a .tflite's first subgraph.
+
+  Constants are read from the buffers inside the FlatBuffer (files under 2 GB keep them there).
+  """
   with open(path, 'rb') as f:
     buf = f.read()
   if len(buf) < 8 or buf[4:8] != b'TFL3':
     raise weights.WeightsError(f'{path}: not a TFLite model (no TFL3 file identifier)')
+  try:
+    return _read_model(buf)
+  except (struct.error, IndexError, ValueError) as e:  # offsets out of range, bad shapes, ...
+    raise weights.WeightsError(f'{path}: truncated or malformed TFLite model ({e})') from e
+
+
+def _read_model(buf: bytes) -> TFLiteGraph:
   model = _Table(buf, struct.unpack_from('<I', buf, 0)[0])
   buffers = model.tables(4)
   opcodes = []
