@@ -66,7 +66,7 @@ WEIGHTS = weights.PackageFile(
     url=('https://registry.npmjs.org/@mediapipe/selfie_segmentation/-/'
          'selfie_segmentation-0.1.1675465747.tgz'))
 # Bumped whenever the cached .npz layout changes.
-NPZ_NAME = 'mediapipe_selfie_segmentation_v1.npz'
+NPZ_NAME = 'mediapipe_selfie_segmentation_v2.npz'
 
 INPUT_SIZE = 256  # the size the model was trained and released at
 STEM_FEATURES = 16
@@ -154,16 +154,12 @@ class DecoderStage(nn.Module):
                                name='depthwise')(x))
 
 
-class SelfieSegmentation(nn.Module):
-  """MediaPipe selfie segmentation on RGB [0, 1] images [N, H, W, 3] (H, W divisible by 16).
-
-  `__call__(x)` -> person logits [N, H, W, 1] (sigmoid of them: the .tflite's probabilities);
-  `__call__(x, features=True)` -> dict of the skip points of `FEATURES` (name -> [N, H/s, W/s, c]),
-  computing only the encoder and head (which are then all the parameters).
-  """
+class SelfieEncoder(nn.Module):
+  """The encoder and head: RGB [0, 1] images [N, H, W, 3] (H, W divisible by 16) -> the skip
+  points of `FEATURES` (name -> [N, H/s, W/s, c])."""
 
   @nn.compact
-  def __call__(self, x: Array, features: bool = False) -> Array | dict[str, Array]:
+  def __call__(self, x: Array) -> dict[str, Array]:
     if x.ndim != 4 or x.shape[-1] != 3 or x.shape[1] % MAX_STRIDE or x.shape[2] % MAX_STRIDE:
       raise ValueError(f'SelfieSegmentation: expected RGB images [N, H, W, 3] with H and W '
                        f'divisible by {MAX_STRIDE}, got shape {list(x.shape)}')
@@ -177,15 +173,38 @@ class SelfieSegmentation(nn.Module):
         skips['stride8'] = x
     skips['stride16'] = x
     y = nn.relu(nn.Conv(HEAD_FEATURES, (1, 1), name='head')(x))
-    x = y * nn.sigmoid(nn.Conv(HEAD_FEATURES, (1, 1), name='head_gate')(
+    skips['head'] = y * nn.sigmoid(nn.Conv(HEAD_FEATURES, (1, 1), name='head_gate')(
         jnp.mean(x, axis=(1, 2), keepdims=True)))
-    skips['head'] = x
-    if features:
-      return skips
+    return skips
+
+
+class SelfieDecoder(nn.Module):
+  """The decoder: the skip points of `SelfieEncoder` -> person logits [N, H, W, 1]."""
+
+  @nn.compact
+  def __call__(self, skips: dict[str, Array]) -> Array:
+    x = skips['head']
     for i, name in enumerate(('stride8', 'stride4', 'stride2'), 1):
       x = DecoderStage(name=f'up{i}')(x, skips[name])
     return nn.ConvTranspose(1, (2, 2), strides=(2, 2), padding='VALID', transpose_kernel=True,
                             name='segment')(x)
+
+
+class SelfieSegmentation(nn.Module):
+  """MediaPipe selfie segmentation on RGB [0, 1] images [N, H, W, 3] (H, W divisible by 16).
+
+  `__call__(x)` -> person logits [N, H, W, 1] (sigmoid of them: the .tflite's probabilities);
+  `__call__(x, features=True)` -> dict of the skip points of `FEATURES` (name -> [N, H/s, W/s, c]),
+  computing only the encoder and head (which are then all the parameters). The parameters are
+  {'encoder': ..., 'decoder': ...}, as in a `unet_flax.models.UNet` that uses the whole network.
+  """
+
+  @nn.compact
+  def __call__(self, x: Array, features: bool = False) -> Array | dict[str, Array]:
+    skips = SelfieEncoder(name='encoder')(x)
+    if features:
+      return skips
+    return SelfieDecoder(name='decoder')(skips)
 
 
 # ----------------------------------------------------------------------------- .tflite reader
@@ -366,21 +385,22 @@ def _tflite_layers() -> dict[tuple[str, ...], str]:
     counters[kind] += 1
     return kind if n == 0 else f'{kind}_{n}'
 
-  layers = {('stem',): next_name('conv2d')}
+  layers = {('encoder', 'stem'): next_name('conv2d')}
   for i, (*_, se, _) in enumerate(ENCODER_BLOCKS, 1):
-    layers[(f'block{i}', 'expand')] = next_name('conv2d')
-    layers[(f'block{i}', 'depthwise')] = next_name('depthwise_conv2d')
+    block = ('encoder', f'block{i}')
+    layers[block + ('expand',)] = next_name('conv2d')
+    layers[block + ('depthwise',)] = next_name('depthwise_conv2d')
     if se:
-      layers[(f'block{i}', 'se', 'reduce')] = next_name('conv2d')
-      layers[(f'block{i}', 'se', 'expand')] = next_name('conv2d')
-    layers[(f'block{i}', 'project')] = next_name('conv2d')
-  layers[('head',)] = next_name('conv2d')
-  layers[('head_gate',)] = next_name('conv2d')
+      layers[block + ('se', 'reduce')] = next_name('conv2d')
+      layers[block + ('se', 'expand')] = next_name('conv2d')
+    layers[block + ('project',)] = next_name('conv2d')
+  layers[('encoder', 'head')] = next_name('conv2d')
+  layers[('encoder', 'head_gate')] = next_name('conv2d')
   for i in (1, 2, 3):
     for path in (('project',), ('se', 'reduce'), ('se', 'expand'), ('conv',)):
-      layers[(f'up{i}',) + path] = next_name('conv2d')
-    layers[(f'up{i}', 'depthwise')] = next_name('depthwise_conv2d')
-  layers[('segment',)] = 'segment'
+      layers[('decoder', f'up{i}') + path] = next_name('conv2d')
+    layers[('decoder', f'up{i}', 'depthwise')] = next_name('depthwise_conv2d')
+  layers[('decoder', 'segment')] = 'segment'
   return layers
 
 
