@@ -21,6 +21,9 @@ Whole real photos of people enter too, as random crops and as cut-outs pasted li
   photos shipped with scikit-image, matplotlib and Debian's ViSP sample data, and colour photos
   of people shipped as sample, test or demo images in four PyPI packages and an npm package
   (`PACKAGE_PHOTOS`).
+Held out (`HELD_OUT_PEOPLE_PHOTOS`): ten more real photos of people shipped in packages (full
+figure, sport, back views, patterned clothes, close-ups) that no config uses in any role;
+experiments/eval_real.py scores runs on them against the reference model.
 Every example says which: `label_source` is 'gt' when its mask is all ground truth and 'pseudo'
 when any of it comes from the reference model, so evaluation can score ground truth alone.
 
