@@ -28,7 +28,10 @@ def get_config() -> ml_collections.ConfigDict:
       num_classes=1,
       up_kernel_size=3,
       head_filters=16,
-      encoder='unet',            # 'unet' (from scratch) or 'vgg19' (ImageNet VGG19, nst_flax)
+      # 'unet' (from scratch), 'vgg19' (ImageNet VGG19, nst_flax), 'efficientnet_lite0' or
+      # 'mediapipe_selfie' (the encoder of MediaPipe's person-segmentation network).
+      encoder='unet',
+      decoder='unet',            # 'mediapipe_selfie': that network's own decoder (the whole net)
   ))
 
   # Data through tensorflow-datasets; see unet_flax/input_pipeline.py and docs/DATA.md.

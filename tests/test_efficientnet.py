@@ -93,7 +93,7 @@ def test_unet_with_efficientnet_encoder(imagenet_params):
   assert models.param_count(params['encoder']) == 54_048
   assert models.param_count(params) == 107_041
   assert 'skip0' in params and 'batch_stats' not in variables     # level 0: trained from scratch
-  pretrained = models.pretrained_encoder_params(model)['encoder']
+  pretrained = models.pretrained_params(model)['encoder']
   shapes = lambda tree: jax.tree.map(lambda x: x.shape, tree)
   assert jax.tree.structure(pretrained) == jax.tree.structure(params['encoder'])
   assert shapes(pretrained) == shapes(params['encoder'])

@@ -100,10 +100,10 @@ def test_vgg19_encoder_unet_uses_the_pretrained_trunk(monkeypatch):
   assert sorted(encoder) == ['block1_conv1', 'block1_conv2', 'block2_conv1', 'block2_conv2',
                              'block3_conv1', 'block3_conv2', 'block3_conv3', 'block3_conv4',
                              'input_norm']                    # nothing past block3_conv4
-  # pretrained_encoder_params picks exactly those layers out of the weights module's params.
+  # pretrained_params picks exactly those layers out of the weights module's params.
   fake = vgg.init_params(image_size=32)
   monkeypatch.setattr('nst_flax.weights.load_vgg19_params', lambda *a, **k: fake)
-  pretrained = models.pretrained_encoder_params(model)['encoder']
+  pretrained = models.pretrained_params(model)['encoder']
   assert jax.tree.map(lambda x: x.shape, pretrained) == jax.tree.map(lambda x: x.shape, encoder)
   out = model.apply({'params': {**_init(model, 32)['params'], 'encoder': pretrained}},
                     jnp.ones((1, 40, 24, 3)) * 0.5)
@@ -127,3 +127,58 @@ def test_reshape_max_pool_matches_flax_max_pool_and_its_gradient():
   loss = lambda pool: lambda x: jnp.sum(jnp.sin(pool(x)))
   np.testing.assert_allclose(jax.grad(loss(lambda x: vgg.pool2x2(x, 'max')))(x),
                              jax.grad(loss(lambda x: nn.max_pool(x, (2, 2), strides=(2, 2))))(x))
+
+
+def test_mediapipe_selfie_encoder_unet_shapes_and_parameter_count():
+  from unet_flax import mediapipe_selfie
+  model = models.create_model(dict(encoder='mediapipe_selfie', base_filters=16, depth=5,
+                                   head_filters=16, dropout=0.0))
+  variables = jax.eval_shape(lambda: _init(model, 64))
+  encoder = jax.eval_shape(lambda: mediapipe_selfie.SelfieEncoder().init(
+      jax.random.key(0), jnp.zeros((1, 64, 64, 3))))['params']
+  shapes = lambda tree: jax.tree.map(lambda x: x.shape, tree)
+  assert shapes(variables['params']['encoder']) == shapes(encoder)  # the released encoder, whole
+  assert models.param_count(variables['params']['encoder']) == 98_576
+  assert models.param_count(variables['params']) == 821_377
+  out = jax.eval_shape(lambda: model.apply(_init(model, 64), jnp.zeros((2, 80, 48, 3))))
+  assert out.shape == (2, 80, 48, 1)
+  with pytest.raises(ValueError, match='depth=6'):
+    models.create_model(dict(encoder='mediapipe_selfie', depth=6))
+
+
+def test_whole_mediapipe_selfie_network_is_the_released_layout():
+  from unet_flax import mediapipe_selfie
+  model = models.create_model(dict(encoder='mediapipe_selfie', decoder='mediapipe_selfie',
+                                   depth=5))
+  params = jax.eval_shape(lambda: _init(model, 64))['params']
+  released = jax.eval_shape(lambda: mediapipe_selfie.SelfieSegmentation().init(
+      jax.random.key(0), jnp.zeros((1, 64, 64, 3))))['params']
+  assert jax.tree.map(lambda x: x.shape, params) == jax.tree.map(lambda x: x.shape, released)
+  assert sorted(params) == ['decoder', 'encoder']
+  assert models.param_count(params) == mediapipe_selfie.NUM_PARAMS == 106_401
+  for bad in (dict(decoder='mediapipe_selfie', depth=5),
+              dict(encoder='mediapipe_selfie', decoder='mediapipe_selfie', depth=4)):
+    with pytest.raises(ValueError, match="decoder='mediapipe_selfie' needs"):
+      models.create_model(bad)
+  with pytest.raises(ValueError, match='config.model.decoder'):
+    models.create_model(dict(decoder='vgg19'))
+
+
+@pytest.mark.network
+def test_whole_mediapipe_selfie_network_with_released_weights_is_the_port():
+  from skimage import data
+  from unet_flax import mediapipe_selfie
+  model = models.create_model(dict(encoder='mediapipe_selfie', decoder='mediapipe_selfie',
+                                   depth=5))
+  params = models.pretrained_params(model)
+  x = jax.image.resize(jnp.asarray(data.astronaut(), jnp.float32) / 255, (256, 256, 3),
+                       'linear')[None]
+  got = model.apply({'params': params}, x)
+  want = mediapipe_selfie.SelfieSegmentation().apply({'params': params}, x)
+  np.testing.assert_array_equal(got, want)
+  assert 0.3 < float((jax.nn.sigmoid(got) > 0.5).mean()) < 0.8   # the astronaut, not all or none
+  # The encoder-only U-Net takes the same encoder subtree.
+  unet = models.create_model(dict(encoder='mediapipe_selfie', depth=5))
+  encoder_only = models.pretrained_params(unet)
+  assert list(encoder_only) == ['encoder']
+  jax.tree.map(np.testing.assert_array_equal, encoder_only['encoder'], params['encoder'])

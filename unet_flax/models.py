@@ -17,6 +17,14 @@ strides 2, 4, 8, 16, 32 (16, 24, 40, 112, 320 channels; the deepest is the bottl
 is 2..6. It has no stride-1 features: level 0's skip is a from-scratch ConvBlock on the image
 (`skip0`, a decoder-side parameter that trains while the encoder is frozen).
 
+`encoder='mediapipe_selfie'` uses the encoder of MediaPipe's selfie segmentation network
+(`unet_flax.mediapipe_selfie`, trained on a large person-segmentation set: its features already
+know people). Levels 1..depth-1 take its skip points at strides 2, 4, 8 (16, 16, 24 channels) and,
+for the bottleneck at stride 16, its encoder output and head together (32 + 128 channels), so depth
+is 2..5; level 0's skip is `skip0`, as for EfficientNet. `decoder='mediapipe_selfie'` (with that
+encoder and depth 5) replaces the U-Net decoder and head by the network's own decoder: the whole
+released network, params {'encoder', 'decoder'}, fine-tuned from its released weights.
+
 The model takes RGB images in [0, 1] and returns logits; `jax.nn.sigmoid` of channel 0 is the
 person probability.
 """
@@ -32,6 +40,7 @@ import numpy as np
 
 from nst_flax import vgg
 from unet_flax import efficientnet
+from unet_flax import mediapipe_selfie
 
 Array = jax.Array
 
@@ -131,8 +140,11 @@ class UNet(nn.Module):
     up_kernel_size: kernel size of the stride-2 transposed convs.
     head_filters: filters of the extra 3x3 conv before the 1x1 output conv (0 disables it).
     encoder: 'unet' (from-scratch conv blocks), 'vgg19' (the ImageNet VGG19 trunk under
-      params['encoder'], Keras layer names) or 'efficientnet_lite0' (ImageNet EfficientNet-Lite0
-      under params['encoder']); load the pretrained ones with `pretrained_encoder_params`.
+      params['encoder'], Keras layer names), 'efficientnet_lite0' (ImageNet EfficientNet-Lite0
+      under params['encoder']) or 'mediapipe_selfie' (the person-segmentation encoder of
+      MediaPipe's selfie network); load the pretrained ones with `pretrained_params`.
+    decoder: 'unet' (the levels above) or 'mediapipe_selfie' (that network's own decoder, with
+      its encoder: the whole released network; base_filters, head_filters and dropout unused).
   """
   base_filters: int = 32
   depth: int = 5
@@ -143,13 +155,19 @@ class UNet(nn.Module):
   up_kernel_size: int = 3
   head_filters: int = 32
   encoder: str = 'unet'
+  decoder: str = 'unet'
 
   @nn.compact
   def __call__(self, x: Array, train: bool = False) -> Array:
+    if self.decoder == 'mediapipe_selfie':
+      features = mediapipe_selfie.SelfieEncoder(name='encoder')(x)
+      return mediapipe_selfie.SelfieDecoder(name='decoder')(features)
     if self.encoder == 'vgg19':
       x, skips = self._vgg19_encoder(x)
     elif self.encoder == 'efficientnet_lite0':
       x, skips = self._efficientnet_encoder(x, train)
+    elif self.encoder == 'mediapipe_selfie':
+      x, skips = self._mediapipe_selfie_encoder(x, train)
     else:
       x, skips = self._unet_encoder(x, train)
     for level in reversed(range(self.depth - 1)):
@@ -180,6 +198,17 @@ class UNet(nn.Module):
     skip0 = ConvBlock(self.base_filters, self.batch_norm, name='skip0')(x, train)
     return features[-1], [skip0] + features[:-1]
 
+  def _mediapipe_selfie_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
+    features = mediapipe_selfie.SelfieEncoder(name='encoder')(x)
+    levels = [features['stride2'], features['stride4'], features['stride8'],
+              jnp.concatenate([features['stride16'], features['head']], axis=-1)]
+    levels = levels[:self.depth - 1]
+    # Normalised per level, as for the ImageNet encoders (the head's ReLU outputs run large).
+    levels = [nn.LayerNorm(name=f'encoder_norm{level}')(f)
+              for level, f in enumerate(levels, start=1)]
+    skip0 = ConvBlock(self.base_filters, self.batch_norm, name='skip0')(x, train)
+    return levels[-1], [skip0] + levels[:-1]
+
   def _unet_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
     skips = []
     for level in range(self.depth):
@@ -196,7 +225,9 @@ class UNet(nn.Module):
 
 # The encoders `create_model` accepts, and the most levels each can feed (None: any).
 ENCODER_MAX_DEPTH = {'unet': None, 'vgg19': len(VGG19_LEVEL_LAYERS),
-                     'efficientnet_lite0': efficientnet.MAX_LEVELS + 1}
+                     'efficientnet_lite0': efficientnet.MAX_LEVELS + 1,
+                     'mediapipe_selfie': 5}
+DECODERS = ('unet', 'mediapipe_selfie')
 
 
 def model_config_dict(model_config) -> dict:
@@ -226,14 +257,29 @@ def create_model(model_config) -> UNet:
   depth, max_depth = cfg.get('depth', 5), ENCODER_MAX_DEPTH[encoder]
   if max_depth and not 2 <= depth <= max_depth:
     raise ValueError(f'config.model.depth={depth}: the {encoder} encoder has 2..{max_depth} levels')
+  decoder = cfg.get('decoder', 'unet')
+  if decoder not in DECODERS:
+    raise ValueError(f'config.model.decoder={decoder!r}: expected one of '
+                     f'{", ".join(map(repr, DECODERS))}')
+  if decoder == 'mediapipe_selfie' and (encoder != 'mediapipe_selfie' or depth != 5):
+    raise ValueError(f"config.model.decoder='mediapipe_selfie' needs "
+                     f"encoder='mediapipe_selfie' and depth=5 (the whole network), got "
+                     f'encoder={encoder!r}, depth={depth}')
   return UNet(**cfg)
 
 
-def pretrained_encoder_params(model: UNet, source: str = 'default') -> dict | None:
-  """{'encoder': ImageNet params} for the layers `model` uses (None for 'unet').
+def pretrained_params(model: UNet, source: str = 'default') -> dict | None:
+  """{'encoder': pretrained params} for the layers `model` uses (None for 'unet'), and
+  {'decoder': ...} too for the whole MediaPipe selfie network.
 
-  The tree matches `model.init(...)['params']['encoder']` exactly.
+  Each subtree matches the one of `model.init(...)['params']` exactly.
   """
+  if model.encoder == 'mediapipe_selfie':
+    params = (mediapipe_selfie.load_params(verbose=False) if source == 'default'
+              else mediapipe_selfie.params_from_tflite(source))
+    if model.decoder == 'mediapipe_selfie':
+      return params
+    return {'encoder': params['encoder']}
   if model.encoder == 'efficientnet_lite0':
     params = efficientnet.load_params(source, verbose=False)
     return {'encoder': efficientnet.feature_params(params, model.depth - 1)}

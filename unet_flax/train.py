@@ -289,7 +289,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                len(eval_split))
 
   model = models.create_model(config.model)
-  pretrained = models.pretrained_encoder_params(model)
+  pretrained = models.pretrained_params(model)
   tx = create_optimizer(config.optimizer, config.num_train_steps, pretrained is not None)
   schedule = create_schedule(config.optimizer, config.num_train_steps)
   frozen_steps = config.optimizer.encoder_frozen_steps if pretrained is not None else 0
