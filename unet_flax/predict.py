@@ -34,13 +34,14 @@ def predict_mask(model: models.UNet, variables: dict, images: jax.Array) -> jax.
   return jax.nn.sigmoid(logits[:, :h, :w, :1])
 
 
-# A U-Net with an ImageNet-trained encoder sees a photo near the scale at which its encoder
-# learned objects rather than at its training size (a from-scratch U-Net only knows the scale of
-# its training images): with its long side at 160 and at 224 px, the probabilities averaged.
-# (Stop 10 chose 224 alone on the labelme photos held out of one run. On dataset 6.0.0's six
-# held-out runs and main job, adding 160 left held-out IoU where it was and cut the runs that
-# call over 2% of a photo without people person from 4 of 7 to 1 of 7; experiments/README.md.)
+# A U-Net with a pretrained encoder sees a photo near the scale at which its encoder learned
+# rather than at its training size (a from-scratch U-Net only knows the scale of its training
+# images): an ImageNet encoder with the photo's long side at 160 and at 224 px, the probabilities
+# averaged (on person_composite 6.0.0's held-out runs, adding 160 to 224 kept held-out IoU and cut
+# the false positives on photos without people; experiments/README.md); MediaPipe's
+# person-segmentation encoder, released for 256 x 256 inputs, at MEDIAPIPE_PHOTO_SIDES.
 IMAGENET_PHOTO_SIDES = (160, 224)
+MEDIAPIPE_PHOTO_SIDES = (384,)
 
 
 def parse_sides(values: Sequence[str] | str) -> list[int]:
@@ -87,6 +88,8 @@ class Segmenter:
   @property
   def photo_sides(self) -> tuple[int, ...]:
     """The long sides (pixels) at which `photo_probability` shows a photo by default."""
+    if self.model.encoder == 'mediapipe_selfie':
+      return MEDIAPIPE_PHOTO_SIDES
     if self.model.encoder != 'unet':
       return IMAGENET_PHOTO_SIDES
     return (max(self.train_image_size, 32),)
