@@ -2,7 +2,9 @@
 
 Layout of a workdir:
   config.json        the run's full config (written once; a resumed run must match its model)
-  checkpoints/<step> the last `keep_checkpoints` train states (params + optimizer), for resuming
+  checkpoints/<step> the last `keep_checkpoints` train states (params + optimizer), for resuming,
+                     each with the training loader's iterator state (`loader/`, one JSON file per
+                     JAX process, written by Grain's orbax handler)
   best/<step>        the inference variables of the best evaluation by validation IoU, with the
                      model config and metrics as JSON, so `load_best` needs nothing else
 
@@ -30,7 +32,15 @@ def train_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
       max_to_keep=keep, create=True, cleanup_tmp_directories=True)
   return ocp.CheckpointManager(
       os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR), options=options,
-      item_names=('state',))
+      item_names=('state', 'loader'))
+
+
+def has_loader_state(manager: ocp.CheckpointManager, step: int) -> bool:
+  """Whether checkpoint `step` holds this process's loader state (not in checkpoints written
+  before the loader's state was saved, nor for another number of processes)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  name = f'process_{jax.process_index()}-of-{jax.process_count()}.json'
+  return (manager.directory / str(step) / 'loader' / name).exists()
 
 
 def best_manager(workdir: str, read_only: bool = False) -> ocp.CheckpointManager:

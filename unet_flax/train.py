@@ -18,6 +18,7 @@ from typing import Any
 from absl import logging
 import flax
 from flax.training import train_state
+import grain
 import jax
 from jax.sharding import NamedSharding, PartitionSpec as P
 import jax.numpy as jnp
@@ -77,7 +78,8 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
     raise ValueError(f'config.optimizer.ema_decay={ema_decay}: expected 0 (off) or a decay in '
                      '(0, 1)')
   input_pipeline.Augmentation.from_config(config.data)
-  models.create_model(config.model)  # unknown keys, encoder, depth: before the workdir is touched
+  # Unknown keys, encoder, depth, dtype: before the workdir is touched.
+  models.create_model(config.model, config.get('dtype', 'float32'))
 
 
 def check_workdir(workdir: str) -> None:
@@ -288,7 +290,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   logging.info('Data: %s, %d train / %d eval examples', config.data.name, len(train_split),
                len(eval_split))
 
-  model = models.create_model(config.model)
+  model = models.create_model(config.model, config.get('dtype', 'float32'))
   pretrained = models.pretrained_encoder_params(model)
   tx = create_optimizer(config.optimizer, config.num_train_steps, pretrained is not None)
   schedule = create_schedule(config.optimizer, config.num_train_steps)
@@ -304,10 +306,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   train_ckpt = checkpoints.train_manager(workdir, config.keep_checkpoints)
   best_ckpt = checkpoints.best_manager(workdir)
   start_step = train_ckpt.latest_step() or 0
+  train_sides = input_pipeline.train_sides(config.data)
+  # Grain's sharding by JAX process: this process reads only its rows of every global batch.
+  shard = grain.sharding.ShardByJaxProcess()
+  batches = input_pipeline.train_batches(
+      train_split, start_step, config.batch_size, train_sides, config.seed,
+      input_pipeline.Augmentation.from_config(config.data), config.data.get('worker_count', 0),
+      shard.shard_index, shard.shard_count)
   if start_step:
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
     state = train_ckpt.restore(start_step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract)))['state']
+    if checkpoints.has_loader_state(train_ckpt, start_step):
+      train_ckpt.restore(start_step, args=ocp.args.Composite(
+          loader=grain.checkpoint.CheckpointRestore(batches)))
+      if batches.step != start_step:
+        raise ValueError(f'{train_ckpt.directory}/{start_step}/loader: the loader state is at '
+                         f'step {batches.step}; expected {start_step}, the train state\'s step')
+    else:  # Saved before the loader's state was, or by another number of processes.
+      logging.info('No loader state for this process in checkpoint %d: the loader starts at its '
+                   'step', start_step)
     logging.info('Resumed from %s at step %d', train_ckpt.directory, start_step)
 
   # -- Steps ----------------------------------------------------------------------------------
@@ -324,16 +342,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   from flax.metrics import tensorboard  # pylint: disable=g-import-not-at-top
   writer = tensorboard.SummaryWriter(os.path.join(workdir, 'tensorboard'))
   metrics_path = os.path.join(workdir, 'metrics.jsonl')
-  train_sides = input_pipeline.train_sides(config.data)
-  batches = input_pipeline.train_batches(
-      train_split, start_step, config.batch_size, train_sides, config.seed,
-      input_pipeline.Augmentation.from_config(config.data))
   metadata = {'model': config.model.to_dict(), 'image_size': config.data.image_size,
               'train_image_sizes': list(train_sides),
               'data': config.data.name, 'builder_config': config.data.get('builder_config')}
 
   def save_train_checkpoint(step: int, force: bool = False) -> None:
-    train_ckpt.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)),
+    train_ckpt.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), loader=grain.checkpoint.CheckpointSave(batches)),
                     force=force)
 
   def run_evaluation(step: int) -> dict:
@@ -357,10 +372,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     step_fn = jit_train_step(freeze_encoder)
     compiled = {}
     for side in train_sides:
-      abstract_batch = jax.tree.map(
-          lambda x: jax.ShapeDtypeStruct((config.batch_size,) + x.shape[1:], x.dtype,
-                                         sharding=data_sharding),
-          input_pipeline.train_batch(train_split, 0, 1, side, config.seed, False))
+      abstract_batch = {
+          k: jax.ShapeDtypeStruct((config.batch_size, side, side, channels), jnp.float32,
+                                  sharding=data_sharding)
+          for k, channels in (('image', 3), ('mask', 1))}
       compiled[side] = step_fn.lower(state, abstract_batch).compile()
     return compiled
 
@@ -417,6 +432,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     raise
   finally:
     progress.close()
+    batches.close()
 
   if eval_metrics is None:  # Nothing left to train: a finished run, re-run. Report its result.
     logging.info('Run already complete at step %d; evaluating it again', start_step)
