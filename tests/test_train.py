@@ -235,6 +235,19 @@ def test_cli_bad_values_fail_before_touching_the_workdir(tiny_data_dir, tmp_path
   assert not os.path.exists(tmp_path / 'w2')
 
 
+def test_cli_incomplete_multi_process_flags_are_one_clear_line(tmp_path):
+  workdir = ['--workdir', str(tmp_path / 'w')]
+  line = _single_error_line(_cli(['--coordinator_address=localhost:1234', '--process_id=0']
+                                 + workdir))
+  assert '--coordinator_address=localhost:1234 needs --num_processes' in line
+  line = _single_error_line(_cli(['--coordinator_address=localhost:1234', '--num_processes=2',
+                                  '--process_id=2'] + workdir))
+  assert '--process_id=2: expected 0..1' in line
+  line = _single_error_line(_cli(['--num_processes=2', '--process_id=1'] + workdir))
+  assert 'need --coordinator_address' in line
+  assert not os.path.exists(tmp_path / 'w')
+
+
 def test_resuming_with_another_model_is_refused_and_keeps_the_checkpoints(tiny_config, tmp_path):
   workdir = str(tmp_path / 'run')
   tiny_config.num_train_steps = 3

@@ -83,8 +83,9 @@ def load_best(workdir: str) -> tuple[dict, dict]:
   return dict(restored['variables']), dict(restored['metadata'])
 
 
-def write_or_check_config(workdir: str, config_dict: dict) -> None:
-  """Writes config.json on the first run; on a resumed run, checks the model is the same one."""
+def write_or_check_config(workdir: str, config_dict: dict, write: bool = True) -> None:
+  """Writes config.json on the first run; on a resumed run, checks the model is the same one.
+  `write`: False on processes other than 0, which only check."""
   path = os.path.join(workdir, CONFIG_FILE)
   if os.path.exists(path):
     with open(path) as f:
@@ -102,6 +103,8 @@ def write_or_check_config(workdir: str, config_dict: dict) -> None:
           f'{"> 0" if keeps_average[0] else "= 0"}; its checkpoints '
           f'{"hold" if keeps_average[0] else "lack"} the parameter average, so resume it with '
           'the same setting or use a new --workdir')
+  if not write:
+    return
   tmp = path + '.tmp'
   with open(tmp, 'w') as f:
     json.dump(config_dict, f, indent=2, sort_keys=True)

@@ -35,6 +35,8 @@ import numpy as np
 from PIL import Image
 
 DATASET_NAMES = ("person_composite", "person_folder", "coco_person")
+# Whose labels an example has ('' for evaluation padding), sorted.
+LABEL_SOURCES = ("", "gt", "pseudo")
 
 
 def _get(cfg, key, default=None):
