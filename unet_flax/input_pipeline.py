@@ -15,6 +15,8 @@
   grayscale_prob: float = 0.0    share of training examples shown in grey (no colour cue)
   worker_count: int = 0          Grain worker processes decoding and augmenting training batches
                                  (0: threads of the training process)
+  keep_without_people: float = 1 coco_person: share of the images without people kept (both
+                                 splits; all images with people are kept)
 
 Batches are pure functions of (seed, step), so a resumed run sees exactly the batches an
 uninterrupted one would; the loader's iterator state is saved with every train checkpoint
@@ -80,14 +82,15 @@ class Split:
   """
 
   def __init__(self, source, name: str, convert: Callable[[dict], dict] | None = None,
-               raw_source=None):
+               raw_source=None, indices: np.ndarray | None = None):
     self._source = source          # decoded TFDS data source (all features)
     self._raw_source = raw_source  # optional RAW_BYTES data source of the same split
     self._convert = convert
+    self._indices = indices        # the source's examples this split keeps (None: all)
     self.name = name
 
   def __len__(self) -> int:
-    return len(self._source)
+    return len(self._source) if self._indices is None else len(self._indices)
 
   def __getitem__(self, i: int) -> dict:
     n = len(self)
@@ -95,6 +98,8 @@ class Split:
     if not -n <= i < n:
       raise IndexError(f"index {i} out of range for split {self.name} of {n} examples")
     i %= n
+    if self._indices is not None:
+      i = int(self._indices[i])
     if self._raw_source is not None:
       return _decode_png_example(self._raw_source[i])
     if self._convert is not None:
@@ -105,7 +110,7 @@ class Split:
 
   def raw(self, i: int) -> dict:
     """The underlying TFDS example (all features), e.g. `id`, `person_ids`, `background_id`."""
-    return self._source[int(i)]
+    return self._source[int(i) if self._indices is None else int(self._indices[int(i)])]
 
   def __repr__(self):
     return f"Split({self.name}, {len(self)} examples)"
@@ -174,13 +179,29 @@ def get_splits(data_config) -> tuple[Split, Split]:
   if name == "coco_person":
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     from unet_flax.datasets import coco_person  # pylint: disable=g-import-not-at-top
+    share = float(_get(data_config, "keep_without_people", 1.0))
+    if not 0.0 <= share <= 1.0:
+      raise ValueError(f"data.keep_without_people={share}; expected a share in [0, 1] of the "
+                       "images without people to keep")
+    # array_record: the random-access format (tfds.data_source would prepare TFRecord files,
+    # which it then cannot read by index).
+    builder = tfds.builder(coco_person.COCO_NAME, data_dir=data_dir, file_format="array_record")
+    _prepare_builder(builder)
     out = []
     for split in (train_split, eval_split):
-      source = tfds.data_source(coco_person.COCO_NAME, split=split, data_dir=data_dir)
+      source = builder.as_data_source(split=split)
       if len(source) == 0:
         raise ValueError(f"{coco_person.COCO_NAME}: split {split!r} is empty; expected at least "
                          "one example")
-      out.append(Split(source, f"{coco_person.COCO_NAME}:{split}", coco_person.to_example))
+      indices = None
+      if share < 1.0:
+        # The labels alone, without decoding the images (one pass over the split's records).
+        labels = builder.as_data_source(split=split, decoders={
+            "image": tfds.decode.SkipDecoding(), "panoptic_image": tfds.decode.SkipDecoding()})
+        indices = coco_person.kept_indices(
+            [labels[i]["panoptic_objects"]["label"] for i in range(len(labels))], share)
+      out.append(Split(source, f"{coco_person.COCO_NAME}:{split}", coco_person.to_example,
+                       indices=indices))
     return tuple(out)
 
   raise ValueError(f"unknown data.name {name!r}; expected one of {', '.join(DATASET_NAMES)}")
