@@ -21,6 +21,7 @@ ENTRY_POINTS = [
     (['experiments/measure_vmap_seeds.py'], ['--seeds', '--cells']),
     (['benchmarks/nst_step.py'], ['--sizes', '--steps']),
     (['benchmarks/unet_train_step.py'], ['--sizes', '--models', '--cores']),
+    (['benchmarks/input_pipeline.py'], ['--sizes', '--workers', '--kinds', '--seconds']),
 ]
 
 

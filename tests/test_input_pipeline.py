@@ -283,3 +283,20 @@ def test_memory_stays_bounded_on_a_split_larger_than_the_loader_may_hold():
   grown = rss_mb() - before
   loader.close()
   assert grown < 150, f"memory grew {grown:.0f} MB over two epochs of a 600 MB split"
+
+
+def test_colour_jitter_equals_brightness_then_contrast_then_saturation():
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (3, 5, 7, 3), dtype=np.uint8)
+  jitter = rng.uniform(0.9, 1.1, (3, 3))
+  jitter[1, 2] = 0.0  # grey
+  x = images.astype(np.float64) / 255
+  luma = np.array([0.299, 0.587, 0.114])
+  want = []
+  for img, (b, c, s) in zip(x, jitter):
+    img = img * b
+    img = (img - (img @ luma).mean()) * c + (img @ luma).mean()
+    img = s * img + (1 - s) * (img @ luma)[..., None]
+    want.append(np.clip(img, 0, 1))
+  np.testing.assert_allclose(input_pipeline._to_float(images, jitter), want, atol=1e-5)
+  np.testing.assert_allclose(input_pipeline._to_float(images, None), x, atol=1e-7)
