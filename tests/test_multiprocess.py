@@ -95,3 +95,17 @@ def test_two_processes_train_like_one_and_resume_after_sigkill(tiny_data_dir, tm
   summaries = [json.load(open(os.path.join(d, 'summary.json'))) for d in (single, multi)]
   assert summaries[1]['devices'] == 4
   assert abs(summaries[1]['eval']['iou'] - summaries[0]['eval']['iou']) < 1e-5
+
+
+def test_initialize_distributed_from_flags_or_on_a_multi_host_tpu_slice(monkeypatch):
+  from unet_flax import runtime
+  calls = []
+  monkeypatch.setattr(jax.distributed, 'initialize', lambda *args: calls.append(args))
+  monkeypatch.delenv('TPU_WORKER_HOSTNAMES', raising=False)
+  assert not runtime.initialize_distributed() and calls == []   # one process: nothing to start
+  assert runtime.initialize_distributed('host0:1234', 4, 3)
+  monkeypatch.setenv('TPU_WORKER_HOSTNAMES', 't1v-0,t1v-1')      # a 2-host TPU slice
+  assert runtime.initialize_distributed()
+  assert calls == [('host0:1234', 4, 3), ()]                     # JAX finds its TPU peers itself
+  monkeypatch.setenv('TPU_WORKER_HOSTNAMES', 't1v-0')            # a single-host TPU VM
+  assert not runtime.initialize_distributed() and len(calls) == 2
