@@ -17,6 +17,9 @@ INSTALL_REQUIRES = [
     # (JAX does the compute) and keeps TF off the accelerators.
     "tensorflow-cpu==2.21.0",
     "array-record>=0.8",
+    # The input pipeline: the JAX ecosystem's loader (worker processes, sharding by JAX process,
+    # iterator state saved in orbax checkpoints).
+    "grain==0.2.18",
     # tensorflow-datasets imports this backport but declares it only for Python < 3.9.
     "importlib_resources>=6",
     "tensorboard>=2.16",

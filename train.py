@@ -3,7 +3,11 @@ r"""Trains the person-segmentation U-Net.
   python train.py --config configs/unet_person.py --workdir workdirs/unet_person
 
 Any config key can be overridden, e.g. `--config.num_train_steps=300`. Running the same command
-again resumes from the last checkpoint in --workdir. The logic lives in
+again resumes from the last checkpoint in --workdir.
+
+On several hosts, run it once per host with the same flags: on a Cloud TPU pod slice the processes
+find each other; elsewhere add `--coordinator_address=HOST0:PORT --num_processes=N
+--process_id=I` (I = 0..N-1; process 0 writes the logs, images and summaries). The logic lives in
 `unet_flax.train.train_and_evaluate(config, workdir)`.
 """
 import os
@@ -17,6 +21,10 @@ from ml_collections import config_flags
 
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', 'workdirs/unet_person', 'Directory for checkpoints, logs and images.')
+flags.DEFINE_string('coordinator_address', None,
+                    'host:port of process 0, for a run on several processes (not on TPU pods).')
+flags.DEFINE_integer('num_processes', None, 'Number of processes of a multi-process run.')
+flags.DEFINE_integer('process_id', None, 'Index of this process, 0..num_processes-1.')
 config_flags.DEFINE_config_file(
     'config', os.path.join(os.path.dirname(os.path.abspath(__file__)), 'configs', 'unet_person.py'),
     'Training configuration file.', lock_config=True)
@@ -52,6 +60,11 @@ def main(argv):
   except Exception as e:  # A config file that is missing or does not load.
     _fail(str(e).splitlines()[0] + ' ' + ' '.join(str(e).splitlines()[1:]))
   from unet_flax import runtime
+  try:
+    runtime.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
+                                   FLAGS.process_id)
+  except ValueError as e:
+    _fail(e)
   runtime.setup()
   from unet_flax import train
   try:

@@ -47,6 +47,7 @@ def get_config() -> ml_collections.ConfigDict:
       augment=True,
       crop_min_area=0.6,         # the train-time random resized crop keeps 60-100% of the area
       grayscale_prob=0.0,        # share of training examples shown in grey
+      worker_count=0,            # Grain worker processes for training batches (0: in-process)
   ))
 
   config.batch_size = 16        # global batch, split over all devices
@@ -71,6 +72,9 @@ def get_config() -> ml_collections.ConfigDict:
       ema_decay=0.0,
   ))
   config.loss = ml_collections.ConfigDict(dict(bce_weight=1.0, dice_weight=1.0))
+  # Compute dtype: 'float32' | 'bfloat16' (TPUs, recent GPUs). Parameters, the optimizer state and
+  # the loss stay float32 either way.
+  config.dtype = 'float32'
 
   config.log_every_steps = 50
   config.eval_every_steps = 250

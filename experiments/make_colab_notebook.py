@@ -97,6 +97,7 @@ n = jax.device_count()
 config = unet_config.get_config()
 config.batch_size = 16 * n        # 16 images per core, split along the mesh's 'data' axis
 config.eval_batch_size = 8 * n
+config.dtype = 'bfloat16'         # bfloat16 compute; parameters, optimizer and loss in float32
 config.data.data_dir = DATA_DIR
 if SMOKE:   # seconds on a CPU
   config.model.update(base_filters=8, depth=3, head_filters=8)

@@ -86,16 +86,20 @@ def test_interrupted_grid_continues_where_it_stopped(tiny_data_dir, tmp_path, mo
   workdir = str(tmp_path / 'runs')
 
   # Interrupted (Ctrl-C) inside the second run, after its step-2 checkpoint.
-  batches, starts = input_pipeline.train_batches, []
+  batches, next_batch = input_pipeline.train_batches, input_pipeline.TrainBatches.__next__
+  starts = []
 
-  def interrupted_batches(split, start_step, *args, **kwargs):
+  def recorded_batches(split, start_step, *args, **kwargs):
     starts.append(start_step)
-    for step, batch in enumerate(batches(split, start_step, *args, **kwargs), start_step + 1):
-      if len(starts) == 2 and step == 4:
-        raise KeyboardInterrupt
-      yield batch
+    return batches(split, start_step, *args, **kwargs)
 
-  monkeypatch.setattr(input_pipeline, 'train_batches', interrupted_batches)
+  def interrupted_next(loader):
+    if len(starts) == 2 and loader.step + 1 == 4:
+      raise KeyboardInterrupt
+    return next_batch(loader)
+
+  monkeypatch.setattr(input_pipeline, 'train_batches', recorded_batches)
+  monkeypatch.setattr(input_pipeline.TrainBatches, '__next__', interrupted_next)
   first = _CountingTrainer()
   with pytest.raises(KeyboardInterrupt):
     ablate_unet.run_grid(config, workdir, train_fn=first, log=lambda _: None)

@@ -10,7 +10,8 @@ from conftest import REPO
 
 # (command after `python`, flags its help must name)
 ENTRY_POINTS = [
-    (['train.py'], ['--config', '--workdir']),
+    (['train.py'], ['--config', '--workdir', '--coordinator_address', '--num_processes',
+                    '--process_id']),
     (['stylize.py'], ['--content', '--style', '--unet', '--mode', '--config']),
     (['-m', 'nst_flax'], ['--content', '--style', '--out', '--config']),
     (['experiments/ablate_unet.py'], ['--config', '--results', '--workdir']),
@@ -20,6 +21,7 @@ ENTRY_POINTS = [
     (['experiments/measure_vmap_seeds.py'], ['--seeds', '--cells']),
     (['benchmarks/nst_step.py'], ['--sizes', '--steps']),
     (['benchmarks/unet_train_step.py'], ['--sizes', '--models', '--cores']),
+    (['benchmarks/input_pipeline.py'], ['--sizes', '--workers', '--kinds', '--seconds']),
 ]
 
 

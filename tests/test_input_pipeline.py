@@ -1,5 +1,7 @@
 """Tests of unet_flax.input_pipeline: determinism in (seed, step), epochs, eval padding."""
 import itertools
+import json
+import os
 
 import ml_collections
 import numpy as np
@@ -202,3 +204,99 @@ def test_pipeline_on_tiny_composite(tiny_data_dir):  # conftest.py builds it onc
   assert 0.0 < b["mask"].mean() < 0.9
   n = sum(int(e["valid"].sum()) for e in input_pipeline.eval_batches(val, 5, 48))
   assert n == len(val) == 16
+
+
+def test_loader_state_restores_the_stream_exactly_also_with_another_worker_count():
+  split = FakeSplit(10)
+  loader = input_pipeline.train_batches(split, 0, 4, 16, 5, True)
+  expected = [input_pipeline.train_batch(split, s, 4, 16, 5, True) for s in range(5)]
+  for s in range(3):
+    np.testing.assert_array_equal(next(loader)["image"], expected[s]["image"])
+  state = loader.get_state()
+  loader.close()
+  assert json.loads(state)["step"] == 3
+  # Restored into a fresh loader (as orbax's Grain handler does), or into one with 2 worker
+  # processes, whose Grain state cannot take this one's: both continue at step 3.
+  for workers in (0, 2):
+    resumed = input_pipeline.train_batches(split, 0, 4, 16, 5, True, worker_count=workers)
+    resumed.set_state(state)
+    resumed.start_prefetch()
+    for s in (3, 4):
+      batch = next(resumed)
+      np.testing.assert_array_equal(batch["image"], expected[s]["image"])
+      np.testing.assert_array_equal(batch["mask"], expected[s]["mask"])
+    resumed.close()
+  with pytest.raises(ValueError, match=r"data.worker_count=-1; expected 0"):
+    input_pipeline.train_batches(split, 0, 4, 16, 5, True, worker_count=-1)
+
+
+def test_each_process_reads_only_its_rows_of_the_global_batch():
+  class Counting(FakeSplit):
+    def __init__(self, n):
+      super().__init__(n)
+      self.reads = []
+
+    def __getitem__(self, i):
+      self.reads.append(i)
+      return super().__getitem__(i)
+
+  whole = input_pipeline.train_batch(FakeSplit(10), 2, 6, 16, 0, True)
+  parts = []
+  for p in range(3):
+    split = Counting(10)
+    parts.append(input_pipeline.train_dataset(split, 6, 16, 0, True, p, 3)[2])
+    assert len(split.reads) == 2  # 2 of the 6 examples
+  for k in whole:
+    np.testing.assert_array_equal(np.concatenate([part[k] for part in parts]), whole[k])
+  with pytest.raises(ValueError, match=r"config.batch_size=6 over 4 processes"):
+    input_pipeline.train_dataset(FakeSplit(10), 6, 16, 0, True, 0, 4)
+  batches = [list(input_pipeline.eval_batches(FakeSplit(10), 4, 8, p, 2)) for p in range(2)]
+  whole = list(input_pipeline.eval_batches(FakeSplit(10), 4, 8))
+  for a, b, w in zip(*batches, whole):
+    for k in w:
+      np.testing.assert_array_equal(np.concatenate([a[k], b[k]]), w[k])
+
+
+def test_memory_stays_bounded_on_a_split_larger_than_the_loader_may_hold():
+  # 600 examples of 512x512 decode to 600 MB; two epochs through the loader must hold only its
+  # buffers (a few batches), not the split.
+  def rss_mb():
+    with open("/proc/self/statm") as f:
+      return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+  class Large:
+    name = "large"
+
+    def __len__(self):
+      return 600
+
+    def __getitem__(self, i):
+      image = np.full((512, 512, 3), i % 256, np.uint8)
+      return {"image": image, "mask": (image[..., :1] > 128).astype(np.uint8),
+              "label_source": "gt"}
+
+  loader = input_pipeline.train_batches(Large(), 0, 20, 32, 0, False)
+  next(loader)
+  before = rss_mb()
+  for _ in range(59):
+    next(loader)
+  grown = rss_mb() - before
+  loader.close()
+  assert grown < 150, f"memory grew {grown:.0f} MB over two epochs of a 600 MB split"
+
+
+def test_colour_jitter_equals_brightness_then_contrast_then_saturation():
+  rng = np.random.default_rng(0)
+  images = rng.integers(0, 256, (3, 5, 7, 3), dtype=np.uint8)
+  jitter = rng.uniform(0.9, 1.1, (3, 3))
+  jitter[1, 2] = 0.0  # grey
+  x = images.astype(np.float64) / 255
+  luma = np.array([0.299, 0.587, 0.114])
+  want = []
+  for img, (b, c, s) in zip(x, jitter):
+    img = img * b
+    img = (img - (img @ luma).mean()) * c + (img @ luma).mean()
+    img = s * img + (1 - s) * (img @ luma)[..., None]
+    want.append(np.clip(img, 0, 1))
+  np.testing.assert_allclose(input_pipeline._to_float(images, jitter), want, atol=1e-5)
+  np.testing.assert_allclose(input_pipeline._to_float(images, None), x, atol=1e-7)

@@ -101,14 +101,14 @@ _KILL_AT_STEP = textwrap.dedent('''
     runtime.setup()
     config = tiny_unet_config({data_dir!r})
     config.num_train_steps = 10
+    config.data.worker_count = int(sys.argv[2])
     kill_at = int(sys.argv[1])
-    batches = input_pipeline.train_batches
-    def killing_batches(split, start_step, *args, **kwargs):
-      for step, batch in enumerate(batches(split, start_step, *args, **kwargs), start_step + 1):
-        if step == kill_at:  # SIGKILL: no handler runs, an async checkpoint save may be in flight.
-          os.kill(os.getpid(), signal.SIGKILL)
-        yield batch
-    input_pipeline.train_batches = killing_batches
+    next_batch = input_pipeline.TrainBatches.__next__
+    def killing_next(batches):
+      if batches.step + 1 == kill_at:  # SIGKILL: no handler runs, a save may be in flight.
+        os.kill(os.getpid(), signal.SIGKILL)
+      return next_batch(batches)
+    input_pipeline.TrainBatches.__next__ = killing_next
     train.train_and_evaluate(config, {workdir!r})
 ''')
 
@@ -133,11 +133,25 @@ def test_sigkilled_run_resumes_to_the_same_parameters(tiny_config, tmp_path):
 
   script = _KILL_AT_STEP.format(tests=os.path.join(REPO, 'tests'), workdir=killed_dir,
                                 data_dir=tiny_config.data.data_dir)
-  # Killed right after the step-3 save was started, then again after the step-6 save.
-  for kill_at in (4, 7):
-    result = subprocess.run([sys.executable, '-c', script, str(kill_at)], cwd=REPO,
+  # Killed right after the step-3 save was started, then again after the step-6 save; the
+  # second run reads with 2 Grain worker processes, so it restores the loader state of an
+  # in-process loader (and saves a state with the workers' positions, which the last run, in
+  # process again, restarts from its step).
+  for kill_at, workers in ((4, 0), (7, 2)):
+    result = subprocess.run([sys.executable, '-c', script, str(kill_at), str(workers)], cwd=REPO,
                             capture_output=True, text=True)
     assert result.returncode == -9, result.stderr[-2000:]
+  # Every complete checkpoint holds the loader's state at its step (a save in flight at a kill
+  # may not have completed, so which runs wrote them varies).
+  manager = checkpoints.train_manager(killed_dir, keep=10)
+  saved_steps = manager.all_steps()
+  manager.close()
+  assert saved_steps
+  for step in saved_steps:
+    loader_state = json.load(open(os.path.join(killed_dir, 'checkpoints', str(step), 'loader',
+                                               'process_0-of-1.json')))
+    assert loader_state['step'] == step
+    assert loader_state['worker_count'] in {3: (0, 2), 6: (2,)}[step]
   summary = train.train_and_evaluate(tiny_config, killed_dir)   # the same job, run again
   assert summary['step'] == 10
   jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7),
@@ -221,6 +235,19 @@ def test_cli_bad_values_fail_before_touching_the_workdir(tiny_data_dir, tmp_path
   assert not os.path.exists(tmp_path / 'w2')
 
 
+def test_cli_incomplete_multi_process_flags_are_one_clear_line(tmp_path):
+  workdir = ['--workdir', str(tmp_path / 'w')]
+  line = _single_error_line(_cli(['--coordinator_address=localhost:1234', '--process_id=0']
+                                 + workdir))
+  assert '--coordinator_address=localhost:1234 needs --num_processes' in line
+  line = _single_error_line(_cli(['--coordinator_address=localhost:1234', '--num_processes=2',
+                                  '--process_id=2'] + workdir))
+  assert '--process_id=2: expected 0..1' in line
+  line = _single_error_line(_cli(['--num_processes=2', '--process_id=1'] + workdir))
+  assert 'need --coordinator_address' in line
+  assert not os.path.exists(tmp_path / 'w')
+
+
 def test_resuming_with_another_model_is_refused_and_keeps_the_checkpoints(tiny_config, tmp_path):
   workdir = str(tmp_path / 'run')
   tiny_config.num_train_steps = 3
@@ -254,3 +281,29 @@ def test_evaluate_scores_ground_truth_and_pseudo_labels_apart(tiny_config):
   assert summary['gt_iou'] == pytest.approx(3 * 32 / (3 * 64 + 3 * 64))
   assert summary['pseudo_iou'] == pytest.approx(0.5)
   assert summary['empty_image_foreground'] == 1.0 and summary['gt_empty_image_foreground'] == 1.0
+
+
+def test_bfloat16_compute_keeps_float32_parameters_and_the_loss_within_2_percent(tiny_config,
+                                                                                 tmp_path):
+  tiny_config.num_train_steps = 50
+  tiny_config.log_every_steps = 10
+  tiny_config.eval_every_steps = tiny_config.checkpoint_every_steps = 50
+  losses = {}
+  for dtype in ('float32', 'bfloat16'):
+    tiny_config.dtype = dtype
+    workdir = str(tmp_path / dtype)
+    train.train_and_evaluate(tiny_config, workdir)
+    records = [json.loads(l) for l in open(os.path.join(workdir, 'metrics.jsonl'))]
+    losses[dtype] = [r['loss'] for r in records if r['split'] == 'train']
+    manager = checkpoints.train_manager(workdir, keep=10)
+    state = manager.restore(50, args=ocp.args.Composite(state=ocp.args.StandardRestore()))['state']
+    manager.close()
+    assert {str(x.dtype) for x in jax.tree.leaves(state['params'])} == {'float32'}
+    assert {str(x.dtype) for x in jax.tree.leaves(state['opt_state'])
+            if np.ndim(x)} == {'float32'}
+  f32, bf16 = losses['float32'][-1], losses['bfloat16'][-1]
+  assert losses['float32'] != losses['bfloat16']          # bf16 really computed
+  assert abs(bf16 - f32) / f32 < 0.02, losses
+  tiny_config.dtype = 'float16'
+  with pytest.raises(ValueError, match=r"config.dtype='float16': expected one of 'float32', "):
+    train.validate_config(tiny_config, 1)

@@ -2,7 +2,9 @@
 
 Layout of a workdir:
   config.json        the run's full config (written once; a resumed run must match its model)
-  checkpoints/<step> the last `keep_checkpoints` train states (params + optimizer), for resuming
+  checkpoints/<step> the last `keep_checkpoints` train states (params + optimizer), for resuming,
+                     each with the training loader's iterator state (`loader/`, one JSON file per
+                     JAX process, written by Grain's orbax handler)
   best/<step>        the inference variables of the best evaluation by validation IoU, with the
                      model config and metrics as JSON, so `load_best` needs nothing else
 
@@ -30,7 +32,15 @@ def train_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
       max_to_keep=keep, create=True, cleanup_tmp_directories=True)
   return ocp.CheckpointManager(
       os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR), options=options,
-      item_names=('state',))
+      item_names=('state', 'loader'))
+
+
+def has_loader_state(manager: ocp.CheckpointManager, step: int) -> bool:
+  """Whether checkpoint `step` holds this process's loader state (not in checkpoints written
+  before the loader's state was saved, nor for another number of processes)."""
+  import jax  # pylint: disable=g-import-not-at-top
+  name = f'process_{jax.process_index()}-of-{jax.process_count()}.json'
+  return (manager.directory / str(step) / 'loader' / name).exists()
 
 
 def best_manager(workdir: str, read_only: bool = False) -> ocp.CheckpointManager:
@@ -73,8 +83,9 @@ def load_best(workdir: str) -> tuple[dict, dict]:
   return dict(restored['variables']), dict(restored['metadata'])
 
 
-def write_or_check_config(workdir: str, config_dict: dict) -> None:
-  """Writes config.json on the first run; on a resumed run, checks the model is the same one."""
+def write_or_check_config(workdir: str, config_dict: dict, write: bool = True) -> None:
+  """Writes config.json on the first run; on a resumed run, checks the model is the same one.
+  `write`: False on processes other than 0, which only check."""
   path = os.path.join(workdir, CONFIG_FILE)
   if os.path.exists(path):
     with open(path) as f:
@@ -92,6 +103,8 @@ def write_or_check_config(workdir: str, config_dict: dict) -> None:
           f'{"> 0" if keeps_average[0] else "= 0"}; its checkpoints '
           f'{"hold" if keeps_average[0] else "lack"} the parameter average, so resume it with '
           'the same setting or use a new --workdir')
+  if not write:
+    return
   tmp = path + '.tmp'
   with open(tmp, 'w') as f:
     json.dump(config_dict, f, indent=2, sort_keys=True)

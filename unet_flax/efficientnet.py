@@ -31,6 +31,7 @@ score lower: torchvision's mean/std normalisation 0.763 / 0.823, PyTorch's symme
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import flax.linen as nn
 import jax
@@ -94,17 +95,18 @@ class MBConv(nn.Module):
   kernel_size: int
   stride: int
   features: int
+  dtype: Any = None  # compute dtype (None: that of the inputs and parameters)
 
   @nn.compact
   def __call__(self, x: Array) -> Array:
     inputs, cin = x, x.shape[-1]
     hidden = cin * self.expand
     if self.expand != 1:
-      x = nn.relu6(nn.Conv(hidden, (1, 1), name='expand')(x))
+      x = nn.relu6(nn.Conv(hidden, (1, 1), dtype=self.dtype, name='expand')(x))
     k = self.kernel_size
     x = nn.relu6(nn.Conv(hidden, (k, k), strides=self.stride, padding='SAME',
-                         feature_group_count=hidden, name='depthwise')(x))
-    x = nn.Conv(self.features, (1, 1), name='project')(x)
+                         feature_group_count=hidden, dtype=self.dtype, name='depthwise')(x))
+    x = nn.Conv(self.features, (1, 1), dtype=self.dtype, name='project')(x)
     if self.stride == 1 and cin == self.features:
       x = x + inputs
     return x
@@ -118,17 +120,19 @@ class EfficientNetLite0(nn.Module):
   the stem and the blocks up to FEATURE_BLOCKS[L - 1] (which are then all the parameters).
   """
   num_classes: int = NUM_CLASSES
+  dtype: Any = None  # compute dtype (None: that of the inputs and parameters)
 
   @nn.compact
   def __call__(self, x: Array, num_levels: int | None = None) -> Array | list[Array]:
     if num_levels is not None and not 1 <= num_levels <= MAX_LEVELS:
       raise ValueError(f'num_levels={num_levels}: expected 1..{MAX_LEVELS}')
     blocks = BLOCKS if num_levels is None else BLOCKS[:FEATURE_BLOCKS[num_levels - 1] + 1]
-    x = nn.relu6(nn.Conv(STEM_FEATURES, (3, 3), strides=2, padding='SAME', name='stem')(
+    x = nn.relu6(nn.Conv(STEM_FEATURES, (3, 3), strides=2, padding='SAME', dtype=self.dtype,
+                         name='stem')(
         preprocess(x)))
     features = []
     for i, (expand, kernel, stride, _, cout, _) in enumerate(blocks):
-      x = MBConv(expand, kernel, stride, cout, name=f'block{i}')(x)
+      x = MBConv(expand, kernel, stride, cout, self.dtype, name=f'block{i}')(x)
       if i in FEATURE_BLOCKS:
         features.append(x)
     if num_levels is not None:

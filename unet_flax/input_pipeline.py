@@ -1,4 +1,4 @@
-"""Input pipeline for person segmentation: TFDS datasets -> random-access splits -> numpy batches.
+"""Input pipeline for person segmentation: TFDS array_record data sources -> Grain -> numpy batches.
 
 `config.data` keys (see configs/unet_person.py):
   name: 'person_composite' | 'person_folder' | 'coco_person'
@@ -13,25 +13,32 @@
   augment: bool                  train-time random resized crop + horizontal flip + colour jitter
   crop_min_area: float = 0.6     the random resized crop keeps crop_min_area-1 of the image's area
   grayscale_prob: float = 0.0    share of training examples shown in grey (no colour cue)
+  worker_count: int = 0          Grain worker processes decoding and augmenting training batches
+                                 (0: threads of the training process)
+  keep_without_people: float = 1 coco_person: share of the images without people kept (both
+                                 splits; all images with people are kept)
 
 Batches are pure functions of (seed, step), so a resumed run sees exactly the batches an
-uninterrupted one would. All bad data raises `ValueError` with one line naming the file/key/value.
+uninterrupted one would; the loader's iterator state is saved with every train checkpoint
+(`TrainBatches`). With several JAX processes each reads only its rows of every global batch.
+All bad data raises `ValueError` with one line naming the file/key/value.
 """
 from __future__ import annotations
 
-import collections
-import concurrent.futures
 import dataclasses
 import io
+import json
 import os
-import queue
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 import numpy as np
 from PIL import Image
 
 DATASET_NAMES = ("person_composite", "person_folder", "coco_person")
+# Whose labels an example has ('' for evaluation padding), sorted.
+LABEL_SOURCES = ("", "gt", "pseudo")
 
 
 def _get(cfg, key, default=None):
@@ -69,22 +76,21 @@ class Split:
   """Random-access view of one split, backed by a `tfds` array_record data source.
 
   `split[i]` -> {'image': uint8[H,W,3], 'mask': uint8[H,W,1] in {0,1}, 'label_source': str}.
-  Decoded examples are kept in memory up to `cache_bytes` (the embedded dataset fits easily), so
-  from the second epoch on reading costs nothing.
+  Nothing is cached: every read decodes the example again, so memory stays bounded by the
+  loader's buffers however large the split (COCO's 118k JPEGs). Picklable, for Grain's worker
+  processes.
   """
 
   def __init__(self, source, name: str, convert: Callable[[dict], dict] | None = None,
-               raw_source=None, cache_bytes: int = 1 << 30):
+               raw_source=None, indices: np.ndarray | None = None):
     self._source = source          # decoded TFDS data source (all features)
     self._raw_source = raw_source  # optional RAW_BYTES data source of the same split
     self._convert = convert
-    self._cache: dict[int, dict] = {}
-    self._cache_left = cache_bytes
-    self._lock = threading.Lock()
+    self._indices = indices        # the source's examples this split keeps (None: all)
     self.name = name
 
   def __len__(self) -> int:
-    return len(self._source)
+    return len(self._source) if self._indices is None else len(self._indices)
 
   def __getitem__(self, i: int) -> dict:
     n = len(self)
@@ -92,49 +98,19 @@ class Split:
     if not -n <= i < n:
       raise IndexError(f"index {i} out of range for split {self.name} of {n} examples")
     i %= n
-    ex = self._cache.get(i)
-    if ex is not None:
-      return ex
+    if self._indices is not None:
+      i = int(self._indices[i])
     if self._raw_source is not None:
-      ex = _decode_png_example(self._raw_source[i])
-    elif self._convert is not None:
-      ex = self._convert(self._source[i])
-    else:
-      raw = self._source[i]
-      ex = {"image": np.asarray(raw["image"]), "mask": np.asarray(raw["mask"]),
+      return _decode_png_example(self._raw_source[i])
+    if self._convert is not None:
+      return self._convert(self._source[i])
+    raw = self._source[i]
+    return {"image": np.asarray(raw["image"]), "mask": np.asarray(raw["mask"]),
             "label_source": _text(raw.get("label_source", "gt"))}
-    nbytes = ex["image"].nbytes + ex["mask"].nbytes
-    with self._lock:
-      if nbytes <= self._cache_left and i not in self._cache:
-        self._cache[i] = ex
-        self._cache_left -= nbytes
-    return ex
-
-  def preload(self, background: bool = True) -> bool:
-    """Decodes every example into the cache if the whole split fits (estimated from example 0);
-    in a daemon thread by default. Returns whether preloading started."""
-    n = len(self)
-    if n == 0:
-      return False
-    first = self[0]
-    if (first["image"].nbytes + first["mask"].nbytes) * n * 1.25 > self._cache_left:
-      return False
-
-    def run():
-      for i in range(n):
-        if self._cache_left <= 0:
-          return
-        self[i]
-
-    if background:
-      threading.Thread(target=run, name=f"preload:{self.name}", daemon=True).start()
-    else:
-      run()
-    return True
 
   def raw(self, i: int) -> dict:
     """The underlying TFDS example (all features), e.g. `id`, `person_ids`, `background_id`."""
-    return self._source[int(i)]
+    return self._source[int(i) if self._indices is None else int(self._indices[int(i)])]
 
   def __repr__(self):
     return f"Split({self.name}, {len(self)} examples)"
@@ -159,9 +135,6 @@ def _splits_from_builder(builder, train_split, eval_split, label):
     raw_source = builder.as_data_source(
         split=split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
     out.append(Split(source, f"{label}:{split}", raw_source=raw_source))
-  # Small datasets (the embedded one: ~120 MB decoded) are decoded once, in the background, so
-  # that even the first epoch reads from memory.
-  out[0].preload()
   return tuple(out)
 
 
@@ -206,13 +179,29 @@ def get_splits(data_config) -> tuple[Split, Split]:
   if name == "coco_person":
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     from unet_flax.datasets import coco_person  # pylint: disable=g-import-not-at-top
+    share = float(_get(data_config, "keep_without_people", 1.0))
+    if not 0.0 <= share <= 1.0:
+      raise ValueError(f"data.keep_without_people={share}; expected a share in [0, 1] of the "
+                       "images without people to keep")
+    # array_record: the random-access format (tfds.data_source would prepare TFRecord files,
+    # which it then cannot read by index).
+    builder = tfds.builder(coco_person.COCO_NAME, data_dir=data_dir, file_format="array_record")
+    _prepare_builder(builder)
     out = []
     for split in (train_split, eval_split):
-      source = tfds.data_source(coco_person.COCO_NAME, split=split, data_dir=data_dir)
+      source = builder.as_data_source(split=split)
       if len(source) == 0:
         raise ValueError(f"{coco_person.COCO_NAME}: split {split!r} is empty; expected at least "
                          "one example")
-      out.append(Split(source, f"{coco_person.COCO_NAME}:{split}", coco_person.to_example))
+      indices = None
+      if share < 1.0:
+        # The labels alone, without decoding the images (one pass over the split's records).
+        labels = builder.as_data_source(split=split, decoders={
+            "image": tfds.decode.SkipDecoding(), "panoptic_image": tfds.decode.SkipDecoding()})
+        indices = coco_person.kept_indices(
+            [labels[i]["panoptic_objects"]["label"] for i in range(len(labels))], share)
+      out.append(Split(source, f"{coco_person.COCO_NAME}:{split}", coco_person.to_example,
+                       indices=indices))
     return tuple(out)
 
   raise ValueError(f"unknown data.name {name!r}; expected one of {', '.join(DATASET_NAMES)}")
@@ -246,6 +235,7 @@ def _check_example(ex: dict, where: str):
 
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_PIXEL_CHUNK = 1 << 15
 
 
 @dataclasses.dataclass(frozen=True)
@@ -298,13 +288,24 @@ def _to_float(images: np.ndarray, jitter: np.ndarray | None) -> np.ndarray:
     x *= np.float32(1.0 / 255.0)
     return x.reshape(images.shape)
   b, c, s = (jitter[:, i].astype(np.float32) for i in range(3))
-  mean_grey = (x @ _LUMA).mean(axis=1) / 255.0                                   # [B]
+  # Channel means through contiguous reductions (rows, then columns): x.mean(axis=1) over the
+  # pixels reduces a strided axis, 30x slower.
+  bsz, h, w = images.shape[:3]
+  channel_means = images.reshape(bsz, h, w * 3).sum(axis=1, dtype=np.float64).reshape(
+      bsz, w, 3).sum(axis=1) / (h * w)
+  mean_grey = (channel_means @ _LUMA / 255.0).astype(np.float32)                 # [B]
   eye = np.eye(3, dtype=np.float32)[None]
   sat = s[:, None, None] * eye + (1.0 - s)[:, None, None] * np.ones((1, 3, 1), np.float32) * _LUMA
   mats = (b * c / 255.0)[:, None, None] * np.swapaxes(sat, 1, 2)                 # [B,3,3]
-  offset = ((1.0 - c) * b * mean_grey).astype(np.float32)[:, None, None]
-  out = np.matmul(x, mats.astype(np.float32))
-  out += offset
+  out = np.empty_like(x)
+  # 2-D products on contiguous matrices, in chunks of pixels: numpy's batched matmul takes a
+  # ~100x slower strided path for the transposed matrices, and above ~100k pixels the BLAS
+  # starts threads that, beside the loader's own, made a 512x512 image take 65 ms, not 0.7.
+  for i in range(bsz):
+    m = np.ascontiguousarray(mats[i], np.float32)
+    for start in range(0, x.shape[1], _PIXEL_CHUNK):
+      np.matmul(x[i, start:start + _PIXEL_CHUNK], m, out=out[i, start:start + _PIXEL_CHUNK])
+  out += ((1.0 - c) * b * mean_grey).astype(np.float32)[:, None, None]          # offset
   np.clip(out, 0.0, 1.0, out=out)
   return out.reshape(images.shape)
 
@@ -324,60 +325,181 @@ def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None,
   return image, mask, bcs
 
 
-_POOL = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool():
-  """Small thread pool for per-example decoding/resizing (PIL and numpy release the GIL)."""
-  global _POOL
-  with _POOL_LOCK:
-    if _POOL is None:
-      _POOL = concurrent.futures.ThreadPoolExecutor(
-          max_workers=max(1, min(4, os.cpu_count() or 1)), thread_name_prefix="input_pipeline")
-  return _POOL
-
-
-def _make_batch(split, indices, size: int, rngs,
-                augmentation: Augmentation | None = None) -> tuple[np.ndarray, np.ndarray]:
-  bsz = len(indices)
-  images = np.zeros((bsz, size, size, 3), np.uint8)
-  masks = np.zeros((bsz, size, size, 1), np.uint8)
-  results = list(_pool().map(lambda a: _load_resized(split, a[0], size, a[1], augmentation),
-                             zip(indices, rngs)))
-  for j, (image, mask, _) in enumerate(results):
-    images[j], masks[j] = image, mask
-  jitter = None
-  if any(r[2] is not None for r in results):
-    jitter = np.stack([r[2] if r[2] is not None else np.ones(3) for r in results])
-  return _to_float(images, jitter), masks.astype(np.float32)
-
-
 # ----------------------------------------------------------------------------------------------
-# Batches.
-
-_PERM_CACHE: "collections.OrderedDict[tuple, np.ndarray]" = collections.OrderedDict()
-_PERM_LOCK = threading.Lock()
-
-
-def _epoch_permutation(seed: int, epoch: int, n: int) -> np.ndarray:
-  key = (seed, epoch, n)
-  with _PERM_LOCK:
-    perm = _PERM_CACHE.get(key)
-    if perm is None:
-      perm = np.random.default_rng([seed, epoch]).permutation(n)
-      _PERM_CACHE[key] = perm
-      while len(_PERM_CACHE) > 4:
-        _PERM_CACHE.popitem(last=False)
-  return perm
+# Batches: Grain datasets. The training stream is a sequence of global positions
+# g = step * batch_size + j; position g holds example order[g], where `order` is Grain's
+# epoch-wise shuffle of the split (a new permutation each epoch, seeded by `seed`), augmented
+# with a generator seeded by (seed, step, j). Sub-batches of batch_size / P consecutive positions
+# are dealt round-robin to the P processes (Grain's sharding by JAX process), so process p holds
+# rows [p*B/P, (p+1)*B/P) of every global batch, reads only those examples, and the global batch
+# is the same for any process count.
 
 
-def train_indices(n: int, step: int, batch_size: int, seed: int) -> np.ndarray:
-  """Dataset indices of the batch at global step `step` (epoch-wise permutations, seeded by
-  (seed, epoch)); batches may straddle an epoch boundary."""
-  positions = step * batch_size + np.arange(batch_size)
-  epochs, offsets = np.divmod(positions, n)
-  return np.array([_epoch_permutation(seed, int(e), n)[o] for e, o in zip(epochs, offsets)])
+def _check_split(split):
+  if len(split) == 0:
+    raise ValueError(f"{getattr(split, 'name', 'split')}: split is empty; expected at least one "
+                     "example")
+
+
+def _check_shard(batch_size: int, shard_index: int, shard_count: int, key: str):
+  if shard_count < 1 or not 0 <= shard_index < shard_count or batch_size % shard_count:
+    raise ValueError(f"{key}={batch_size} over {shard_count} processes (this is process "
+                     f"{shard_index}); expected a positive multiple of the process count")
+
+
+def _read_options(worker_count: int):
+  import grain  # pylint: disable=g-import-not-at-top
+  # Threads of the reading process (each worker, or this one): batches in flight at once. The
+  # buffer (in batches) bounds the memory the loader holds, whatever the split's size.
+  threads = 1 if worker_count else max(1, min(4, os.cpu_count() or 1))
+  return grain.ReadOptions(num_threads=threads, prefetch_buffer_size=max(2, threads))
+
+
+@dataclasses.dataclass(frozen=True)
+class _TrainExample:
+  """(global position, example index) -> the processed training example (picklable, for Grain's
+  worker processes)."""
+  split: Any
+  batch_size: int
+  sides: tuple[int, ...]
+  seed: int
+  augmentation: Augmentation | None
+
+  def __call__(self, position: int, index: int) -> dict:
+    step, j = divmod(int(position), self.batch_size)
+    rng = np.random.default_rng([self.seed, step, j]) if self.augmentation else None
+    image, mask, jitter = _load_resized(self.split, index, batch_side(self.sides, step, self.seed),
+                                        rng, self.augmentation)
+    return {"image": _to_float(image[None], None if jitter is None else jitter[None])[0],
+            "mask": mask.astype(np.float32)}
+
+
+def train_dataset(split, batch_size: int, image_size: int | tuple[int, ...], seed: int,
+                  augment: bool | Augmentation | None, shard_index: int = 0,
+                  shard_count: int = 1):
+  """A `grain.MapDataset` whose element `step` is process `shard_index`'s part (of `shard_count`)
+  of the global training batch at `step`: a pure function of (seed, step).
+
+  `augment`: an Augmentation, True (the default Augmentation) or False / None (none).
+  `image_size`: the side S, or several sides, one of which is drawn per step (`batch_side`).
+  Elements: {'image': float32[B/P,S,S,3] in [0,1], 'mask': float32[B/P,S,S,1] in {0,1}}.
+  """
+  import grain  # pylint: disable=g-import-not-at-top
+  _check_split(split)
+  if not 0 <= seed < 2**32:
+    raise ValueError(f"seed={seed}; expected an integer in [0, 2**32)")
+  _check_shard(batch_size, shard_index, shard_count, "config.batch_size")
+  augmentation = Augmentation() if augment is True else augment or None
+  sides = (int(image_size),) if isinstance(image_size, (int, np.integer)) else tuple(image_size)
+  ds = grain.MapDataset.range(len(split)).shuffle(seed=seed).repeat()
+  ds = ds.map_with_index(_TrainExample(split, batch_size, sides, seed, augmentation))
+  return ds.batch(batch_size // shard_count)[shard_index::shard_count]
+
+
+def train_batch(split, step: int, batch_size: int, image_size: int | tuple[int, ...], seed: int,
+                augment: bool | Augmentation | None) -> dict:
+  """The (whole) batch for global training step `step`, a pure function of (seed, step):
+  {'image': float32[B,S,S,3] in [0,1], 'mask': float32[B,S,S,1] in {0,1}}."""
+  if step < 0:
+    raise ValueError(f"step={step}; expected a non-negative integer")
+  return train_dataset(split, batch_size, image_size, seed, augment)[step]
+
+
+def _exit_with_parent(worker_index: int, worker_count: int) -> None:
+  """Runs in each Grain worker: exits when the training process is gone. A SIGKILLed trainer
+  runs no cleanup, and its workers, blocked on a full queue, would live on (holding its pipes
+  and memory)."""
+  del worker_index, worker_count
+  parent = os.getppid()
+
+  def watch():
+    while os.getppid() == parent:
+      time.sleep(0.5)
+    os._exit(1)  # pylint: disable=protected-access
+
+  threading.Thread(target=watch, name="exit_with_parent", daemon=True).start()
+
+
+class TrainBatches:
+  """This process's training batches at steps start_step, start_step + 1, ..., read by Grain
+  from `train_dataset(...)` with `worker_count` worker processes (0: threads of this process).
+
+  The iterator's state, `get_state()` (JSON bytes: the next step, and Grain's own iterator state
+  with the worker count it belongs to), is saved into orbax checkpoints with
+  `grain.checkpoint.CheckpointSave(batches)` and restored with `CheckpointRestore(batches)`.
+  Grain's state splits the stream by worker, so when the worker count changed between save and
+  restore the stream restarts at the saved step instead: the same batches, since every batch is a
+  pure function of (seed, step).
+  """
+
+  def __init__(self, dataset, start_step: int = 0, worker_count: int = 0):
+    if worker_count < 0:
+      raise ValueError(f"config.data.worker_count={worker_count}; expected 0 (read in this "
+                       "process) or a number of worker processes")
+    self._dataset = dataset
+    self._worker_count = int(worker_count)
+    self.step = int(start_step)          # the step of the next batch
+    self._offset = self.step             # the step Grain's iterator counts from
+    self._grain_state = None             # Grain's iterator state to restore when opened
+    self._iterator = None
+
+  def __iter__(self):
+    return self
+
+  def __next__(self) -> dict:
+    if self._iterator is None:
+      self.start_prefetch()
+    batch = next(self._iterator)
+    self.step += 1
+    return batch
+
+  def start_prefetch(self) -> None:
+    """Opens Grain's iterator (starting its threads or worker processes)."""
+    import grain  # pylint: disable=g-import-not-at-top
+    if self._iterator is not None:
+      return
+    ds = self._dataset[self._offset:].to_iter_dataset(_read_options(self._worker_count))
+    if self._worker_count:
+      from absl import flags  # pylint: disable=g-import-not-at-top
+      if not flags.FLAGS.is_parsed():  # Grain's worker start reads its absl flags.
+        flags.FLAGS.mark_as_parsed()
+      ds = ds.mp_prefetch(grain.MultiprocessingOptions(num_workers=self._worker_count,
+                                                       per_worker_buffer_size=2),
+                          worker_init_fn=_exit_with_parent)
+    self._iterator = iter(ds)
+    if self._grain_state is not None:
+      self._iterator.set_state(self._grain_state)
+
+  def get_state(self) -> bytes:
+    grain_state = (self._iterator.get_state() if self._iterator is not None
+                   else self._grain_state)
+    return json.dumps({"step": self.step, "offset": self._offset,
+                       "worker_count": self._worker_count, "grain": grain_state}).encode()
+
+  def set_state(self, state: bytes) -> None:
+    state = json.loads(state)
+    self.close()
+    self.step = int(state["step"])
+    if state["worker_count"] == self._worker_count and state["grain"] is not None:
+      self._offset, self._grain_state = int(state["offset"]), state["grain"]
+    else:
+      self._offset, self._grain_state = self.step, None
+
+  def close(self) -> None:
+    """Stops Grain's threads and worker processes (reopened by the next `next`)."""
+    if self._iterator is not None:
+      self._grain_state = self._iterator.get_state()
+      if hasattr(self._iterator, "close"):
+        self._iterator.close()
+      self._iterator = None
+
+
+def train_batches(split, start_step: int, batch_size: int, image_size: int | tuple[int, ...],
+                  seed: int, augment: bool | Augmentation | None, worker_count: int = 0,
+                  shard_index: int = 0, shard_count: int = 1) -> TrainBatches:
+  """This process's part of train_batch(split, s, ...) for s = start_step, start_step + 1, ..."""
+  return TrainBatches(train_dataset(split, batch_size, image_size, seed, augment, shard_index,
+                                    shard_count), start_step, worker_count)
 
 
 def train_sides(data_config) -> tuple[int, ...]:
@@ -397,87 +519,32 @@ def batch_side(image_size: int | tuple[int, ...], step: int, seed: int) -> int:
   return int(sides[np.random.default_rng([seed, step]).integers(len(sides))])
 
 
-def train_batch(split, step: int, batch_size: int, image_size: int | tuple[int, ...], seed: int,
-                augment: bool | Augmentation | None) -> dict:
-  """The batch for global training step `step`, a pure function of (seed, step). `augment`:
-  an Augmentation, True (the default Augmentation) or False / None (none). `image_size`: the
-  side S, or several sides, one of which is drawn for this step (`batch_side`).
+@dataclasses.dataclass(frozen=True)
+class _EvalExample:
+  """Position i of the evaluation pass -> example i resized, or zero padding past the end."""
+  split: Any
+  image_size: int
 
-  Returns {'image': float32[B,S,S,3] in [0,1], 'mask': float32[B,S,S,1] in {0,1}}.
-  """
-  n = len(split)
-  if n == 0:
-    raise ValueError(f"{getattr(split, 'name', 'split')}: split is empty; expected at least one "
-                     "example")
-  if step < 0 or seed < 0:
-    raise ValueError(f"step={step}, seed={seed}; expected non-negative integers")
-  indices = train_indices(n, step, batch_size, seed)
-  augmentation = Augmentation() if augment is True else augment or None
-  rngs = [np.random.default_rng([seed, step, j]) if augmentation else None
-          for j in range(batch_size)]
-  images, masks = _make_batch(split, indices, batch_side(image_size, step, seed), rngs,
-                              augmentation)
-  return {"image": images, "mask": masks}
+  def __call__(self, i: int) -> dict:
+    s = self.image_size
+    if i >= len(self.split):
+      return {"image": np.zeros((s, s, 3), np.float32), "mask": np.zeros((s, s, 1), np.float32),
+              "valid": False, "label_source": ""}
+    image, mask, _ = _load_resized(self.split, i, s, None)
+    return {"image": _to_float(image[None], None)[0], "mask": mask.astype(np.float32),
+            "valid": True, "label_source": self.split[i]["label_source"]}
 
 
-def train_batches(split, start_step: int, batch_size: int, image_size: int | tuple[int, ...],
-                  seed: int, augment: bool | Augmentation | None,
-                  prefetch: int = 2) -> Iterator[dict]:
-  """Yields train_batch(split, s, ...) for s = start_step, start_step + 1, ... (prefetched in a
-  background thread; errors there are re-raised here)."""
-  if prefetch <= 0:
-    step = start_step
-    while True:
-      yield train_batch(split, step, batch_size, image_size, seed, augment)
-      step += 1
-
-  q: queue.Queue = queue.Queue(maxsize=prefetch)
-  stop = threading.Event()
-
-  def producer():
-    step = start_step
-    while not stop.is_set():
-      try:
-        item: Any = train_batch(split, step, batch_size, image_size, seed, augment)
-      except BaseException as e:  # pylint: disable=broad-except
-        item = e
-      while not stop.is_set():
-        try:
-          q.put(item, timeout=0.1)
-          break
-        except queue.Full:
-          continue
-      if isinstance(item, BaseException):
-        return
-      step += 1
-
-  thread = threading.Thread(target=producer, name="train_batches", daemon=True)
-  thread.start()
-  try:
-    while True:
-      item = q.get()
-      if isinstance(item, BaseException):
-        raise item
-      yield item
-  finally:
-    stop.set()
-
-
-def eval_batches(split, batch_size: int, image_size: int) -> Iterator[dict]:
-  """One pass over the split in order. The last batch is padded to `batch_size` with zeros and
-  'valid' (bool[B]) marks the real examples; 'label_source' (str[B], '' for padding) says whose
-  labels each example has ('gt' or 'pseudo'), for the host only."""
-  n = len(split)
-  if n == 0:
-    raise ValueError(f"{getattr(split, 'name', 'split')}: split is empty; expected at least one "
-                     "example")
-  for start in range(0, n, batch_size):
-    indices = list(range(start, min(n, start + batch_size)))
-    real_images, real_masks = _make_batch(split, indices, image_size, [None] * len(indices))
-    images = np.zeros((batch_size, image_size, image_size, 3), np.float32)
-    masks = np.zeros((batch_size, image_size, image_size, 1), np.float32)
-    valid = np.zeros((batch_size,), bool)
-    images[:len(indices)], masks[:len(indices)], valid[:len(indices)] = real_images, real_masks, True
-    label_source = np.array([split[i]["label_source"] for i in indices]
-                            + [""] * (batch_size - len(indices)))
-    yield {"image": images, "mask": masks, "valid": valid, "label_source": label_source}
+def eval_batches(split, batch_size: int, image_size: int, shard_index: int = 0,
+                 shard_count: int = 1) -> Iterator[dict]:
+  """One pass over the split in order, this process's rows of each global batch (see
+  train_dataset). The last batch is padded with zeros to `batch_size` and 'valid' (bool[B])
+  marks the real examples; 'label_source' (str[B], '' for padding) says whose labels each
+  example has ('gt' or 'pseudo'), for the host only."""
+  import grain  # pylint: disable=g-import-not-at-top
+  _check_split(split)
+  _check_shard(batch_size, shard_index, shard_count, "config.eval_batch_size")
+  num_batches = -(-len(split) // batch_size)
+  ds = grain.MapDataset.range(num_batches * batch_size).map(_EvalExample(split, image_size))
+  ds = ds.batch(batch_size // shard_count)[shard_index::shard_count]
+  yield from ds.to_iter_dataset(_read_options(0))

@@ -109,14 +109,15 @@ class ConvBlock(nn.Module):
   """Two 3x3 convolutions, each followed by (optional) batch norm and ReLU."""
   features: int
   batch_norm: bool = False
+  dtype: Any = jnp.float32  # compute dtype; parameters are float32
 
   @nn.compact
   def __call__(self, x: Array, train: bool) -> Array:
     for i in range(2):
       x = nn.Conv(self.features, (3, 3), padding='SAME', use_bias=not self.batch_norm,
-                  name=f'conv{i + 1}')(x)
+                  dtype=self.dtype, name=f'conv{i + 1}')(x)
       if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, name=f'bn{i + 1}')(x)
+        x = nn.BatchNorm(use_running_average=not train, dtype=self.dtype, name=f'bn{i + 1}')(x)
       x = nn.relu(x)
     return x
 
@@ -145,6 +146,10 @@ class UNet(nn.Module):
       MediaPipe's selfie network); load the pretrained ones with `pretrained_params`.
     decoder: 'unet' (the levels above) or 'mediapipe_selfie' (that network's own decoder, with
       its encoder: the whole released network; base_filters, head_filters and dropout unused).
+    dtype: the compute dtype (config.dtype: float32, or bfloat16 on TPUs and recent GPUs).
+      Parameters stay float32 (cast for each use) and the logits are returned in float32, so
+      the loss and the optimizer work in float32 either way. (The MediaPipe network's own layers,
+      about 0.1 M parameters, compute in float32.)
   """
   base_filters: int = 32
   depth: int = 5
@@ -156,6 +161,7 @@ class UNet(nn.Module):
   head_filters: int = 32
   encoder: str = 'unet'
   decoder: str = 'unet'
+  dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: Array, train: bool = False) -> Array:
@@ -173,29 +179,33 @@ class UNet(nn.Module):
     for level in reversed(range(self.depth - 1)):
       features = self.base_filters * 2**level
       x = ConvTranspose2x(features, self.up_kernel_size, name=f'upsample{level}')(x)
-      x = jnp.concatenate([x, skips[level]], axis=-1)
-      x = ConvBlock(features, self.batch_norm, name=f'decoder{level}')(x, train)
+      x = jnp.concatenate([x, skips[level].astype(x.dtype)], axis=-1)
+      x = ConvBlock(features, self.batch_norm, self.dtype, name=f'decoder{level}')(x, train)
     if self.head_filters:
-      x = nn.relu(nn.Conv(self.head_filters, (3, 3), padding='SAME', name='head')(x))
-    return nn.Conv(self.num_classes, (1, 1), name='logits')(x)
+      x = nn.relu(nn.Conv(self.head_filters, (3, 3), padding='SAME', dtype=self.dtype,
+                          name='head')(x))
+    logits = nn.Conv(self.num_classes, (1, 1), dtype=self.dtype, name='logits')(x)
+    return logits.astype(jnp.float32)
 
   def _vgg19_encoder(self, x: Array) -> tuple[Array, list[Array]]:
     from nst_flax import weights  # pylint: disable=g-import-not-at-top
     layers = VGG19_LEVEL_LAYERS[:self.depth]
     features = vgg.VGG19(pooling='max', exact_kernel_grads=True, name='encoder')(
-        weights.preprocess(x), layers=layers)
+        weights.preprocess(x).astype(self.dtype), layers=layers)
     # VGG activations run into the hundreds; a LayerNorm per level brings them to the decoder's
     # scale (it is trained with the decoder, also while the encoder is frozen).
-    features = [nn.LayerNorm(name=f'encoder_norm{level}')(features[name])
+    features = [nn.LayerNorm(dtype=self.dtype, name=f'encoder_norm{level}')(features[name])
                 for level, name in enumerate(layers)]
     return features[-1], features[:-1]
 
   def _efficientnet_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
-    features = efficientnet.EfficientNetLite0(name='encoder')(x, num_levels=self.depth - 1)
+    features = efficientnet.EfficientNetLite0(dtype=self.dtype, name='encoder')(
+        x, num_levels=self.depth - 1)
     # Its outputs are linear projections of varying scale: normalised per level, as for VGG.
-    features = [nn.LayerNorm(name=f'encoder_norm{level}')(f)
+    features = [nn.LayerNorm(dtype=self.dtype, name=f'encoder_norm{level}')(f)
                 for level, f in enumerate(features, start=1)]
-    skip0 = ConvBlock(self.base_filters, self.batch_norm, name='skip0')(x, train)
+    skip0 = ConvBlock(self.base_filters, self.batch_norm, self.dtype, name='skip0')(
+        x.astype(self.dtype), train)
     return features[-1], [skip0] + features[:-1]
 
   def _mediapipe_selfie_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
@@ -204,15 +214,18 @@ class UNet(nn.Module):
               jnp.concatenate([features['stride16'], features['head']], axis=-1)]
     levels = levels[:self.depth - 1]
     # Normalised per level, as for the ImageNet encoders (the head's ReLU outputs run large).
-    levels = [nn.LayerNorm(name=f'encoder_norm{level}')(f)
+    levels = [nn.LayerNorm(dtype=self.dtype, name=f'encoder_norm{level}')(f)
               for level, f in enumerate(levels, start=1)]
-    skip0 = ConvBlock(self.base_filters, self.batch_norm, name='skip0')(x, train)
+    skip0 = ConvBlock(self.base_filters, self.batch_norm, self.dtype, name='skip0')(
+        x.astype(self.dtype), train)
     return levels[-1], [skip0] + levels[:-1]
 
   def _unet_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
     skips = []
+    x = x.astype(self.dtype)
     for level in range(self.depth):
-      x = ConvBlock(self.base_filters * 2**level, self.batch_norm, name=f'encoder{level}')(x, train)
+      x = ConvBlock(self.base_filters * 2**level, self.batch_norm, self.dtype,
+                    name=f'encoder{level}')(x, train)
       if self.dropout > 0 and level >= self.depth - self.dropout_levels:
         x = nn.Dropout(self.dropout, deterministic=not train)(x)
       if level < self.depth - 1:
@@ -230,21 +243,31 @@ ENCODER_MAX_DEPTH = {'unet': None, 'vgg19': len(VGG19_LEVEL_LAYERS),
 DECODERS = ('unet', 'mediapipe_selfie')
 
 
+# config.dtype -> the compute dtype; not a config.model key (float32 parameters either way, so
+# a checkpoint serves both).
+COMPUTE_DTYPES = {'float32': jnp.float32, 'bfloat16': jnp.bfloat16}
+_NOT_CONFIG_FIELDS = {'parent', 'name', 'dtype'}
+
+
 def model_config_dict(model_config) -> dict:
   """The model config with every UNet field filled in (so configs written before a field
   existed compare equal to ones that spell out its default)."""
   fields = {k: f.default for k, f in UNet.__dataclass_fields__.items()
-            if k not in ('parent', 'name')}
+            if k not in _NOT_CONFIG_FIELDS}
   return {'name': 'unet', **fields, **dict(model_config)}
 
 
-def create_model(model_config) -> UNet:
-  """Builds the U-Net from `config.model` (an ml_collections.ConfigDict or a plain dict)."""
+def create_model(model_config, dtype: str = 'float32') -> UNet:
+  """Builds the U-Net from `config.model` (an ml_collections.ConfigDict or a plain dict) that
+  computes in `dtype` (config.dtype: 'float32' or 'bfloat16')."""
+  if dtype not in COMPUTE_DTYPES:
+    raise ValueError(f'config.dtype={dtype!r}: expected one of '
+                     f'{", ".join(map(repr, COMPUTE_DTYPES))}')
   cfg = dict(model_config)
   name = cfg.pop('name', 'unet')
   if name != 'unet':
     raise ValueError(f"config.model.name={name!r}: expected 'unet'")
-  fields = set(UNet.__dataclass_fields__) - {'parent', 'name'}
+  fields = set(UNet.__dataclass_fields__) - _NOT_CONFIG_FIELDS
   unknown = sorted(set(cfg) - fields)
   if unknown:
     raise ValueError(f'config.model has unknown keys {unknown}; expected a subset of {sorted(fields)}')
@@ -265,7 +288,7 @@ def create_model(model_config) -> UNet:
     raise ValueError(f"config.model.decoder='mediapipe_selfie' needs "
                      f"encoder='mediapipe_selfie' and depth=5 (the whole network), got "
                      f'encoder={encoder!r}, depth={depth}')
-  return UNet(**cfg)
+  return UNet(**cfg, dtype=COMPUTE_DTYPES[dtype])
 
 
 def pretrained_params(model: UNet, source: str = 'default') -> dict | None:

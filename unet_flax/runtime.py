@@ -1,4 +1,5 @@
 """Process-level setup shared by the command-line entry points."""
+import os
 import sys
 
 HELP_ARGS = ('-h', '-?', '--help', '--helpshort')
@@ -12,6 +13,32 @@ def run_app(main, **kwargs) -> None:
     app.usage(shorthelp=True, writeto_stdout=True)
     sys.exit(0)
   app.run(main, **kwargs)
+
+
+def initialize_distributed(coordinator_address: str | None = None,
+                           num_processes: int | None = None,
+                           process_id: int | None = None) -> bool:
+  """Starts JAX's multi-process runtime when the job runs as several processes (one per host):
+  with an explicit coordinator address (GPU clusters, CPU hosts, localhost tests), or on a
+  multi-host Cloud TPU slice, where JAX finds its peers itself. Must run before JAX touches a
+  device. Returns whether it started; raises ValueError naming the flag that is missing."""
+  import jax
+  if coordinator_address:
+    if num_processes is None or process_id is None:
+      raise ValueError(f'--coordinator_address={coordinator_address} needs --num_processes and '
+                       '--process_id (this process\'s index, 0..num_processes-1)')
+    if not 0 <= process_id < num_processes:
+      raise ValueError(f'--process_id={process_id}: expected 0..{num_processes - 1} for '
+                       f'--num_processes={num_processes}')
+    jax.distributed.initialize(coordinator_address, num_processes, process_id)
+    return True
+  if num_processes not in (None, 1) or process_id not in (None, 0):
+    raise ValueError('--num_processes and --process_id need --coordinator_address (host:port '
+                     'of process 0)')
+  if len(os.environ.get('TPU_WORKER_HOSTNAMES', '').split(',')) > 1:  # a multi-host TPU slice
+    jax.distributed.initialize()
+    return True
+  return False
 
 
 def setup() -> None:

@@ -6,6 +6,11 @@ with a 'data' axis; the train state is replicated, every batch is split along 'd
 pure function of (seed, step) and dropout keys are folded from the step, so a run resumed from a
 checkpoint continues exactly as an uninterrupted one would.
 
+Several processes (one per host; `jax.distributed.initialize` first, see train.py): the mesh spans
+every process's devices, each process reads only its rows of every global batch and puts them in
+with `jax.make_array_from_process_local_data`, orbax saves and restores across processes, and
+logs, images, metrics and summaries are written by process 0 only.
+
 Sections: setup (mesh, data, model, optimizer) | steps | evaluation | the loop.
 """
 from __future__ import annotations
@@ -18,7 +23,9 @@ from typing import Any
 from absl import logging
 import flax
 from flax.training import train_state
+import grain
 import jax
+from jax.experimental import multihost_utils
 from jax.sharding import NamedSharding, PartitionSpec as P
 import jax.numpy as jnp
 import ml_collections
@@ -77,7 +84,8 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
     raise ValueError(f'config.optimizer.ema_decay={ema_decay}: expected 0 (off) or a decay in '
                      '(0, 1)')
   input_pipeline.Augmentation.from_config(config.data)
-  models.create_model(config.model)  # unknown keys, encoder, depth: before the workdir is touched
+  # Unknown keys, encoder, depth, dtype: before the workdir is touched.
+  models.create_model(config.model, config.get('dtype', 'float32'))
 
 
 def check_workdir(workdir: str) -> None:
@@ -206,8 +214,41 @@ def make_eval_step(model: models.UNet):
 
 
 def put_batch(batch: dict, sharding: NamedSharding) -> dict:
-  """Host numpy batch -> global jax.Array split along the mesh's 'data' axis."""
+  """This process's rows of a batch (numpy) -> global jax.Array split along the mesh's 'data'
+  axis."""
   return jax.tree.map(lambda x: jax.make_array_from_process_local_data(sharding, x), batch)
+
+
+def check_process_rows(sharding: NamedSharding, batch_size: int) -> None:
+  """The loader gives process p rows [p*B/P, (p+1)*B/P) of each global batch (Grain's sharding
+  by JAX process); raises ValueError unless those are the rows this process's devices hold."""
+  rows = sorted((s[0].start or 0, s[0].stop or batch_size)
+                for s in sharding.addressable_devices_indices_map((batch_size,)).values())
+  local = batch_size // jax.process_count()
+  expected = (jax.process_index() * local, (jax.process_index() + 1) * local)
+  if (rows[0][0], rows[-1][1]) != expected:
+    raise ValueError(f'process {jax.process_index()} holds rows {rows[0][0]}..{rows[-1][1]} of '
+                     f'the batch on the mesh; expected {expected[0]}..{expected[1]} (the mesh '
+                     'must list each process\'s devices together, in process order)')
+
+
+def host_rows(x) -> np.ndarray:
+  """All rows of a batch-sharded array (jax, or this process's rows as numpy) on every host."""
+  if jax.process_count() == 1:
+    return np.asarray(x)
+  return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+
+
+def _host_strings(x: np.ndarray) -> np.ndarray:
+  """host_rows for this process's rows of a string column (as codes: strings cannot cross)."""
+  if jax.process_count() == 1:
+    return x
+  vocabulary = np.array(input_pipeline.LABEL_SOURCES)
+  codes = np.searchsorted(vocabulary, x).clip(0, len(vocabulary) - 1).astype(np.int32)
+  unknown = sorted(set(x[vocabulary[codes] != x].tolist()))
+  if unknown:
+    raise ValueError(f'label_source {unknown[0]!r}: expected one of {input_pipeline.LABEL_SOURCES}')
+  return vocabulary[host_rows(codes)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -223,16 +264,17 @@ def evaluate(eval_step, variables, split, config, data_sharding, workdir: str | 
   """
   counts = {k: [] for k in ('tp', 'fp', 'fn', 'tn')}
   sources, grid_rows = [], []
-  for batch in input_pipeline.eval_batches(split, config.eval_batch_size, config.data.image_size):
-    valid = batch.pop('valid')
-    sources.append(batch.pop('label_source')[valid])
+  for batch in input_pipeline.eval_batches(split, config.eval_batch_size, config.data.image_size,
+                                           jax.process_index(), jax.process_count()):
+    valid = host_rows(batch.pop('valid'))
+    sources.append(_host_strings(batch.pop('label_source'))[valid])
     batch_counts, probs = eval_step(variables, put_batch(batch, data_sharding))
     for k, v in batch_counts.items():
-      counts[k].append(np.asarray(v)[valid])
+      counts[k].append(host_rows(v)[valid])
     if len(grid_rows) < config.num_eval_images:
-      probs = np.asarray(probs)
+      images, masks, probs = (host_rows(x) for x in (batch['image'], batch['mask'], probs))
       for i in np.flatnonzero(valid)[:config.num_eval_images - len(grid_rows)]:
-        grid_rows.append((batch['image'][i], batch['mask'][i], probs[i]))
+        grid_rows.append((images[i], masks[i], probs[i]))
   counts = {k: np.concatenate(v) for k, v in counts.items()}
   summary, per_image_iou = metrics_lib.summarize(counts)
   sources = np.concatenate(sources)
@@ -243,7 +285,7 @@ def evaluate(eval_step, variables, split, config, data_sharding, workdir: str | 
       if part['num_images'] > part['num_empty_images']:  # IoU/Dice need some person pixels
         keys += ['iou', 'dice']
       summary.update({f'{source}_{k}': part[k] for k in keys})
-  if workdir is not None and grid_rows:
+  if workdir is not None and grid_rows and jax.process_index() == 0:
     visualize.save_mask_grid(os.path.join(workdir, 'eval', f'step_{step:06d}.png'), grid_rows)
   return summary, per_image_iou
 
@@ -253,8 +295,16 @@ def evaluate(eval_step, variables, split, config, data_sharding, workdir: str | 
 # ---------------------------------------------------------------------------------------------
 
 def _append_jsonl(path: str, record: dict) -> None:
-  with open(path, 'a') as f:
-    f.write(json.dumps(record) + '\n')
+  if jax.process_index() == 0:
+    with open(path, 'a') as f:
+      f.write(json.dumps(record) + '\n')
+
+
+class _NoWriter:
+  """The summary writer of processes other than 0: writes nothing."""
+
+  def __getattr__(self, name):
+    return lambda *args, **kwargs: None
 
 
 def _flops(compiled) -> float | None:
@@ -279,16 +329,18 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   mesh = create_mesh()
   validate_config(config, mesh.size)
   check_workdir(workdir)
-  checkpoints.write_or_check_config(workdir, config.to_dict())
+  checkpoints.write_or_check_config(workdir, config.to_dict(), write=jax.process_index() == 0)
   replicated = NamedSharding(mesh, P())
   data_sharding = NamedSharding(mesh, P('data'))
-  logging.info('Devices: %d x %s; mesh %s', mesh.size, jax.devices()[0].platform, dict(mesh.shape))
+  check_process_rows(data_sharding, config.batch_size)
+  logging.info('Devices: %d x %s in %d processes; mesh %s', mesh.size, jax.devices()[0].platform,
+               jax.process_count(), dict(mesh.shape))
 
   train_split, eval_split = input_pipeline.get_splits(config.data)
   logging.info('Data: %s, %d train / %d eval examples', config.data.name, len(train_split),
                len(eval_split))
 
-  model = models.create_model(config.model)
+  model = models.create_model(config.model, config.get('dtype', 'float32'))
   pretrained = models.pretrained_params(model)
   tx = create_optimizer(config.optimizer, config.num_train_steps, pretrained is not None)
   schedule = create_schedule(config.optimizer, config.num_train_steps)
@@ -304,10 +356,26 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   train_ckpt = checkpoints.train_manager(workdir, config.keep_checkpoints)
   best_ckpt = checkpoints.best_manager(workdir)
   start_step = train_ckpt.latest_step() or 0
+  train_sides = input_pipeline.train_sides(config.data)
+  # Grain's sharding by JAX process: this process reads only its rows of every global batch.
+  shard = grain.sharding.ShardByJaxProcess()
+  batches = input_pipeline.train_batches(
+      train_split, start_step, config.batch_size, train_sides, config.seed,
+      input_pipeline.Augmentation.from_config(config.data), config.data.get('worker_count', 0),
+      shard.shard_index, shard.shard_count)
   if start_step:
     abstract = jax.tree.map(ocp.utils.to_shape_dtype_struct, state)
     state = train_ckpt.restore(start_step, args=ocp.args.Composite(
         state=ocp.args.StandardRestore(abstract)))['state']
+    if checkpoints.has_loader_state(train_ckpt, start_step):
+      train_ckpt.restore(start_step, args=ocp.args.Composite(
+          loader=grain.checkpoint.CheckpointRestore(batches)))
+      if batches.step != start_step:
+        raise ValueError(f'{train_ckpt.directory}/{start_step}/loader: the loader state is at '
+                         f'step {batches.step}; expected {start_step}, the train state\'s step')
+    else:  # Saved before the loader's state was, or by another number of processes.
+      logging.info('No loader state for this process in checkpoint %d: the loader starts at its '
+                   'step', start_step)
     logging.info('Resumed from %s at step %d', train_ckpt.directory, start_step)
 
   # -- Steps ----------------------------------------------------------------------------------
@@ -322,18 +390,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   # Imported here: flax's SummaryWriter imports TensorFlow, which the steps do not need, so that
   # `make_train_step` & co. import without it (benchmarks/unet_train_step.py on a JAX-only GPU).
   from flax.metrics import tensorboard  # pylint: disable=g-import-not-at-top
-  writer = tensorboard.SummaryWriter(os.path.join(workdir, 'tensorboard'))
+  writer = (tensorboard.SummaryWriter(os.path.join(workdir, 'tensorboard'))
+            if jax.process_index() == 0 else _NoWriter())
   metrics_path = os.path.join(workdir, 'metrics.jsonl')
-  train_sides = input_pipeline.train_sides(config.data)
-  batches = input_pipeline.train_batches(
-      train_split, start_step, config.batch_size, train_sides, config.seed,
-      input_pipeline.Augmentation.from_config(config.data))
   metadata = {'model': config.model.to_dict(), 'image_size': config.data.image_size,
               'train_image_sizes': list(train_sides),
               'data': config.data.name, 'builder_config': config.data.get('builder_config')}
 
   def save_train_checkpoint(step: int, force: bool = False) -> None:
-    train_ckpt.save(step, args=ocp.args.Composite(state=ocp.args.StandardSave(state)),
+    train_ckpt.save(step, args=ocp.args.Composite(
+        state=ocp.args.StandardSave(state), loader=grain.checkpoint.CheckpointSave(batches)),
                     force=force)
 
   def run_evaluation(step: int) -> dict:
@@ -357,10 +423,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     step_fn = jit_train_step(freeze_encoder)
     compiled = {}
     for side in train_sides:
-      abstract_batch = jax.tree.map(
-          lambda x: jax.ShapeDtypeStruct((config.batch_size,) + x.shape[1:], x.dtype,
-                                         sharding=data_sharding),
-          input_pipeline.train_batch(train_split, 0, 1, side, config.seed, False))
+      abstract_batch = {
+          k: jax.ShapeDtypeStruct((config.batch_size, side, side, channels), jnp.float32,
+                                  sharding=data_sharding)
+          for k, channels in (('image', 3), ('mask', 1))}
       compiled[side] = step_fn.lower(state, abstract_batch).compile()
     return compiled
 
@@ -371,7 +437,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   train_seconds, eval_metrics, step = 0.0, None, start_step
   progress = tqdm.tqdm(total=config.num_train_steps, initial=start_step, desc='train',
-                       unit='step', dynamic_ncols=True, mininterval=1.0)
+                       unit='step', dynamic_ncols=True, mininterval=1.0,
+                       disable=jax.process_index() != 0)
   interval_start, interval_steps = time.perf_counter(), 0
   previous_metrics = None
   try:
@@ -417,6 +484,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     raise
   finally:
     progress.close()
+    batches.close()
 
   if eval_metrics is None:  # Nothing left to train: a finished run, re-run. Report its result.
     logging.info('Run already complete at step %d; evaluating it again', start_step)
@@ -439,8 +507,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     best_metadata = best_ckpt.restore(summary['best_step'], args=ocp.args.Composite(
         metadata=ocp.args.JsonRestore()))['metadata']
     summary['best_iou'] = best_metadata['metrics']['iou']
-  with open(os.path.join(workdir, 'summary.json'), 'w') as f:
-    json.dump(summary, f, indent=2)
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'summary.json'), 'w') as f:
+      json.dump(summary, f, indent=2)
   train_ckpt.close()
   best_ckpt.close()
   return summary

@@ -42,3 +42,15 @@ def to_example(ex: dict) -> dict:
         f"{mask.shape[1]}x{mask.shape[0]} (WxH); expected {image.shape[1]}x{image.shape[0]} like "
         "its image")
   return {"image": image, "mask": mask, "label_source": "gt"}
+
+
+def kept_indices(labels: list, share_without_people: float, label: int = PERSON_LABEL,
+                 seed: int = 0) -> np.ndarray:
+  """Indices (sorted) of the examples to keep, given each example's panoptic labels: every one
+  with a `label` segment, and round(share * count) of the others, drawn by a permutation seeded
+  by `seed` (the same on every process and run)."""
+  has = np.array([np.isin(label, np.asarray(l).reshape(-1)) for l in labels], bool)
+  without = np.flatnonzero(~has)
+  keep = np.random.default_rng(seed).permutation(without)[:round(share_without_people *
+                                                                  len(without))]
+  return np.sort(np.concatenate([np.flatnonzero(has), keep])).astype(np.int64)
