@@ -14,7 +14,7 @@ Two kinds of examples:
           and colour jitter.
 For each (kind, size, workers): startup (first batch, incl. worker start) and images/s over at
 least --seconds after it. The train step (`benchmarks/unet_train_step.py`'s JaxRunner: the real
-jitted step of configs/unet_person.py's model, the main job, frozen VGG19 encoder, random
+jitted step of configs/unet_person_vgg19.py's model, the main job, frozen VGG19 encoder, random
 weights) is timed at each size in the same run, batch --step-batch. The table says which of the
 two bounds training at each size on this machine, and how many loader cores it would take to
 keep up with the train-step rates measured on one H200 (benchmarks/README.md).
@@ -110,9 +110,9 @@ def loader_rate(split, size: int, workers: int, batch: int, seconds: float):
 def step_rate(size: int, batch: int, seconds: float) -> float:
   """Images/s of the main model's jitted train step at `size` (after compiling)."""
   import unet_train_step  # pylint: disable=g-import-not-at-top
-  from configs import unet_person  # pylint: disable=g-import-not-at-top
+  from configs import unet_person_vgg19  # pylint: disable=g-import-not-at-top
   images, masks = unet_train_step.make_data(batch, size)
-  runner = unet_train_step.JaxRunner(unet_person.get_config(), images, masks)
+  runner = unet_train_step.JaxRunner(unet_person_vgg19.get_config(), images, masks)
   runner.run(1)
   s_per_step, _ = unet_train_step.time_steps(runner.run, seconds, est=1.0)
   return batch / s_per_step

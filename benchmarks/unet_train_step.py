@@ -12,7 +12,7 @@ as in `configs/unet_scratch.py`), the state from `create_train_state` and the st
 `make_train_step` (BCE + soft Dice from `unet_flax.metrics`), jitted with the state donated as in
 `train.py`. Models: `seed` = `configs/unet_seed.py` (32 filters, depth 5, 8,639,745 parameters),
 `default` = `configs/unet_scratch.py` (16 filters, depth 4, 538,113 parameters; the from-scratch
-U-Net) and `main` = `configs/unet_person.py` (the main job: frozen VGG19 encoder to block5_conv4,
+U-Net) and `main` = `configs/unet_person_vgg19.py` (the main job: frozen VGG19 encoder to block5_conv4,
 LayerNorm per level, 16-filter decoder; its step has no backward pass through the encoder, as in
 train.py before `encoder_frozen_steps`; random weights, the speed does not depend on them).
 
@@ -49,13 +49,13 @@ if REPO not in sys.path:
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from configs import unet_person, unet_scratch, unet_seed  # noqa: E402
+from configs import unet_person_vgg19, unet_scratch, unet_seed  # noqa: E402
 from nst_flax import weights  # noqa: E402
 from unet_flax import models  # noqa: E402
 from unet_flax import train  # noqa: E402
 
 CONFIGS = {'seed': unet_seed.get_config, 'default': unet_scratch.get_config,
-           'main': unet_person.get_config}
+           'main': unet_person_vgg19.get_config}
 
 
 def load():

@@ -26,7 +26,7 @@ with fewer cores is loader-bound: about 69.5k / (100 x cores) s per epoch. On a 
 """
 import os
 
-from configs import unet_person
+from configs import unet_person_vgg19 as unet_person
 
 
 def get_config():

@@ -20,7 +20,7 @@ photo without people (worst 1.6%, the buses). Validation IoU on composites is hi
 (`labelme_holdout` runs 0.80-0.82 against 0.74-0.75), which the real photos do not bear out. So
 the main job keeps the VGG19 encoder; this config is the measured alternative.
 """
-from configs import unet_person
+from configs import unet_person_vgg19 as unet_person
 
 
 def get_config():

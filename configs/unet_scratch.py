@@ -72,6 +72,9 @@ def get_config() -> ml_collections.ConfigDict:
       ema_decay=0.0,
   ))
   config.loss = ml_collections.ConfigDict(dict(bce_weight=1.0, dice_weight=1.0))
+  # < 1 with a pretrained network: evaluate, keep as best and predict with
+  # (1 - w) * pretrained + w * fine-tuned parameters (WiSE-FT; unet_flax.train.interpolate_weights).
+  config.weight_interpolation = 1.0
   # Compute dtype: 'float32' | 'bfloat16' (TPUs, recent GPUs). Parameters, the optimizer state and
   # the loss stay float32 either way.
   config.dtype = 'float32'

@@ -5,7 +5,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from configs import unet_person, unet_scratch, unet_seed
+from configs import unet_person, unet_person_vgg19, unet_scratch, unet_seed
 from unet_flax import models
 from unet_flax import predict
 
@@ -37,7 +37,10 @@ def test_parameter_count_follows_width_and_depth(base_filters, depth, expected):
 def test_default_config_builds():
   config = unet_person.get_config()
   model = models.create_model(config.model)
-  assert model.encoder == 'vgg19' and model.depth == 5 and model.base_filters == 16
+  # The main job fine-tunes the whole MediaPipe network; VGG19 stays a config choice.
+  assert (model.encoder, model.decoder, model.depth) == ('mediapipe_selfie', 'mediapipe_selfie', 5)
+  assert 0 < config.weight_interpolation < 1
+  assert unet_person_vgg19.get_config().model.encoder == 'vgg19'
   assert unet_scratch.get_config().model.encoder == 'unet'  # the ablation's from-scratch base
 
 
@@ -83,7 +86,8 @@ def test_create_model_rejects_unknown_keys():
     models.create_model({'base_filters': 8, 'depth': 3, 'filters': 4})
 
 
-@pytest.mark.parametrize('name', ['unet_person', 'unet_scratch', 'unet_seed', 'unet_coco'])
+@pytest.mark.parametrize('name', ['unet_person', 'unet_person_vgg19', 'unet_person_effnet',
+                                  'unet_scratch', 'unet_seed', 'unet_coco'])
 def test_every_unet_config_is_valid(name):
   import importlib
   from unet_flax import train

@@ -233,6 +233,10 @@ def test_cli_bad_values_fail_before_touching_the_workdir(tiny_data_dir, tmp_path
                                          str(tmp_path / 'w2')]))
   assert "config.model.encoder='resnet'" in line and 'efficientnet_lite0' in line
   assert not os.path.exists(tmp_path / 'w2')
+  line = _single_error_line(_cli(base + ['--config.weight_interpolation=0', '--workdir',
+                                         str(tmp_path / 'w3')]))
+  assert 'config.weight_interpolation=0' in line and '0 < value <= 1' in line
+  assert not os.path.exists(tmp_path / 'w3')
 
 
 def test_cli_incomplete_multi_process_flags_are_one_clear_line(tmp_path):
@@ -307,3 +311,15 @@ def test_bfloat16_compute_keeps_float32_parameters_and_the_loss_within_2_percent
   tiny_config.dtype = 'float16'
   with pytest.raises(ValueError, match=r"config.dtype='float16': expected one of 'float32', "):
     train.validate_config(tiny_config, 1)
+
+
+def test_weight_interpolation_mixes_only_the_pretrained_subtrees():
+  import jax.numpy as jnp
+  from unet_flax import train
+  params = {'encoder': {'w': jnp.full((2,), 4.0)}, 'decoder': {'w': jnp.full((3,), 2.0)}}
+  pretrained = {'encoder': {'w': np.zeros((2,), np.float32)}}
+  mixed = train.interpolate_weights(pretrained, params, 0.25)
+  np.testing.assert_allclose(mixed['encoder']['w'], [1.0, 1.0])   # 0.75 * 0 + 0.25 * 4
+  np.testing.assert_array_equal(mixed['decoder']['w'], params['decoder']['w'])
+  assert train.interpolate_weights(pretrained, params, 1.0) is params
+  assert train.interpolate_weights(None, params, 0.5) is params

@@ -39,9 +39,10 @@ def predict_mask(model: models.UNet, variables: dict, images: jax.Array) -> jax.
 # images): an ImageNet encoder with the photo's long side at 160 and at 224 px, the probabilities
 # averaged (on person_composite 6.0.0's held-out runs, adding 160 to 224 kept held-out IoU and cut
 # the false positives on photos without people; experiments/README.md); MediaPipe's
-# person-segmentation encoder, released for 256 x 256 inputs, at MEDIAPIPE_PHOTO_SIDES.
+# person-segmentation encoder, released for 256 x 256 inputs, at 256 and 384 px (on held-out
+# photos, 384 finds more of the people and 256 fewer false positives; experiments/README.md).
 IMAGENET_PHOTO_SIDES = (160, 224)
-MEDIAPIPE_PHOTO_SIDES = (384,)
+MEDIAPIPE_PHOTO_SIDES = (256, 384)
 
 
 def parse_sides(values: Sequence[str] | str) -> list[int]:

@@ -86,6 +86,10 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
   input_pipeline.Augmentation.from_config(config.data)
   # Unknown keys, encoder, depth, dtype: before the workdir is touched.
   models.create_model(config.model, config.get('dtype', 'float32'))
+  interpolation = config.get('weight_interpolation', 1.0)
+  if not 0.0 < interpolation <= 1.0:
+    raise ValueError(f'config.weight_interpolation={interpolation}: expected 0 < value <= 1 '
+                     '(1: the fine-tuned parameters)')
 
 
 def check_workdir(workdir: str) -> None:
@@ -157,9 +161,24 @@ def update_ema(ema_params, params, step: jax.Array, decay: float):
   return jax.tree.map(lambda e, p: rate * e + (1.0 - rate) * p, ema_params, params)
 
 
-def inference_variables(state: TrainState) -> dict:
-  """The variables evaluation and prediction use: the parameter average when there is one."""
-  variables = {'params': state.params if state.ema_params is None else state.ema_params}
+def interpolate_weights(pretrained: dict, params: dict, alpha: float) -> dict:
+  """`params` with each pretrained subtree replaced by (1 - alpha) * pretrained + alpha * params:
+  weight-space ensembling of a fine-tuned network with its initialisation (WiSE-FT, Wortsman et
+  al. 2022), which keeps more of the pretrained network's robustness to photos unlike the
+  training data. alpha = 1: `params` unchanged."""
+  if alpha == 1.0 or not pretrained:
+    return params
+  mixed = {k: jax.tree.map(lambda p0, p1: (1.0 - alpha) * p0 + alpha * p1, pretrained[k], params[k])
+           for k in pretrained}
+  return {**params, **mixed}
+
+
+def inference_variables(state: TrainState, pretrained: dict | None = None,
+                        alpha: float = 1.0) -> dict:
+  """The variables evaluation and prediction use: the parameter average when there is one,
+  interpolated towards `pretrained` by `alpha` (`interpolate_weights`)."""
+  params = state.params if state.ema_params is None else state.ema_params
+  variables = {'params': interpolate_weights(pretrained, params, alpha)}
   if state.batch_stats:
     variables['batch_stats'] = state.batch_stats
   return variables
@@ -345,6 +364,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
   tx = create_optimizer(config.optimizer, config.num_train_steps, pretrained is not None)
   schedule = create_schedule(config.optimizer, config.num_train_steps)
   frozen_steps = config.optimizer.encoder_frozen_steps if pretrained is not None else 0
+  interpolation = float(config.get('weight_interpolation', 1.0))
   root_key = jax.random.key(config.seed)
   init_key, dropout_key = jax.random.split(root_key)
   ema_decay = config.optimizer.get('ema_decay', 0.0)
@@ -403,13 +423,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
                     force=force)
 
   def run_evaluation(step: int) -> dict:
-    eval_metrics, per_image_iou = evaluate(eval_step, inference_variables(state), eval_split,
-                                           config, data_sharding, workdir, step)
+    eval_metrics, per_image_iou = evaluate(eval_step, inference_variables(
+        state, pretrained, interpolation), eval_split, config, data_sharding, workdir, step)
     for k, v in eval_metrics.items():
       writer.scalar(f'eval/{k}', v, step)
     writer.histogram('eval/per_image_iou', per_image_iou, step)
     _append_jsonl(metrics_path, {'step': step, 'split': 'eval', **eval_metrics})
-    checkpoints.save_best(best_ckpt, step, inference_variables(state),
+    checkpoints.save_best(best_ckpt, step, inference_variables(state, pretrained, interpolation),
                           {**metadata, 'step': step, 'metrics': eval_metrics},
                           {'iou': eval_metrics['iou']})
     logging.info('eval step %d: %s', step, ', '.join(
@@ -488,8 +508,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   if eval_metrics is None:  # Nothing left to train: a finished run, re-run. Report its result.
     logging.info('Run already complete at step %d; evaluating it again', start_step)
-    eval_metrics, _ = evaluate(eval_step, inference_variables(state), eval_split, config,
-                               data_sharding)
+    eval_metrics, _ = evaluate(eval_step, inference_variables(state, pretrained, interpolation),
+                               eval_split, config, data_sharding)
   train_ckpt.wait_until_finished()
   best_ckpt.wait_until_finished()
   writer.flush()
