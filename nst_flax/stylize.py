@@ -149,15 +149,18 @@ def _dispatch(run_id, step, terms, x, do_log, do_snap):
 
 
 @functools.partial(jax.jit, static_argnames=("spec", "optimizer", "steps", "lr", "log_every",
-                                             "snapshot_every", "lbfgs_memory", "unroll"))
+                                             "snapshot_every", "lbfgs_memory", "unroll",
+                                             "log_terms"))
 def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str = "adam",
                      steps: int = 100, lr: float = 0.02, log_every: int = 0,
                      snapshot_every: int = 0, lbfgs_memory: int = 10, unroll: int = 1,
-                     run_id=0):
+                     run_id=0, log_terms: bool = True):
     """The compiled N-step loop. Returns (x [1, H, W, 3] in [0, 1], history [steps, 4]).
 
     Every `log_every` / `snapshot_every` steps it calls the progress / snapshot callbacks
     registered under `run_id` in `_RUNS` (what `stylize` does); none registered: no calls.
+    With `log_terms=False` L-BFGS reports the total only (NaN for the terms), so that logging
+    every step costs no extra forward pass (what the time-to-quality benchmark does).
     """
     loss_fn = make_loss_fn(spec, params, gk, targets)
     hist0 = jnp.zeros((steps, len(TERM_NAMES)), jnp.float32)
@@ -198,7 +201,7 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
             value, g = vg(x, state=st)
             upd, st = opt.update(g, st, x, value=value, grad=g, value_fn=total_fn)
             x_new = optax.apply_updates(x, upd)
-            if want_cb:
+            if want_cb and log_terms:
                 terms = jax.lax.cond(((i + 1) % max(log_every, 1) == 0) | (i == steps - 1),
                                      lambda: loss_fn(x)[1],
                                      lambda: jnp.full((4,), jnp.nan).at[0].set(value))
@@ -256,7 +259,7 @@ def _print_progress(scale_label, steps, t0):
 def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[float]] = None,
             config: Optional[ml_collections.ConfigDict] = None, *, content_mask=None, key=None,
             progress: Optional[Callable] = None, snapshot: Optional[Callable] = None,
-            verbose: bool = True, log_prefix: str = ""):
+            verbose: bool = True, log_prefix: str = "", progress_terms: bool = True):
     """Gatys style transfer of `content` in the style of `styles` (blended by `style_weights`).
 
     Args:
@@ -272,6 +275,8 @@ def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[
       snapshot: `fn(global_step, image01)` called every `config.snapshot_every` steps.
       verbose: print the progress lines (when no `progress` is given).
       log_prefix: put before the scale label of those lines, e.g. the photo's name.
+      progress_terms: False: with L-BFGS, `progress` gets the total only (no extra forward pass
+        per logged step; the other terms are NaN).
 
     Returns:
       (image float32 [h, w, 3] in [0, 1], history dict: per-term loss arrays over all steps,
@@ -386,7 +391,8 @@ def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[
                 optimizer=config.optimizer, steps=steps, lr=float(config.lr),
                 log_every=int(config.log_every if (verbose or progress) else 0),
                 snapshot_every=int(config.snapshot_every if snapshot else 0),
-                lbfgs_memory=int(config.lbfgs_memory), unroll=int(config.unroll), run_id=run_id)
+                lbfgs_memory=int(config.lbfgs_memory), unroll=int(config.unroll), run_id=run_id,
+                log_terms=progress_terms)
             hist = np.asarray(hist)
         finally:
             _RUNS.pop(run_id, None)

@@ -19,6 +19,7 @@ ENTRY_POINTS = [
     (['experiments/make_pseudo_labels.py'], []),
     (['experiments/measure_vmap_seeds.py'], ['--seeds', '--cells']),
     (['benchmarks/nst_step.py'], ['--sizes', '--steps']),
+    (['benchmarks/nst_time_to_quality.py'], ['--size', '--methods', '--target-iters']),
     (['benchmarks/unet_train_step.py'], ['--sizes', '--models', '--cores']),
 ]
 
