@@ -20,6 +20,10 @@ def get_default_config() -> ml_collections.ConfigDict:
     c.multiscale_min = 256
     c.max_input_pixels = 50_000_000  # larger input files are refused with a clear error
     c.style_scale = 1.0  # style image long side = style_scale * working long side
+    # Size buckets: each scale's image is padded up to multiples of this many pixels per side,
+    # the padding masked out of every loss, so photos of different sizes in one bucket share
+    # one compiled program per scale (a folder compiles once per bucket). 0: no padding.
+    c.size_bucket = 64
 
     # Optimisation (the whole loop at each scale is one compiled XLA program).
     c.optimizer = "adam"  # 'adam' or 'lbfgs' (optax.lbfgs with zoom line search)
