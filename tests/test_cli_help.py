@@ -20,6 +20,7 @@ ENTRY_POINTS = [
     (['experiments/measure_vmap_seeds.py'], ['--seeds', '--cells']),
     (['benchmarks/nst_step.py'], ['--sizes', '--steps']),
     (['benchmarks/nst_time_to_quality.py'], ['--size', '--methods', '--target-iters']),
+    (['benchmarks/stylize_latency.py'], ['--size', '--unet', '--set']),
     (['benchmarks/unet_train_step.py'], ['--sizes', '--models', '--cores']),
 ]
 
