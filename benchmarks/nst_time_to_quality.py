@@ -2,17 +2,18 @@
 
     python benchmarks/nst_time_to_quality.py                         # 512 px, target at 500 its
     python benchmarks/nst_time_to_quality.py --size 256 --target-iters 200 \
-        --methods torch-lbfgs jax-lbfgs jax-default
+        --methods torch-lbfgs jax-lbfgs jax-adam-ms
     python benchmarks/nst_time_to_quality.py --style /path/to/klimt_the_kiss.png
 
 Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss weights
 (configs/nst_default.py) for every method. Methods:
 
-  jax-default      nst_flax.stylize at the config's Adam schedule: `--adam-steps` at size/2,
-                   `--adam-refine` at size (multi-scale; 300 + 100 as configs/nst_default.py had it
-                   until 2026-12)
+  jax-adam-ms      nst_flax.stylize with Adam, multi-scale: `--adam-steps` at size/2, then
+                   `--adam-refine` at size (300 + 100: configs/nst_default.py's default until
+                   2026-12)
   jax-lbfgs        nst_flax.stylize, L-BFGS (optax.lbfgs, zoom line search) in the compiled loop,
-                   single scale, `--lbfgs-steps` iterations
+                   single scale, `--lbfgs-steps` iterations, with the config's range penalty
+                   (its curve's loss includes the penalty, ~0.1% at the end)
   jax-lbfgs-ms     the same, multi-scale: `--lbfgs-ms-steps` at size/2, then at size
   jax-adam         nst_flax.stylize, Adam, single scale, `--jax-adam-steps`
   torch-lbfgs      torch.optim.LBFGS(lr=1, history_size=100, no line search), as the classic
@@ -21,7 +22,8 @@ Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss
   torch-adam       torch.optim.Adam with the config's learning rate, clamped to [0, 1]
 
 The target loss is what torch-lbfgs reaches after `--target-iters` iterations at `--size`
-(500 at 512 px by default; run first). Each method's curve is recorded one point per step
+(500 at 512 px by default). Methods run in the order given (on a shared machine, put
+torch-lbfgs between JAX methods so that a drifting load does not favour either side). Each method's curve is recorded one point per step
 (JAX: a host callback per step of the compiled loop, with the total only, so L-BFGS pays no extra
 forward pass for it; PyTorch: per closure evaluation). A method reaches the target at the first
 step of its final (full-size) scale whose loss is at or below it. JAX times start at the
@@ -46,7 +48,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if REPO not in sys.path:
     sys.path.insert(0, REPO)
 
-METHODS = ("torch-lbfgs", "jax-default", "jax-lbfgs", "jax-lbfgs-ms", "jax-adam", "torch-adam")
+METHODS = ("torch-lbfgs", "jax-adam-ms", "jax-lbfgs", "jax-lbfgs-ms", "jax-adam", "torch-adam")
 
 
 def load_images(size, style_path):
@@ -90,7 +92,7 @@ def run_jax(name, params, content, style, args):
 
     cfg = nst_config.get_default_config()
     cfg.update(size=args.size, log_every=1, multiscale_min=args.size // 2)
-    if name == "jax-default":
+    if name == "jax-adam-ms":
         cfg.update(optimizer="adam", multiscale=True, steps=args.adam_steps,
                    refine_steps=args.adam_refine)
     elif name == "jax-adam":
@@ -212,8 +214,8 @@ def main(argv=None):
                     help="torch L-BFGS iterations that define the target loss")
     ap.add_argument("--torch-line-search", default=None, choices=[None, "strong_wolfe"],
                     help="line search of torch L-BFGS (classic runs: none)")
-    ap.add_argument("--adam-steps", type=int, default=300, help="jax-default: steps at size/2")
-    ap.add_argument("--adam-refine", type=int, default=100, help="jax-default: steps at size")
+    ap.add_argument("--adam-steps", type=int, default=300, help="jax-adam-ms: steps at size/2")
+    ap.add_argument("--adam-refine", type=int, default=100, help="jax-adam-ms: steps at size")
     ap.add_argument("--jax-adam-steps", type=int, default=400, help="jax-adam: steps")
     ap.add_argument("--lbfgs-steps", type=int, default=300, help="jax-lbfgs: iterations")
     ap.add_argument("--lbfgs-ms-steps", type=int, nargs=2, default=[150, 150],
@@ -251,7 +253,6 @@ def main(argv=None):
             args.methods = [m for m in args.methods if not m.startswith("torch")]
     if "torch-lbfgs" not in args.methods:
         ap.error("the target needs torch-lbfgs among --methods")
-    args.methods = ["torch-lbfgs"] + [m for m in args.methods if m != "torch-lbfgs"]
 
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch_version}, "
           f"{os.cpu_count()} cores; load average before {os.getloadavg()}", flush=True)

@@ -91,14 +91,16 @@ def run_stylize(args, content, out, cache_dir, extra):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                  formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    ap.add_argument("--style", default=os.path.join(REPO, "docs", "starry_night.jpg"))
+    ap.add_argument("--style", default=os.path.join(REPO, "docs", "starry_night.jpg"),
+                    help="style image")
     ap.add_argument("--size", type=int, default=512, help="--config.size of stylize.py")
     ap.add_argument("--unet", default=None,
                     help="train.py workdir for the person mask (default: a given ellipse mask)")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                     help="more --config.KEY=VALUE overrides for stylize.py (repeat)")
     ap.add_argument("--out", default=os.path.join(REPO, "benchmarks", "results",
-                                                  "stylize_latency.json"))
+                                                  "stylize_latency.json"),
+                    help="per-photo seconds (JSON)")
     ap.add_argument("--verbose", action="store_true", help="echo stylize.py's output")
     args = ap.parse_args(argv)
     if not os.path.exists(args.style):

@@ -21,6 +21,7 @@ ENTRY_POINTS = [
     (['benchmarks/nst_step.py'], ['--sizes', '--steps']),
     (['benchmarks/nst_time_to_quality.py'], ['--size', '--methods', '--target-iters']),
     (['benchmarks/stylize_latency.py'], ['--size', '--unet', '--set']),
+    (['benchmarks/nst_presets_sheet.py'], ['--schedules', '--style', '--out']),
     (['benchmarks/unet_train_step.py'], ['--sizes', '--models', '--cores']),
 ]
 
