@@ -260,13 +260,14 @@ def main(argv=None):
     spec = S.loss_spec_from_config(nst_config.get_default_config())
     content, style = load_images(args.size, args.style)
     curves, images, loads, final_losses = {}, {}, {}, {}
-    torch_loss = None
+    from benchmarks.nst_step import torch_reference
+    torch_loss = torch_reference(params, spec, content, style)[0]  # scores every final image
     for name in args.methods:
         load0 = os.getloadavg()[0]
         print(f"== {name} ({content.shape[1]}x{content.shape[0]}) ...", flush=True)
         if name.startswith("torch"):
             iters = args.target_iters if name == "torch-lbfgs" else args.torch_adam_steps
-            curve, image, torch_loss = run_torch(name, params, spec, content, style, args, iters)
+            curve, image, _ = run_torch(name, params, spec, content, style, args, iters)
         else:
             curve, image, _ = run_jax(name, params, content, style, args)
         loads[name] = (load0, os.getloadavg()[0])
