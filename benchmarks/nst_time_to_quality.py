@@ -23,9 +23,10 @@ Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss
 
 The target loss is what torch-lbfgs reaches after `--target-iters` iterations at `--size`
 (500 at 512 px by default). Methods run in the order given (on a shared machine, put
-torch-lbfgs between JAX methods so that a drifting load does not favour either side). Each method's curve is recorded one point per step
-(JAX: a host callback per step of the compiled loop, with the total only, so L-BFGS pays no extra
-forward pass for it; PyTorch: per closure evaluation). A method reaches the target at the first
+torch-lbfgs between JAX methods so that a drifting load does not favour either side). Each
+method's curve is recorded one point per step (JAX: a host callback per step of the compiled
+loop, with the total only, so L-BFGS pays no extra forward pass for it; PyTorch: per closure
+evaluation). A method reaches the target at the first
 step of its final (full-size) scale whose loss is at or below it. JAX times start at the
 `stylize` call, so they include computing the targets and compiling (from the persistent
 compilation cache when it holds the programs: `--no-cache` to measure cold compiles); the table
