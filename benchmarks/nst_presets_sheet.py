@@ -69,9 +69,10 @@ def main(argv=None):
     results = []
     for name in args.schedules:
         out = os.path.join(work, f"{name}.png")
-        cmd = [sys.executable, os.path.join(REPO, "stylize.py"), f"--content={photo}",
-               f"--style={args.style}", f"--mask={mask}", f"--out={out}",
-               "--config.log_every=50", *SCHEDULES[name]]
+        # --config (the draft preset) must come before any --config.KEY override.
+        cmd = [sys.executable, os.path.join(REPO, "stylize.py"), *SCHEDULES[name],
+               f"--content={photo}", f"--style={args.style}", f"--mask={mask}", f"--out={out}",
+               "--config.log_every=50"]
         print(f"== {name}: {' '.join(cmd[2:])}", flush=True)
         t0 = time.perf_counter()
         load0 = os.getloadavg()[0]
