@@ -100,7 +100,8 @@ def run(FLAGS) -> None:
   limit = int(cfg.max_input_pixels) if cfg.max_input_pixels else None
   styles = [image_io.load_image(p, max_pixels=limit) for p in FLAGS.style]
   style_weights = nst_cli.parse_style_weights(FLAGS.style_weights, len(styles))
-  segmenter = predict.Segmenter.from_workdir(FLAGS.unet) if FLAGS.unet else None
+  # One mask per photo: compiled without GPU autotuning (seconds instead of most of a minute).
+  segmenter = predict.Segmenter.from_workdir(FLAGS.unet, autotune=False) if FLAGS.unet else None
   params = weights.load_vgg19_params(cfg.weights)
   style_job = functools.partial(_style_photo, FLAGS, styles, style_weights, params, mask_sides,
                                 limit)

@@ -171,9 +171,10 @@ def _autodiff_loss(spec, jp, tg):
 # ---------------------------------------------------------------------- PyTorch reference
 
 
-def torch_variants(params, spec, content, style, steps, lr, skip_compile=False, device="cpu"):
-    """{name: run()} for the PyTorch reference on `device` ('cpu' or 'cuda'); run() returns the
-    final image (NHWC numpy, which also waits for the device)."""
+def torch_reference(params, spec, content, style, device="cpu", channels_last=False):
+    """The PyTorch reference of nst_flax's loss: (loss_fn, start) where loss_fn(x) takes an
+    NCHW image tensor in [0, 1] and returns (total, [total, content, style, tv]) as tensors
+    (weighted as in nst_flax), and start is the content image as that tensor."""
     import torch
     import torch.nn as nn
     import torch.nn.functional as F
@@ -217,29 +218,45 @@ def torch_variants(params, spec, content, style, steps, lr, skip_compile=False, 
 
     c_w = dict(zip(spec.content_layers, spec.content_layer_weights))
     s_w = dict(zip(spec.style_layers, spec.style_layer_weights))
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    vgg = VGG().to(device).to(memory_format=fmt).eval()
+    c = torch.from_numpy(content.transpose(2, 0, 1)[None].copy()).to(device)
+    c = c.contiguous(memory_format=fmt)
+    s = torch.from_numpy(style.transpose(2, 0, 1)[None].copy()).to(device)
+    s = s.contiguous(memory_format=fmt)
+    with torch.no_grad():
+        cf = {k: v.detach() for k, v in vgg(prep(c), spec.content_layers).items()}
+        sg = {k: gram(v).detach() for k, v in vgg(prep(s), spec.style_layers).items()}
+
+    def loss_fn(x):
+        f = vgg(prep(x), spec.layers)
+        lc = spec.content_weight * sum(w * torch.mean((f[k] - cf[k]) ** 2)
+                                       for k, w in c_w.items())
+        ls = spec.style_weight * sum(w * torch.mean((gram(f[k]) - sg[k]) ** 2)
+                                     for k, w in s_w.items())
+        dy = x[:, :, 1:, :] - x[:, :, :-1, :]
+        dx = x[:, :, :, 1:] - x[:, :, :, :-1]
+        lt = spec.tv_weight * (torch.mean(dy ** 2) + torch.mean(dx ** 2))
+        total = lc + ls + lt
+        return total, torch.stack([total, lc, ls, lt])
+
+    return loss_fn, c
+
+
+def torch_variants(params, spec, content, style, steps, lr, skip_compile=False, device="cpu"):
+    """{name: run()} for the PyTorch reference on `device` ('cpu' or 'cuda'); run() returns the
+    final image (NHWC numpy, which also waits for the device)."""
+    import torch
+
     runs = {}
     for variant in ("eager", "channels_last", "compile"):
         if variant == "compile" and skip_compile:
             continue
-        fmt = torch.channels_last if variant == "channels_last" else torch.contiguous_format
-        vgg = VGG().to(device).to(memory_format=fmt).eval()
-        c = torch.from_numpy(content.transpose(2, 0, 1)[None].copy()).to(device)
-        c = c.contiguous(memory_format=fmt)
-        s = torch.from_numpy(style.transpose(2, 0, 1)[None].copy()).to(device)
-        s = s.contiguous(memory_format=fmt)
-        with torch.no_grad():
-            cf = {k: v.detach() for k, v in vgg(prep(c), spec.content_layers).items()}
-            sg = {k: gram(v).detach() for k, v in vgg(prep(s), spec.style_layers).items()}
+        loss_fn, c = torch_reference(params, spec, content, style, device,
+                                     channels_last=variant == "channels_last")
 
-        def fwd_bwd(x, vgg=vgg, cf=cf, sg=sg):
-            f = vgg(prep(x), spec.layers)
-            lc = sum(w * torch.mean((f[k] - cf[k]) ** 2) for k, w in c_w.items())
-            ls = sum(w * torch.mean((gram(f[k]) - sg[k]) ** 2) for k, w in s_w.items())
-            dy = x[:, :, 1:, :] - x[:, :, :-1, :]
-            dx = x[:, :, :, 1:] - x[:, :, :, :-1]
-            lt = torch.mean(dy ** 2) + torch.mean(dx ** 2)
-            total = spec.content_weight * lc + spec.style_weight * ls + spec.tv_weight * lt
-            (g,) = torch.autograd.grad(total, x)
+        def fwd_bwd(x, loss_fn=loss_fn):
+            (g,) = torch.autograd.grad(loss_fn(x)[0], x)
             return g
 
         grad_fn = fwd_bwd

@@ -85,6 +85,8 @@ def report_error(e, config_error=False):
     """Prints one `error: ...` line for a user error and returns the exit status 1."""
     msg = str(e).strip().strip('"').splitlines()
     text = msg[0] if msg else type(e).__name__
+    if any(line.startswith("Traceback") for line in msg):  # a config file's own error
+        text = f"{text.rstrip(':')}: {msg[-1].strip()}"
     if config_error:
         what = "unknown config field " if isinstance(e, (KeyError, AttributeError)) else ""
         text = f"bad --config option: {what}{text}"

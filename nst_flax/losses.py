@@ -6,6 +6,8 @@
   guided:  Gatys et al. 2017 spatial control: features multiplied by a [0, 1] mask resized to the
            layer, Gram normalised by the mask's sum instead of the number of positions.
   tv:      mean of squared differences of neighbouring pixels (image in [0, 1]).
+  padded:  with `valid` masks (1 on the image's real pixels, 0 on padding) every mean runs over
+           the real pixels only, so a padded image scores as the unpadded one does.
 """
 from __future__ import annotations
 
@@ -53,10 +55,19 @@ def resize_mask(mask, hw):
     return jax.image.resize(mask, (n, hw[0], hw[1], c), method="linear", antialias=True)
 
 
-def content_loss(feats: Mapping, targets: Mapping, layer_weights: Mapping[str, float]):
+def _masked_mean(sq, valid):
+    """Mean of `sq` [N, H, W, C] over the pixels where `valid` [N, H, W, 1] is 1."""
+    if valid is None:
+        return jnp.mean(sq)
+    return jnp.sum(sq * valid) / (jnp.sum(valid) * sq.shape[-1])
+
+
+def content_loss(feats: Mapping, targets: Mapping, layer_weights: Mapping[str, float],
+                 valid: Optional[Mapping] = None):
     total = 0.0
     for name, w in layer_weights.items():
-        total = total + w * jnp.mean(jnp.square(feats[name] - targets[name]))
+        v = None if valid is None else valid[name]
+        total = total + w * _masked_mean(jnp.square(feats[name] - targets[name]), v)
     return total
 
 
@@ -70,11 +81,15 @@ def style_loss(feats: Mapping, target_grams: Mapping, layer_weights: Mapping[str
     return total
 
 
-def tv_loss(x):
-    """x: [N, H, W, C] in [0, 1]."""
+def tv_loss(x, valid=None):
+    """x: [N, H, W, C] in [0, 1]; valid: optional [N, H, W, 1] real-pixel mask."""
     dy = x[:, 1:, :, :] - x[:, :-1, :, :]
     dx = x[:, :, 1:, :] - x[:, :, :-1, :]
-    return jnp.mean(jnp.square(dy)) + jnp.mean(jnp.square(dx))
+    if valid is None:
+        return jnp.mean(jnp.square(dy)) + jnp.mean(jnp.square(dx))
+    vy = valid[:, 1:] * valid[:, :-1]  # pairs of real pixels only
+    vx = valid[:, :, 1:] * valid[:, :, :-1]
+    return _masked_mean(jnp.square(dy), vy) + _masked_mean(jnp.square(dx), vx)
 
 
 def resolve_style_layers(preset: str, layers: Sequence[str] = (),

@@ -25,6 +25,12 @@ Winograd F(4x4, 3x3) convs (`nst_flax.winograd`), 4x fewer matmul FLOPs. On the 
 path `grad_kernels` transforms their forward and input-gradient kernels once, outside the loop;
 with `exact_kernel_grads=True` (the U-Net encoder) autodiff runs through the transforms.
 `VGG19(winograd=False)` / `grad_kernels(params, winograd=False)` keep every conv direct.
+
+Padded images. `apply(..., valid=m)` with a [N, H, W, 1] 0/1 mask of the image's real pixels
+(a top-left block; the rest is padding) zeroes every layer's input outside that block, so each
+conv sees the zeros a 'SAME' conv of the unpadded image sees at its border, and the features
+inside the block are those of the unpadded image (`valid_masks` gives the block at each layer).
+One compiled program then serves every image size that pads to the same shape.
 """
 from __future__ import annotations
 
@@ -39,7 +45,7 @@ from nst_flax import winograd as wg
 from nst_flax.weights import CONV_CHANNELS, CONV_LAYERS
 
 __all__ = ["VGG19", "LAYERS", "CONV_LAYERS", "POOL_LAYERS", "grad_kernels", "layer_index",
-           "check_layers", "conv3x3"]
+           "check_layers", "conv3x3", "valid_masks"]
 
 POOL_LAYERS = tuple(f"block{b}_pool" for b in range(1, 6))
 
@@ -145,6 +151,24 @@ def pool2x2(x, pooling: str = "max"):
     return x.max(axis=(2, 4)) if pooling == "max" else x.mean(axis=(2, 4))
 
 
+def _pool_valid(valid):
+    """The real-pixel mask after a 2x2 'VALID' pool: a pooled pixel is real if all four are (an
+    odd real height or width loses its last row or column, as the unpadded pool does)."""
+    return -pool2x2(-valid, "max")
+
+
+def valid_masks(valid, layers: Sequence[str]) -> Dict[str, jnp.ndarray]:
+    """{layer: [N, h, w, 1] real-pixel mask at that layer's resolution} for a [N, H, W, 1] one."""
+    out = {}
+    deepest = max(_INDEX[n] for n in layers)
+    for name in LAYERS[: deepest + 1]:
+        if name.endswith("_pool"):
+            valid = _pool_valid(valid)
+        if name in layers:
+            out[name] = valid
+    return out
+
+
 class Conv3x3(nn.Module):
     features: int
     exact_kernel_grads: bool = False
@@ -197,7 +221,7 @@ class VGG19(nn.Module):
     winograd: bool = True
 
     @nn.compact
-    def __call__(self, x, layers: Sequence[str] = ("block5_conv4",)):
+    def __call__(self, x, layers: Sequence[str] = ("block5_conv4",), valid=None):
         if self.pooling not in ("max", "avg"):
             raise ValueError(f"pooling must be 'max' or 'avg', not {self.pooling!r}")
         layers = tuple(layers)
@@ -208,14 +232,22 @@ class VGG19(nn.Module):
         deepest = max(_INDEX[n] for n in layers)
         out = {}
         x = InputNorm(name="input_norm")(x)
+        if valid is not None:
+            valid = valid.astype(x.dtype)
+            x = x * valid
         convs = iter(zip(CONV_LAYERS, CONV_CHANNELS))
         for name in LAYERS[: deepest + 1]:
             if name.endswith("_pool"):
                 x = pool2x2(x, self.pooling)
+                if valid is not None:
+                    valid = _pool_valid(valid)
+                    x = x * valid
             else:
                 cname, ch = next(convs)
                 assert cname == name
                 x = Conv3x3(ch, self.exact_kernel_grads, self.winograd, name=name)(x)
+                if valid is not None:
+                    x = x * valid
             if name in wanted:
                 out[name] = x
         return out

@@ -20,6 +20,9 @@ ENTRY_POINTS = [
     (['experiments/make_pseudo_labels.py'], []),
     (['experiments/measure_vmap_seeds.py'], ['--seeds', '--cells']),
     (['benchmarks/nst_step.py'], ['--sizes', '--steps']),
+    (['benchmarks/nst_time_to_quality.py'], ['--size', '--methods', '--target-iters']),
+    (['benchmarks/stylize_latency.py'], ['--size', '--unet', '--set']),
+    (['benchmarks/nst_presets_sheet.py'], ['--schedules', '--style', '--out']),
     (['benchmarks/unet_train_step.py'], ['--sizes', '--models', '--cores']),
     (['benchmarks/input_pipeline.py'], ['--sizes', '--workers', '--kinds', '--seconds']),
 ]

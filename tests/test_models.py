@@ -81,6 +81,19 @@ def test_predict_mask_any_size(shape):
   assert float(probs.min()) >= 0.0 and float(probs.max()) <= 1.0
 
 
+def test_one_shot_segmenter_is_compiled_without_autotuning_and_agrees():
+  """stylize.py's Segmenter(autotune=False) runs `predict_mask_one_shot`, compiled with
+  xla_gpu_autotune_level=0 (ignored on a CPU), and gives the autotuned program's mask."""
+  model = models.UNet(base_filters=4, depth=4, head_filters=4)
+  variables = _init(model, 32)
+  image = np.asarray(jax.random.uniform(jax.random.key(4), (45, 30, 3)))
+  before = predict.predict_mask_one_shot._cache_size()
+  one_shot = predict.Segmenter(model, variables, 32, autotune=False)(image)
+  assert predict.predict_mask_one_shot._cache_size() == before + 1
+  assert predict.ONE_SHOT_COMPILER_OPTIONS == {'xla_gpu_autotune_level': 0}
+  np.testing.assert_allclose(one_shot, predict.Segmenter(model, variables, 32)(image), atol=1e-6)
+
+
 def test_create_model_rejects_unknown_keys():
   with pytest.raises(ValueError, match='unknown keys'):
     models.create_model({'base_filters': 8, 'depth': 3, 'filters': 4})

@@ -50,9 +50,9 @@ def test_cli_runs_writes_output_and_snapshots(files, tmp_path):
 
 
 @pytest.mark.parametrize("case", ["missing", "notimage", "onepixel", "toolarge", "badlayer",
-                                  "badfield"])
+                                  "badfield", "badquality"])
 def test_cli_bad_input_is_one_error_line(files, tmp_path, case):
-    content, extra = str(files / "gray16.png"), []
+    content, extra, first = str(files / "gray16.png"), [], []
     if case == "missing":
         content = str(files / "nope.jpg")
     elif case == "notimage":
@@ -65,7 +65,9 @@ def test_cli_bad_input_is_one_error_line(files, tmp_path, case):
         extra = ["--config.content_layers=('block4_conv9',)"]
     elif case == "badfield":
         extra = ["--config.no_such_field=1"]
-    r = cli("--content", content, "--style", str(files / "style_rgba.png"),
+    elif case == "badquality":  # the config file's preset argument
+        first = [f"--config={os.path.join(REPO, 'configs', 'nst_default.py')}:best"]
+    r = cli(*first, "--content", content, "--style", str(files / "style_rgba.png"),
             "--out", str(tmp_path / "o.png"), f"--config.weights={files / 'random_vgg.npz'}",
             "--config.steps=1", *extra)
     assert r.returncode == 1
@@ -73,3 +75,5 @@ def test_cli_bad_input_is_one_error_line(files, tmp_path, case):
     assert len(lines) == 1 and lines[0].startswith("error: "), r.stderr
     assert "Traceback" not in r.stderr
     assert not (tmp_path / "o.png").exists()
+    if case == "badquality":
+        assert "unknown quality 'best'; expected one of final, draft" in lines[0]

@@ -4,6 +4,12 @@ The U-Net pools `depth - 1` times, so its input sides must be multiples of 2**(d
 `predict_mask` pads the image (edge-replicating, so no artificial border appears) to the next
 multiple, runs the model, and crops the probabilities back to the image's own resolution.
 `Segmenter.from_workdir` rebuilds the model from the best checkpoint of a training workdir.
+
+One-shot use. On a GPU, XLA autotunes each convolution while it compiles (times candidate
+kernels): on an H200 the U-Net's mask took 49.5 s, mostly that, and 4.7 s without it. That pays
+for a program that runs thousands of times, not for one mask per photo, so
+`Segmenter(..., autotune=False)` (what stylize.py uses) compiles with
+`ONE_SHOT_COMPILER_OPTIONS`. CPUs ignore the option.
 """
 from __future__ import annotations
 
@@ -26,12 +32,19 @@ def pad_to_multiple(images: jax.Array, multiple: int) -> tuple[jax.Array, tuple[
   return jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode='edge'), (h, w)
 
 
-@functools.partial(jax.jit, static_argnums=(0,))
-def predict_mask(model: models.UNet, variables: dict, images: jax.Array) -> jax.Array:
+def _predict_mask(model: models.UNet, variables: dict, images: jax.Array) -> jax.Array:
   """Person probability [B,H,W,1] in [0,1] for float images [B,H,W,3] in [0,1], any H, W."""
   padded, (h, w) = pad_to_multiple(images, 2**(model.depth - 1))
   logits = model.apply(variables, padded, train=False)
   return jax.nn.sigmoid(logits[:, :h, :w, :1])
+
+
+# No GPU autotuning: the default algorithm per convolution, picked without timing candidates.
+ONE_SHOT_COMPILER_OPTIONS = {'xla_gpu_autotune_level': 0}
+
+predict_mask = jax.jit(_predict_mask, static_argnums=(0,))
+predict_mask_one_shot = jax.jit(_predict_mask, static_argnums=(0,),
+                                compiler_options=ONE_SHOT_COMPILER_OPTIONS)
 
 
 # A U-Net with a pretrained encoder sees a photo near the scale at which its encoder learned
@@ -60,13 +73,17 @@ def parse_sides(values: Sequence[str] | str) -> list[int]:
 
 @dataclasses.dataclass(frozen=True)
 class Segmenter:
-  """A trained U-Net and its variables: `segmenter(image)` -> person probability [H,W,1]."""
+  """A trained U-Net and its variables: `segmenter(image)` -> person probability [H,W,1].
+
+  `autotune=False`: compiled without GPU autotuning, for a few masks (see the module doc).
+  """
   model: models.UNet
   variables: dict
   train_image_size: int
+  autotune: bool = True
 
   @classmethod
-  def from_workdir(cls, workdir: str) -> 'Segmenter':
+  def from_workdir(cls, workdir: str, autotune: bool = True) -> 'Segmenter':
     """Loads the best checkpoint (by validation IoU) of a `train.py` workdir."""
     variables, metadata = checkpoints.load_best(workdir)
     model = models.create_model(metadata['model'])
@@ -78,12 +95,13 @@ class Segmenter:
     if got != want:
       raise ValueError(f'{workdir}: checkpoint variables do not match the model config it was '
                        f'saved with ({metadata["model"]}); the checkpoint is incompatible')
-    return cls(model, variables, int(metadata.get('image_size', 0)))
+    return cls(model, variables, int(metadata.get('image_size', 0)), autotune)
 
   def __call__(self, image: np.ndarray | jax.Array) -> jax.Array:
     image = jnp.asarray(image, jnp.float32)
     batched = image.ndim == 4
-    probs = predict_mask(self.model, self.variables, image if batched else image[None])
+    predict = predict_mask if self.autotune else predict_mask_one_shot
+    probs = predict(self.model, self.variables, image if batched else image[None])
     return probs if batched else probs[0]
 
   @property
