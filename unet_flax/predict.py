@@ -55,8 +55,8 @@ predict_mask_one_shot = jax.jit(_predict_mask, static_argnums=(0,),
 # person-segmentation encoder, released for 256 x 256 inputs, at 256 and 384 px: measured with
 # `experiments/eval_real.py --mask_side ...` (2026-12-02), the released network at 384 px scores the
 # labelme photos 0.815 and agrees 0.905 with the reference on the held-out photos of people (0.790
-# and 0.792 at 256 px), and the main job's weights call at most 2.1% of a photo without people
-# person at 256+384 px (5.8% at 384 alone).
+# and 0.792 at 256 px), and fine-tuned weights halfway to the released ones call at most
+# 2.1-2.6% of a photo without people person at 256+384 px (5.8% at 384 alone).
 IMAGENET_PHOTO_SIDES = (160, 224)
 MEDIAPIPE_PHOTO_SIDES = (256, 384)
 
