@@ -10,15 +10,15 @@ block and the head train. At 128 px a step is 34.4 GFLOP against the VGG19 U-Net
 but it takes about as long on 2 CPU cores (600 steps: 737-804 s of steps, VGG19 693-873 s), so
 XLA:CPU runs it at about half the VGG19 step's FLOP rate.
 
-Real photos (stop 21, dataset 7.0.0, 600 steps, best checkpoint, photos seen at 160 + 224 px,
-seeds 0/1/2; experiments/README.md "Stop 21"), against the main job's recipe
-(configs/unet_person.py): labelme photos held out (`labelme_holdout`) 0.715 / 0.670,
+Real photos (2026-11-30, dataset 7.0.0, 600 steps, best checkpoint, photos seen at 160 + 224 px,
+seeds 0/1/2; experiments/README.md), against the VGG19 recipe
+(configs/unet_person_vgg19.py): labelme photos held out (`labelme_holdout`) 0.715 / 0.670,
 0.569 / 0.678, 0.693 / 0.652 (mean 0.659 / 0.667; VGG19 0.641 / 0.674; reference model
 0.790 / 0.786), level within the seeds' spread; the canteen held out (`voc_holdout`) 0.617, 0.614,
 0.588 (mean 0.606; VGG19 0.659; reference 0.569), lower in every seed; every run under 2% on every
 photo without people (worst 1.6%, the buses). Validation IoU on composites is higher
 (`labelme_holdout` runs 0.80-0.82 against 0.74-0.75), which the real photos do not bear out. So
-the main job keeps the VGG19 encoder; this config is the measured alternative.
+the ImageNet recipe keeps the VGG19 encoder; this config is the measured alternative.
 """
 from configs import unet_person_vgg19 as unet_person
 
