@@ -202,20 +202,22 @@ class UNet(nn.Module):
     features = efficientnet.EfficientNetLite0(dtype=self.dtype, name='encoder')(
         x, num_levels=self.depth - 1)
     # Its outputs are linear projections of varying scale: normalised per level, as for VGG.
-    features = [nn.LayerNorm(dtype=self.dtype, name=f'encoder_norm{level}')(f)
-                for level, f in enumerate(features, start=1)]
-    skip0 = ConvBlock(self.base_filters, self.batch_norm, self.dtype, name='skip0')(
-        x.astype(self.dtype), train)
-    return features[-1], [skip0] + features[:-1]
+    return self._strided_levels(x, features, train)
 
   def _mediapipe_selfie_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
     features = mediapipe_selfie.SelfieEncoder(name='encoder')(x)
     levels = [features['stride2'], features['stride4'], features['stride8'],
               jnp.concatenate([features['stride16'], features['head']], axis=-1)]
-    levels = levels[:self.depth - 1]
     # Normalised per level, as for the ImageNet encoders (the head's ReLU outputs run large).
+    return self._strided_levels(x, levels[:self.depth - 1], train)
+
+  def _strided_levels(self, x: Array, features: list[Array],
+                      train: bool) -> tuple[Array, list[Array]]:
+    """(bottleneck, skips) from an encoder's features at strides 2, 4, ...: each normalised
+    (`encoder_norm{level}`), and level 0's skip (stride 1, which such an encoder lacks) a
+    from-scratch ConvBlock on the image (`skip0`)."""
     levels = [nn.LayerNorm(dtype=self.dtype, name=f'encoder_norm{level}')(f)
-              for level, f in enumerate(levels, start=1)]
+              for level, f in enumerate(features, start=1)]
     skip0 = ConvBlock(self.base_filters, self.batch_norm, self.dtype, name='skip0')(
         x.astype(self.dtype), train)
     return levels[-1], [skip0] + levels[:-1]
