@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 import time
 from typing import Any
 
@@ -96,10 +97,9 @@ def check_workdir(workdir: str) -> None:
   """Fails early, naming the directory, when the workdir cannot be written."""
   try:
     os.makedirs(workdir, exist_ok=True)
-    probe = os.path.join(workdir, '.write_test')
-    with open(probe, 'w') as f:
-      f.write('ok')
-    os.remove(probe)
+    # A probe file of its own: every process of a multi-host job runs this check at once.
+    with tempfile.NamedTemporaryFile(dir=workdir, prefix='.write_test'):
+      pass
   except OSError as e:
     raise ValueError(f'--workdir {workdir} is not writable ({e.strerror}); expected a directory '
                      'this user can create files in') from None
