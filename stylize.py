@@ -82,7 +82,7 @@ def _devices(requested: int, num_photos: int) -> list:
 
 def run(FLAGS) -> None:
   import jax
-  from nst_flax import image_io, stylize, weights
+  from nst_flax import image_io, transfer, weights
   from nst_flax import __main__ as nst_cli
   from unet_flax import predict
 
@@ -95,7 +95,7 @@ def run(FLAGS) -> None:
   devices = _devices(FLAGS.devices, len(jobs))
   mask_sides = predict.parse_sides(FLAGS.mask_side)
   cfg.guided_style = FLAGS.mode == 'guided'
-  stylize.loss_spec_from_config(cfg)  # Bad layer names etc. fail before any slow work.
+  transfer.loss_spec_from_config(cfg)  # Bad layer names etc. fail before any slow work.
   nst_cli.enable_compilation_cache(cfg)
   limit = int(cfg.max_input_pixels) if cfg.max_input_pixels else None
   styles = [image_io.load_image(p, max_pixels=limit) for p in FLAGS.style]
@@ -154,7 +154,7 @@ def _style_photo(FLAGS, styles, style_weights, params, mask_sides, limit, segmen
   """Mask, style transfer and composition of one photo (read at most `limit` pixels); writes
   OUT, OUT_mask, OUT_sheet."""
   import numpy as np
-  from nst_flax import compose, image_io, stylize
+  from nst_flax import compose, image_io, transfer
 
   cfg = FLAGS.config
   name = content_path if device is None else f'{content_path} [{device}]'
@@ -173,9 +173,9 @@ def _style_photo(FLAGS, styles, style_weights, params, mask_sides, limit, segmen
         f'photo ({t_mask:.1f} s)', flush=True)
 
   t0 = time.perf_counter()
-  stylized, _ = stylize.stylize(params, content, styles, style_weights, cfg,
-                                content_mask=mask if cfg.guided_style else None,
-                                log_prefix='' if device is None else f'{content_path} ')
+  stylized, _ = transfer.transfer_style(params, content, styles, style_weights, cfg,
+                                        content_mask=mask if cfg.guided_style else None,
+                                        log_prefix='' if device is None else f'{content_path} ')
   t_nst = time.perf_counter() - t0
   if stylized.shape[:2] != content.shape[:2]:  # config.size smaller than the photo
     stylized = image_io.resize_image(stylized, content.shape[:2])

@@ -54,7 +54,7 @@ def main(argv=None):
     from PIL import Image, ImageDraw
     from nst_flax import config as nst_config
     from nst_flax import image_io
-    from nst_flax import stylize as S
+    from nst_flax import transfer as T
     from nst_flax.weights import load_vgg19_params
 
     work = tempfile.mkdtemp(prefix="nst_schedules_")
@@ -90,15 +90,15 @@ def main(argv=None):
     # Every stylized image scored by the same loss (guided, as stylize.py ran it) at 512 px.
     cfg = nst_config.get_default_config()
     cfg.guided_style = True
-    spec = S.loss_spec_from_config(cfg)
-    jp, gk = S.prepare_params(load_vgg19_params())
+    spec = T.loss_spec_from_config(cfg)
+    jp, gk = T.prepare_params(load_vgg19_params())
     content = image_io.load_image(photo)
     style = image_io.load_image(args.style)
     style = image_io.resize_image(style, image_io.fit_max_side(*style.shape[:2], 512))
     m = image_io.load_mask(mask, (h, w))[None]
-    targets = S.compute_targets(spec, jp, content[None], (style[None],), np.ones(1, np.float32),
+    targets = T.compute_targets(spec, jp, content[None], (style[None],), np.ones(1, np.float32),
                                 m)
-    loss_fn = S.make_loss_fn(spec, jp, gk, targets)
+    loss_fn = T.make_loss_fn(spec, jp, gk, targets)
     tiles = []
     for name, seconds, result, sheet in results:
         stylized = sheet[:, 2 * (w + 8): 2 * (w + 8) + w]

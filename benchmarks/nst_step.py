@@ -10,9 +10,9 @@ Adam settings in both frameworks. Variants timed (seconds per step, after a warm
   jax step (autodiff conv)   jitted single step called from Python, plain `lax.conv` autodiff
   jax step                   jitted single step, nst_flax's image-gradient conv (custom_vjp)
   jax loop (autodiff conv)   the N steps in one `lax.fori_loop`, plain autodiff (the slow case)
-  jax loop (direct conv)     nst_flax.stylize.run_optimisation with every conv direct
+  jax loop (direct conv)     nst_flax.transfer.run_optimisation with every conv direct
                              (`grad_kernels(params, winograd=False)`)
-  jax loop                   nst_flax.stylize.run_optimisation: N steps in one jitted loop, the
+  jax loop                   nst_flax.transfer.run_optimisation: N steps in one jitted loop, the
                              wide layers' convs by Winograd F(4x4, 3x3) (nst_flax.winograd)
   torch eager                NCHW
   torch channels_last        NHWC memory format
@@ -42,7 +42,7 @@ import optax  # noqa: E402
 
 from nst_flax import config as nst_config  # noqa: E402
 from nst_flax import losses as L  # noqa: E402
-from nst_flax import stylize as S  # noqa: E402
+from nst_flax import transfer as T  # noqa: E402
 from nst_flax.image_io import resize_image  # noqa: E402
 from nst_flax.vgg import LAYERS, grad_kernels  # noqa: E402
 from nst_flax.weights import CONV_LAYERS, VGG_MEAN_BGR, load_vgg19_params  # noqa: E402
@@ -102,10 +102,10 @@ def matmul_peak_jax(n=4096, reps=5):
 def jax_variants(params, spec, content, style, steps, lr):
     """{name: run()} where run() does `steps` Adam steps from the content and returns the
     final image as NHWC numpy; plus a loss function to evaluate final images."""
-    jp, gk = S.prepare_params(params)
+    jp, gk = T.prepare_params(params)
     gk_direct = jax.jit(lambda p: grad_kernels(p, winograd=False))(jp)
     c = jnp.asarray(content[None])
-    tg = S.compute_targets(spec, jp, c, (jnp.asarray(style[None]),), jnp.ones((1,)))
+    tg = T.compute_targets(spec, jp, c, (jnp.asarray(style[None]),), jnp.ones((1,)))
     opt = optax.adam(lr)
     out = {}
 
@@ -114,7 +114,7 @@ def jax_variants(params, spec, content, style, steps, lr):
             if kernels is None:
                 loss_fn = _autodiff_loss(spec, jp, tg)
             else:
-                loss_fn = S.make_loss_fn(spec, jp, kernels, tg)
+                loss_fn = T.make_loss_fn(spec, jp, kernels, tg)
             (_, terms), g = jax.value_and_grad(loss_fn, has_aux=True)(x)
             u, st = opt.update(g, st, x)
             return jnp.clip(optax.apply_updates(x, u), 0, 1), st, terms
@@ -144,10 +144,10 @@ def jax_variants(params, spec, content, style, steps, lr):
     pl = jax.jit(plain_loop)
     out["jax loop (autodiff conv)"] = lambda: np.asarray(pl(c))
     for label, kernels in (("jax loop (direct conv)", gk_direct), ("jax loop", gk)):
-        out[label] = lambda kernels=kernels: np.asarray(S.run_optimisation(
+        out[label] = lambda kernels=kernels: np.asarray(T.run_optimisation(
             spec, jp, kernels, c, tg, optimizer="adam", steps=steps, lr=lr)[0])
     # Final losses are scored with direct convs for every variant.
-    loss_eval = jax.jit(lambda x: S.make_loss_fn(spec, jp, gk_direct, tg)(x)[1])
+    loss_eval = jax.jit(lambda x: T.make_loss_fn(spec, jp, gk_direct, tg)(x)[1])
     return out, lambda x_nhwc: np.asarray(loss_eval(jnp.asarray(x_nhwc)))
 
 
@@ -300,7 +300,7 @@ def main(argv=None):
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, {os.cpu_count()} cores")
     params = load_vgg19_params()
     cfg = nst_config.get_default_config()
-    spec = S.loss_spec_from_config(cfg)
+    spec = T.loss_spec_from_config(cfg)
     lr = float(cfg.lr)
     peak = matmul_peak_jax()
     tpeak = None

@@ -8,14 +8,14 @@
 Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss weights
 (configs/nst_default.py) for every method. Methods:
 
-  jax-adam-ms      nst_flax.stylize with Adam, multi-scale: `--adam-steps` at size/2, then
+  jax-adam-ms      nst_flax.transfer with Adam, multi-scale: `--adam-steps` at size/2, then
                    `--adam-refine` at size (300 + 100: configs/nst_default.py's default until
                    2026-12)
-  jax-lbfgs        nst_flax.stylize, L-BFGS (optax.lbfgs, zoom line search) in the compiled loop,
+  jax-lbfgs        nst_flax.transfer, L-BFGS (optax.lbfgs, zoom line search) in the compiled loop,
                    single scale, `--lbfgs-steps` iterations, with the config's range penalty
                    (its curve's loss includes the penalty, ~0.1% at the end)
   jax-lbfgs-ms     the same, multi-scale: `--lbfgs-ms-steps` at size/2, then at size
-  jax-adam         nst_flax.stylize, Adam, single scale, `--jax-adam-steps`
+  jax-adam         nst_flax.transfer, Adam, single scale, `--jax-adam-steps`
   torch-lbfgs      torch.optim.LBFGS(lr=1, history_size=100, no line search), as the classic
                    Gatys implementations run it (neural-style and its PyTorch ports): one closure
                    evaluation per iteration, no clamping while it runs
@@ -28,7 +28,7 @@ method's curve is recorded one point per step (JAX: a host callback per step of 
 loop, with the total only, so L-BFGS pays no extra forward pass for it; PyTorch: per closure
 evaluation). A method reaches the target at the first
 step of its final (full-size) scale whose loss is at or below it. JAX times start at the
-`stylize` call, so they include computing the targets and compiling (from the persistent
+`transfer_style` call, so they include computing the targets and compiling (from the persistent
 compilation cache when it holds the programs: `--no-cache` to measure cold compiles); the table
 also gives the compile seconds (the first step of each scale minus a typical step) and the time
 to target without them. Prints the load average per method (the machine may be shared), writes
@@ -53,7 +53,7 @@ METHODS = ("torch-lbfgs", "jax-adam-ms", "jax-lbfgs", "jax-lbfgs-ms", "jax-adam"
 
 
 def load_images(size, style_path):
-    """(content [size, size, 3], style at long side `size`) as nst_flax.stylize sees them."""
+    """(content [size, size, 3], style at long side `size`) as `transfer_style` sees them."""
     import skimage.data
     from nst_flax.image_io import fit_max_side, load_image, resize_image
     photo = skimage.data.astronaut().astype(np.float32) / 255.0
@@ -87,9 +87,9 @@ class Curve:
 
 
 def run_jax(name, params, content, style, args):
-    """One nst_flax.stylize run; returns (Curve, final image, final loss at full size)."""
+    """One `transfer_style` run; returns (Curve, final image, final loss at full size)."""
     from nst_flax import config as nst_config
-    from nst_flax import stylize as S
+    from nst_flax import transfer as T
 
     cfg = nst_config.get_default_config()
     cfg.update(size=args.size, log_every=1, multiscale_min=args.size // 2)
@@ -104,7 +104,7 @@ def run_jax(name, params, content, style, args):
         coarse, fine = args.lbfgs_ms_steps
         cfg.update(optimizer="lbfgs", multiscale=True, steps=coarse, refine_steps=fine)
     curve = Curve(name, args.print_every)
-    image, hist = S.stylize(params, content, [style], config=cfg, verbose=False,
+    image, hist = T.transfer_style(params, content, [style], config=cfg, verbose=False,
                             progress=lambda step, terms: curve.add(step, terms[0]),
                             progress_terms=False)
     return curve, image, hist
@@ -238,7 +238,7 @@ def main(argv=None):
     import jax
     from nst_flax import compilation_cache
     from nst_flax import config as nst_config
-    from nst_flax import stylize as S
+    from nst_flax import transfer as T
     from nst_flax.image_io import save_image
     from nst_flax.weights import load_vgg19_params
 
@@ -258,7 +258,7 @@ def main(argv=None):
     print(f"jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch_version}, "
           f"{os.cpu_count()} cores; load average before {os.getloadavg()}", flush=True)
     params = load_vgg19_params()
-    spec = S.loss_spec_from_config(nst_config.get_default_config())
+    spec = T.loss_spec_from_config(nst_config.get_default_config())
     content, style = load_images(args.size, args.style)
     curves, images, loads, final_losses = {}, {}, {}, {}
     from benchmarks.nst_step import torch_reference

@@ -97,7 +97,7 @@ def report_error(e, config_error=False):
 def run(FLAGS) -> int:
     import numpy as np
 
-    from nst_flax import image_io, stylize, weights
+    from nst_flax import image_io, transfer, weights
 
     cfg = FLAGS.config
     if not FLAGS.content:
@@ -106,7 +106,7 @@ def run(FLAGS) -> int:
         raise ValueError("--style is required (one or more paintings)")
     enable_compilation_cache(cfg)
     # Validate the config (layer names, presets, ...) before any slow work.
-    stylize.loss_spec_from_config(cfg)
+    transfer.loss_spec_from_config(cfg)
     limit = int(cfg.max_input_pixels) if cfg.max_input_pixels else None
     content = image_io.load_image(FLAGS.content, max_pixels=limit)
     styles = [image_io.load_image(p, max_pixels=limit) for p in FLAGS.style]
@@ -123,10 +123,10 @@ def run(FLAGS) -> int:
         def snap(step, img):
             image_io.save_image(os.path.join(FLAGS.snapshots_dir, f"step_{step:05d}.png"), img)
     t0 = time.perf_counter()
-    image, hist = stylize.stylize(params, content, styles, sw, cfg, content_mask=mask,
-                                  snapshot=snap)
+    image, hist = transfer.transfer_style(params, content, styles, sw, cfg, content_mask=mask,
+                                          snapshot=snap)
     image_io.save_image(FLAGS.out, image)
-    last = {n: float(hist[n][-1]) for n in stylize.TERM_NAMES if len(hist[n])}
+    last = {n: float(hist[n][-1]) for n in transfer.TERM_NAMES if len(hist[n])}
     print(f"wrote {FLAGS.out} ({image.shape[1]}x{image.shape[0]}) in "
           f"{time.perf_counter() - t0:.0f} s; final losses "
           + " ".join(f"{k} {v:.4g}" for k, v in last.items() if np.isfinite(v)), flush=True)

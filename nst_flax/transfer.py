@@ -3,12 +3,13 @@
 Public API:
 
     params = weights.load_vgg19_params()                     # numpy, kernels HWIO
-    image, history = stylize(params, content, [style], config=cfg, key=jax.random.PRNGKey(0))
+    image, history = transfer_style(params, content, [style], config=cfg,
+                                    key=jax.random.PRNGKey(0))
 
 `content` and each style are float RGB [H, W, 3] in [0, 1] (`image_io.load_image`); the result is
 float32 RGB in [0, 1] at the content's aspect ratio (`config.size` long side, 0 = full size).
 
-Building blocks the next issues reuse: `make_loss_fn`, `compute_targets`, `run_optimisation`
+Building blocks that the benchmarks reuse: `make_loss_fn`, `compute_targets`, `run_optimisation`
 (pure functions of arrays), `scale_schedule`.
 """
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import functools
 import itertools
 import time
-from typing import Callable, Dict, List, Mapping, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -30,7 +31,7 @@ from nst_flax.image_io import fit_max_side, resize_image
 from nst_flax.vgg import LAYERS, VGG19, check_layers, grad_kernels, layer_index, valid_masks
 from nst_flax.weights import preprocess
 
-__all__ = ["stylize", "LossSpec", "loss_spec_from_config", "make_loss_fn", "compute_targets",
+__all__ = ["transfer_style", "LossSpec", "loss_spec_from_config", "make_loss_fn", "compute_targets",
            "run_optimisation", "scale_schedule", "prepare_params", "TERM_NAMES"]
 
 TERM_NAMES = ("total", "content", "style", "tv")
@@ -185,7 +186,7 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
     """The compiled N-step loop. Returns (x [1, H, W, 3] in [0, 1], history [steps, 4]).
 
     Every `log_every` / `snapshot_every` steps it calls the progress / snapshot callbacks
-    registered under `run_id` in `_RUNS` (what `stylize` does); none registered: no calls.
+    registered under `run_id` in `_RUNS` (what `transfer_style` does); none registered: no calls.
     With `log_terms=False` L-BFGS reports the total only (NaN for the terms), so that logging
     every step costs no extra forward pass (what the time-to-quality benchmark does).
     L-BFGS minimises the loss plus `range_penalty` x the mean squared distance of the pixels
@@ -310,7 +311,7 @@ def _print_progress(scale_label, steps, t0):
     return progress
 
 
-def stylize(params, content, styles: Sequence, style_weights: Optional[Sequence[float]] = None,
+def transfer_style(params, content, styles: Sequence, style_weights: Optional[Sequence[float]] = None,
             config: Optional[ml_collections.ConfigDict] = None, *, content_mask=None, key=None,
             progress: Optional[Callable] = None, snapshot: Optional[Callable] = None,
             verbose: bool = True, log_prefix: str = "", progress_terms: bool = True):
