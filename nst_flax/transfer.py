@@ -161,7 +161,7 @@ def compute_targets(spec: LossSpec, params, content, styles, style_weights, mask
 # The jitted loop calls back into Python through one module-level dispatcher, which looks the
 # run's callbacks up by an integer id that the loop takes as a (traced) argument. So the compiled
 # program depends neither on the user's callback functions nor on the run (nothing recompiles),
-# and runs in several threads at once (stylize.py's folder mode, one device each) report to their
+# and runs in several threads at once (`pipeline.style_photos`, one device each) report to their
 # own callbacks.
 _RUNS: Dict[int, Tuple[Optional[Callable], Optional[Callable]]] = {}
 _RUN_IDS = itertools.count(1)

@@ -77,3 +77,40 @@ def test_cli_bad_input_is_one_error_line(files, tmp_path, case):
     assert not (tmp_path / "o.png").exists()
     if case == "badquality":
         assert "unknown quality 'best'; expected one of final, draft" in lines[0]
+
+
+# ------------------------------------------------------------------ the one error reporter
+
+
+def test_report_error_writes_one_line_and_returns_1(capsys):
+    from nst_flax import cli
+
+    def reported(*args, **kwargs):
+        assert cli.report_error(*args, **kwargs) == 1
+        out, err = capsys.readouterr()
+        assert not out and err.endswith("\n") and err.count("\n") == 1
+        return err.rstrip("\n")
+
+    assert reported(ValueError("photo.jpg: no such file\nmore")) == "error: photo.jpg: no such file"
+    assert reported("a\n  b  c", join_lines=True) == "error: a b c"  # train.py's, the scripts'
+    assert reported(KeyError("nope"), config_error=True) == (
+        "error: bad --config option: unknown config field 'nope'")
+    config_file_error = ("Error loading config file c.py:\nTraceback (most recent call last):\n"
+                         "  File \"c.py\", line 1\nNameError: name 'x' is not defined")
+    assert reported(ValueError(config_file_error), config_error=True) == (
+        "error: bad --config option: Error loading config file c.py: NameError: name 'x' is "
+        "not defined")
+
+
+def test_run_app_reports_the_errors_it_is_given(capsys):
+    from unet_flax import runtime
+
+    def main(argv):
+        raise OSError(f"{argv[1]}: cannot write\n(read-only)")
+
+    with pytest.raises(SystemExit) as e:
+        runtime._reporting(main, (OSError,))(["prog", "out/"])
+    assert e.value.code == 1
+    assert capsys.readouterr().err == "error: out/: cannot write (read-only)\n"
+    with pytest.raises(OSError):  # not one of its errors: the traceback as before
+        runtime._reporting(main, (ValueError,))(["prog", "out/"])
