@@ -10,49 +10,49 @@ import os
 
 import numpy as np
 
-__all__ = ["save_npz", "load_npz", "cached_params"]
+__all__ = ['save_npz', 'load_npz', 'cached_params']
 
 
 def save_npz(path: str, params) -> None:
-    """Nested dicts of arrays -> one .npz, keys joined with '/' ('block1_conv1/kernel')."""
-    flat = {}
+  """Nested dicts of arrays -> one .npz, keys joined with '/' ('block1_conv1/kernel')."""
+  flat = {}
 
-    def walk(prefix, d):
-        for k, v in d.items():
-            if isinstance(v, dict):
-                walk(f"{prefix}{k}/", v)
-            else:
-                flat[prefix + k] = v
+  def walk(prefix, d):
+    for k, v in d.items():
+      if isinstance(v, dict):
+        walk(f'{prefix}{k}/', v)
+      else:
+        flat[prefix + k] = v
 
-    walk("", params)
-    tmp = path + ".part.npz"
-    np.savez(tmp, **flat)
-    os.replace(tmp, path)
+  walk('', params)
+  tmp = path + '.part.npz'
+  np.savez(tmp, **flat)
+  os.replace(tmp, path)
 
 
 def load_npz(path: str):
-    """The nested dicts of arrays that `save_npz` wrote to `path`."""
-    params = {}
-    with np.load(path) as z:
-        for key in z.files:
-            *parents, k = key.split("/")
-            d = params
-            for p in parents:
-                d = d.setdefault(p, {})
-            d[k] = np.asarray(z[key])
-    return params
+  """The nested dicts of arrays that `save_npz` wrote to `path`."""
+  params = {}
+  with np.load(path) as z:
+    for key in z.files:
+      *parents, k = key.split('/')
+      d = params
+      for p in parents:
+        d = d.setdefault(p, {})
+      d[k] = np.asarray(z[key])
+  return params
 
 
 def cached_params(npz_path: str, build):
-    """Params from the .npz cache at `npz_path`, else `build()`, then cached there if writable."""
-    if os.path.exists(npz_path):
-        try:
-            return load_npz(npz_path)
-        except Exception:  # corrupt cache: rebuild
-            os.remove(npz_path)
-    params = build()
+  """Params from the .npz cache at `npz_path`, else `build()`, then cached there if writable."""
+  if os.path.exists(npz_path):
     try:
-        save_npz(npz_path, params)
-    except OSError:
-        pass
-    return params
+      return load_npz(npz_path)
+    except Exception:  # corrupt cache: rebuild
+      os.remove(npz_path)
+  params = build()
+  try:
+    save_npz(npz_path, params)
+  except OSError:
+    pass
+  return params
