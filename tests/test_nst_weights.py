@@ -123,23 +123,31 @@ def _random_oihw(seed=0):
   return out
 
 
+def _write_torchvision_vgg19(path, w, write, extra=None):
+  """Writes `w` ({layer: (OIHW kernel, bias)}) and `extra` ({name: array}) as a torchvision vgg19
+  state dict with `write`; where torch exists, checks that torch.load reads the file back."""
+  state = collections.OrderedDict()
+  for name, idx in zip(W.CONV_LAYERS, W.TORCHVISION_FEATURE_INDEX):
+    state[f'features.{idx}.weight'], state[f'features.{idx}.bias'] = w[name]
+  state.update(extra or {})
+  write(path, state)
+  try:
+    import torch
+  except ImportError:
+    return
+  loaded = torch.load(path, weights_only=True)
+  for k, v in state.items():
+    np.testing.assert_array_equal(loaded[k].numpy(), v)
+
+
 # ------------------------------------------------------------------ (c) torchvision state dict
 
 
 def test_torchvision_state_dict_matches_torchvision_convention(tmp_path):
   w = _random_oihw(1)
-  state = collections.OrderedDict()
-  for name, idx in zip(W.CONV_LAYERS, W.TORCHVISION_FEATURE_INDEX):
-    state[f'features.{idx}.weight'], state[f'features.{idx}.bias'] = w[name]
-  state['classifier.0.weight'] = np.zeros((4, 3), np.float32)  # heads are ignored
   path = tmp_path / 'vgg19-test.pth'
-  write_torch_zip(path, state)
-  try:  # where torch exists, our writer's file must be a valid torch.save file
-    import torch
-    loaded = torch.load(path, weights_only=True)
-    np.testing.assert_array_equal(loaded['features.0.weight'].numpy(), w['block1_conv1'][0])
-  except ImportError:
-    pass
+  _write_torchvision_vgg19(path, w, write_torch_zip,  # heads are ignored
+                           {'classifier.0.weight': np.zeros((4, 3), np.float32)})
   params = W.load_vgg19_params(str(path))
   np.testing.assert_array_equal(params['block2_conv1']['kernel'],
                                 w['block2_conv1'][0].transpose(2, 3, 1, 0))
@@ -225,17 +233,8 @@ def test_torch_files_are_read_and_converted_without_torch(tmp_path, write):
   """Where any import of torch fails (whether torch is installed or not), nst_flax imports, and
   a torchvision VGG19 state dict in either torch.save format is read and converted."""
   w = _random_oihw(5)
-  state = {}
-  for name, idx in zip(W.CONV_LAYERS, W.TORCHVISION_FEATURE_INDEX):
-    state[f'features.{idx}.weight'], state[f'features.{idx}.bias'] = w[name]
   path = tmp_path / 'vgg19-test.pth'
-  write(path, state)
-  try:  # where torch exists, our writer's file must be a valid torch.save file
-    import torch
-    loaded = torch.load(path, weights_only=True)
-    np.testing.assert_array_equal(loaded['features.2.weight'].numpy(), w['block1_conv2'][0])
-  except ImportError:
-    pass
+  _write_torchvision_vgg19(path, w, write)
   code = textwrap.dedent(f"""
       import sys
       import numpy as np
