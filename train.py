@@ -19,6 +19,8 @@ from absl import flags
 from absl import logging
 from ml_collections import config_flags
 
+from nst_flax import cli
+
 FLAGS = flags.FLAGS
 flags.DEFINE_string('workdir', 'workdirs/unet_person', 'Directory for checkpoints, logs and images.')
 flags.DEFINE_string('coordinator_address', None,
@@ -30,9 +32,9 @@ config_flags.DEFINE_config_file(
     'Training configuration file.', lock_config=True)
 
 
-def _fail(message: str) -> None:
-  print('error: ' + ' '.join(str(message).split()), file=sys.stderr)
-  sys.exit(1)
+def _fail(message) -> None:
+  """One `error: ...` line (the message's lines joined) and exit 1."""
+  sys.exit(cli.report_error(message, join_lines=True))
 
 
 def parse_flags(argv):
@@ -58,19 +60,15 @@ def main(argv):
   try:
     config = FLAGS.config
   except Exception as e:  # A config file that is missing or does not load.
-    _fail(str(e).splitlines()[0] + ' ' + ' '.join(str(e).splitlines()[1:]))
-  from unet_flax import runtime
-  try:
-    runtime.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
-                                   FLAGS.process_id)
-  except ValueError as e:
     _fail(e)
+  # A ValueError or OSError from here on (bad flag values, an unusable workdir) is one line:
+  # `run_app`'s `errors`.
+  from unet_flax import runtime
+  runtime.initialize_distributed(FLAGS.coordinator_address, FLAGS.num_processes,
+                                 FLAGS.process_id)
   runtime.setup()
   from unet_flax import train
-  try:
-    summary = train.train_and_evaluate(config, FLAGS.workdir)
-  except (ValueError, OSError) as e:
-    _fail(e)
+  summary = train.train_and_evaluate(config, FLAGS.workdir)
   ev = summary['eval']
   print(f"step {summary['step']}: validation IoU {ev['iou']:.4f}, Dice {ev['dice']:.4f}, "
         f"precision {ev['precision']:.4f}, recall {ev['recall']:.4f} "
@@ -80,4 +78,4 @@ def main(argv):
 
 if __name__ == '__main__':
   from unet_flax import runtime  # pylint: disable=g-import-not-at-top
-  runtime.run_app(main, flags_parser=parse_flags)
+  runtime.run_app(main, flags_parser=parse_flags, errors=(ValueError, OSError))

@@ -35,6 +35,8 @@ for path in (REPO, os.path.join(REPO, 'benchmarks')):
   if path not in sys.path:
     sys.path.insert(0, path)
 
+from nst_flax import cli  # noqa: E402
+
 # Train step img/s of the main model on one H200 (benchmarks/README.md, 2026-11-30): measured
 # at 128 px; 256 px scaled from 128 px by the default model's measured 256/128 ratio
 # (1832 / 2860), since the main model's 256 px cell was cut by that script's time limit. 512 px
@@ -136,12 +138,12 @@ def main(argv=None):
     sizes = [int(s) for s in args.sizes.split(',')]
     workers = [int(w) for w in args.workers.split(',')]
   except ValueError:
-    raise SystemExit(f'error: --sizes {args.sizes!r} / --workers {args.workers!r}: expected '
-                     'comma-separated integers') from None
+    sys.exit(cli.report_error(f'--sizes {args.sizes!r} / --workers {args.workers!r}: expected '
+                              'comma-separated integers'))
   kinds = args.kinds.split(',')
   unknown = sorted(set(kinds) - {'memory', 'coco'})
   if unknown:
-    raise SystemExit(f'error: --kinds: unknown kind {unknown[0]!r}; expected memory, coco')
+    sys.exit(cli.report_error(f'--kinds: unknown kind {unknown[0]!r}; expected memory, coco'))
   if args.quick:
     sizes, workers, args.seconds, args.no_step = [128], [0, 1], 1.0, True
 

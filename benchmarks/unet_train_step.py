@@ -50,6 +50,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from configs import unet_person_vgg19, unet_scratch, unet_seed  # noqa: E402
+from nst_flax import cli  # noqa: E402
 from nst_flax import weights  # noqa: E402
 from unet_flax import models  # noqa: E402
 from unet_flax import train  # noqa: E402
@@ -72,9 +73,9 @@ def use_cores(n: int) -> int:
   if not n:
     return len(allowed) or os.cpu_count() or 1
   if not allowed:
-    raise SystemExit('error: --cores needs os.sched_setaffinity (Linux)')
+    sys.exit(cli.report_error('--cores needs os.sched_setaffinity (Linux)'))
   if not 1 <= n <= len(allowed):
-    raise SystemExit(f'error: --cores {n}: this process may use {len(allowed)} cores')
+    sys.exit(cli.report_error(f'--cores {n}: this process may use {len(allowed)} cores'))
   os.sched_setaffinity(0, allowed[:n])
   return n
 

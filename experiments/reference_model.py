@@ -4,8 +4,8 @@ and for pseudo-labelling real photos. Never a dependency of the packages.
 Source: npm `@mediapipe/selfie_segmentation@0.1.1675465747` (Apache-2.0), file
 `package/selfie_segmentation.tflite` (input float32 [1, 256, 256, 3] RGB in 0..1, output
 [1, 256, 256, 1] person probability), declared as `unet_flax.mediapipe_selfie.WEIGHTS`: the
-registry's tarball is fetched and verified once by `nst_flax.weights.fetch_package_file` into the
-weights cache ($NST_FLAX_CACHE or ~/.cache/nst_flax), like the other pinned files. It is run with
+registry's tarball is fetched and verified once by `nst_flax.package_files.fetch_package_file`
+into the cache ($NST_FLAX_CACHE or ~/.cache/nst_flax), like the other pinned files. It is run with
 the `ai-edge-litert` interpreter (`pip install -e ".[reference]"`); `unet_flax.mediapipe_selfie`
 is the same network in Flax.
 
@@ -21,7 +21,7 @@ import hashlib
 import numpy as np
 from PIL import Image
 
-from nst_flax import weights
+from nst_flax import package_files
 from unet_flax import mediapipe_selfie
 
 NPM_PACKAGE = mediapipe_selfie.WEIGHTS.requirement
@@ -33,10 +33,10 @@ THRESHOLD = 0.5
 
 
 def fetch_tflite(directory: str | None = None) -> str:
-  """Path of the verified selfie_segmentation.tflite in the weights cache (`directory`, default
-  nst_flax's), fetched from npm's registry on first use; WeightsError (a ValueError) saying what
+  """Path of the verified selfie_segmentation.tflite in the cache (`directory`, default
+  nst_flax's), fetched from npm's registry on first use; FetchError (a ValueError) saying what
   to put where when offline."""
-  return weights.fetch_package_file(mediapipe_selfie.WEIGHTS, directory)
+  return package_files.fetch_package_file(mediapipe_selfie.WEIGHTS, directory)
 
 
 def sha256(path: str) -> str:

@@ -6,7 +6,7 @@ A later run of the same program loads its compiled executables instead of compil
 """
 import os
 
-DEFAULT_DIR = os.path.join(os.path.expanduser("~"), ".cache", "jax_compilation_cache")
+DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'jax_compilation_cache')
 
 
 def enable_compilation_cache(directory: str | None = None) -> None:
@@ -14,12 +14,12 @@ def enable_compilation_cache(directory: str | None = None) -> None:
   ($JAX_COMPILATION_CACHE_DIR, else ~/.cache/jax_compilation_cache)."""
   import jax  # pylint: disable=g-import-not-at-top
   try:
-    if not os.environ.get("JAX_COMPILATION_CACHE_DIR"):
+    if not os.environ.get('JAX_COMPILATION_CACHE_DIR'):
       directory = directory or DEFAULT_DIR
       os.makedirs(directory, exist_ok=True)
-      jax.config.update("jax_compilation_cache_dir", directory)
-    if not os.environ.get("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
-      jax.config.update("jax_persistent_cache_min_compile_time_secs", 1.0)
-    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+      jax.config.update('jax_compilation_cache_dir', directory)
+    if not os.environ.get('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'):
+      jax.config.update('jax_persistent_cache_min_compile_time_secs', 1.0)
+    jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
   except OSError:  # a read-only home: run without the cache
     pass

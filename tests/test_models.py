@@ -133,8 +133,14 @@ def test_vgg19_encoder_unet_uses_the_pretrained_trunk(monkeypatch):
   segmenter = predict.Segmenter(model, variables, train_image_size=96)
   assert segmenter.photo_sides == predict.IMAGENET_PHOTO_SIDES == (160, 224)
   assert segmenter.resolve_sides([0, 96]) == [160, 224, 96]
-  probs = segmenter.photo_probability(np.full((300, 150, 3), 0.5, np.float32))
+  photo = np.full((300, 150, 3), 0.5, np.float32)
+  probs = segmenter.photo_probability(photo)
   assert probs.shape == (300, 150, 1)
+  # The same masks as the predictor that stylize.py hands to nst_flax.pipeline.
+  masks = segmenter.photo_masks()
+  assert masks.sides == (160, 224) and masks.description == 'long side 160, 224 px'
+  np.testing.assert_array_equal(masks(photo), probs)
+  np.testing.assert_array_equal(masks.on_device(jax.local_devices()[0])(photo), probs)
 
 
 def test_reshape_max_pool_matches_flax_max_pool_and_its_gradient():

@@ -9,68 +9,68 @@ from nst_flax.vgg import VGG19, grad_kernels, init_params
 
 
 def _direct(x, kernel):
-    return jax.lax.conv_general_dilated(x, kernel, (1, 1), ((1, 1), (1, 1)),
-                                        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+  return jax.lax.conv_general_dilated(x, kernel, (1, 1), ((1, 1), (1, 1)),
+                                      dimension_numbers=('NHWC', 'HWIO', 'NHWC'))
 
 
-@pytest.mark.parametrize("shape", [(1, 1, 1, 8), (2, 5, 7, 8), (1, 12, 9, 16), (1, 16, 16, 4)])
+@pytest.mark.parametrize('shape', [(1, 1, 1, 8), (2, 5, 7, 8), (1, 12, 9, 16), (1, 16, 16, 4)])
 def test_matches_direct_conv(shape):
-    kx, kk = jax.random.split(jax.random.PRNGKey(0))
-    x = jax.random.normal(kx, shape)
-    kernel = jax.random.normal(kk, (3, 3, shape[-1], 6)) / 3.0
-    u = wg.transform_kernel(kernel)
-    assert u.shape == (36, shape[-1], 6)
-    y = wg.conv3x3(x, u)
-    ref = _direct(x, kernel)
-    assert y.shape == ref.shape == shape[:3] + (6,)
-    np.testing.assert_allclose(y, ref, atol=1e-5 * float(jnp.abs(ref).max()))
+  kx, kk = jax.random.split(jax.random.PRNGKey(0))
+  x = jax.random.normal(kx, shape)
+  kernel = jax.random.normal(kk, (3, 3, shape[-1], 6)) / 3.0
+  u = wg.transform_kernel(kernel)
+  assert u.shape == (36, shape[-1], 6)
+  y = wg.conv3x3(x, u)
+  ref = _direct(x, kernel)
+  assert y.shape == ref.shape == shape[:3] + (6,)
+  np.testing.assert_allclose(y, ref, atol=1e-5 * float(jnp.abs(ref).max()))
 
 
 def test_gradients_match_direct_conv():
-    kx, kk = jax.random.split(jax.random.PRNGKey(1))
-    x = jax.random.normal(kx, (2, 10, 6, 5))
-    kernel = jax.random.normal(kk, (3, 3, 5, 3))
+  kx, kk = jax.random.split(jax.random.PRNGKey(1))
+  x = jax.random.normal(kx, (2, 10, 6, 5))
+  kernel = jax.random.normal(kk, (3, 3, 5, 3))
 
-    def loss(conv, x, kernel):
-        return jnp.sum(jnp.sin(conv(x, kernel)))
+  def loss(conv, x, kernel):
+    return jnp.sum(jnp.sin(conv(x, kernel)))
 
-    wino = jax.grad(lambda x, k: loss(lambda x, k: wg.conv3x3(x, wg.transform_kernel(k)), x, k),
-                    argnums=(0, 1))(x, kernel)
-    ref = jax.grad(lambda x, k: loss(_direct, x, k), argnums=(0, 1))(x, kernel)
-    for got, want in zip(wino, ref):
-        np.testing.assert_allclose(got, want, atol=1e-4 * float(jnp.abs(want).max()))
+  wino = jax.grad(lambda x, k: loss(lambda x, k: wg.conv3x3(x, wg.transform_kernel(k)), x, k),
+                  argnums=(0, 1))(x, kernel)
+  ref = jax.grad(lambda x, k: loss(_direct, x, k), argnums=(0, 1))(x, kernel)
+  for got, want in zip(wino, ref):
+    np.testing.assert_allclose(got, want, atol=1e-4 * float(jnp.abs(want).max()))
 
 
 def test_bad_kernel_is_a_clear_error():
-    with pytest.raises(ValueError, match="3x3 HWIO kernel"):
-        wg.transform_kernel(jnp.zeros((5, 5, 2, 2)))
-    with pytest.raises(ValueError, match="does not fit input channels 4"):
-        wg.conv3x3(jnp.zeros((1, 8, 8, 4)), jnp.zeros((36, 3, 2)))
+  with pytest.raises(ValueError, match='3x3 HWIO kernel'):
+    wg.transform_kernel(jnp.zeros((5, 5, 2, 2)))
+  with pytest.raises(ValueError, match='does not fit input channels 4'):
+    wg.conv3x3(jnp.zeros((1, 8, 8, 4)), jnp.zeros((36, 3, 2)))
 
 
 def test_vgg_uses_winograd_for_wide_layers_only():
-    params = jax.tree_util.tree_map(jnp.asarray, init_params(image_size=32))
-    gk = grad_kernels(params)
-    assert set(gk["block1_conv2"]) == {"kernel_t"}          # 64 channels: direct
-    assert set(gk["block3_conv1"]) == {"kernel_t"}          # 128 -> 256: direct
-    assert gk["block3_conv2"]["kernel_w"].shape == (36, 256, 256)
-    assert gk["block4_conv1"]["kernel_t"].shape == (36, 512, 256)
-    assert all(set(v) == {"kernel_t"} for v in grad_kernels(params, winograd=False).values())
+  params = jax.tree_util.tree_map(jnp.asarray, init_params(image_size=32))
+  gk = grad_kernels(params)
+  assert set(gk['block1_conv2']) == {'kernel_t'}          # 64 channels: direct
+  assert set(gk['block3_conv1']) == {'kernel_t'}          # 128 -> 256: direct
+  assert gk['block3_conv2']['kernel_w'].shape == (36, 256, 256)
+  assert gk['block4_conv1']['kernel_t'].shape == (36, 512, 256)
+  assert all(set(v) == {'kernel_t'} for v in grad_kernels(params, winograd=False).values())
 
-    # Features and image gradients through Winograd layers match plain autodiff convs.
-    x = jax.random.uniform(jax.random.PRNGKey(2), (1, 40, 28, 3))
-    layers = ("block3_conv3", "block4_conv2")
+  # Features and image gradients through Winograd layers match plain autodiff convs.
+  x = jax.random.uniform(jax.random.PRNGKey(2), (1, 40, 28, 3))
+  layers = ('block3_conv3', 'block4_conv2')
 
-    def grad(model, variables):
-        def f(x):
-            out = model.apply(variables, x * 255.0, layers=layers)
-            return sum(jnp.mean(jnp.square(v)) for v in out.values())
-        return jax.jit(jax.value_and_grad(f))(x)
+  def grad(model, variables):
+    def f(x):
+      out = model.apply(variables, x * 255.0, layers=layers)
+      return sum(jnp.mean(jnp.square(v)) for v in out.values())
+    return jax.jit(jax.value_and_grad(f))(x)
 
-    ref_v, ref_g = grad(VGG19(exact_kernel_grads=True, winograd=False), {"params": params})
-    for model, variables in ((VGG19(), {"params": params}),
-                             (VGG19(), {"params": params, "grad_kernels": gk}),
-                             (VGG19(exact_kernel_grads=True), {"params": params})):
-        v, g = grad(model, variables)
-        np.testing.assert_allclose(v, ref_v, rtol=1e-4)
-        np.testing.assert_allclose(g, ref_g, atol=2e-4 * float(jnp.abs(ref_g).max()))
+  ref_v, ref_g = grad(VGG19(exact_kernel_grads=True, winograd=False), {'params': params})
+  for model, variables in ((VGG19(), {'params': params}),
+                           (VGG19(), {'params': params, 'grad_kernels': gk}),
+                           (VGG19(exact_kernel_grads=True), {'params': params})):
+    v, g = grad(model, variables)
+    np.testing.assert_allclose(v, ref_v, rtol=1e-4)
+    np.testing.assert_allclose(g, ref_g, atol=2e-4 * float(jnp.abs(ref_g).max()))

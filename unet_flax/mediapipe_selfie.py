@@ -30,7 +30,7 @@ which the decoder upsamples first.
 Source and licence: npm `@mediapipe/selfie_segmentation@0.1.1675465747` (Apache-2.0), file
 `package/selfie_segmentation.tflite` (249,024 bytes; float16 constants, 106k parameters; its
 description: keras2tflite_selfiesegmentation_mlkit-256x256-2021_01_19-v1215). The registry's
-tarball is fetched and verified by `nst_flax.weights` (`WEIGHTS`); the .tflite is parsed by the
+tarball is fetched and verified by `nst_flax.package_files` (`WEIGHTS`); the .tflite is parsed by the
 small FlatBuffer reader below (`read_tflite`, struct and numpy only: no TFLite or TensorFlow).
 
 Conventions, as in the graph (tests/test_mediapipe_selfie.py compares every skip point and the
@@ -51,11 +51,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from nst_flax import package_files
+from nst_flax import params_cache
 from nst_flax import weights
 
 Array = jax.Array
 
-WEIGHTS = weights.PackageFile(
+WEIGHTS = package_files.PackageFile(
     what='the MediaPipe selfie segmentation model',
     requirement='@mediapipe/selfie_segmentation@0.1.1675465747',
     archive='selfie_segmentation-0.1.1675465747.tgz',
@@ -443,11 +445,11 @@ def params_from_tflite(path: str) -> dict:
 def load_params(cache_dir: str | None = None, verbose: bool = True) -> dict:
   """The released model's params for `SelfieSegmentation` (numpy float32), fetched once.
 
-  The .tflite comes from npm's registry through `nst_flax.weights.fetch_package_file(WEIGHTS)`;
+  The .tflite comes from npm's registry through `nst_flax.package_files.fetch_package_file(WEIGHTS)`;
   the converted params are cached as an .npz next to it (`cache_dir`, default `$NST_FLAX_CACHE`
-  or ~/.cache/nst_flax). Raises WeightsError saying what to put where when offline.
+  or ~/.cache/nst_flax). Raises package_files.FetchError saying what to put where when offline.
   """
-  cache_dir = cache_dir or weights.default_cache_dir()
-  return weights.cached_params(
+  cache_dir = cache_dir or package_files.default_cache_dir()
+  return params_cache.cached_params(
       os.path.join(cache_dir, NPZ_NAME),
-      lambda: params_from_tflite(weights.fetch_package_file(WEIGHTS, cache_dir, verbose)))
+      lambda: params_from_tflite(package_files.fetch_package_file(WEIGHTS, cache_dir, verbose)))

@@ -3,7 +3,8 @@
 The U-Net pools `depth - 1` times, so its input sides must be multiples of 2**(depth - 1):
 `predict_mask` pads the image (edge-replicating, so no artificial border appears) to the next
 multiple, runs the model, and crops the probabilities back to the image's own resolution.
-`Segmenter.from_workdir` rebuilds the model from the best checkpoint of a training workdir.
+`Segmenter.from_workdir` rebuilds the model from the best checkpoint of a training workdir;
+`Segmenter.photo_masks` gives the masks of whole photos to `nst_flax.pipeline` (stylize.py).
 
 One-shot use. On a GPU, XLA autotunes each convolution while it compiles (times candidate
 kernels): on an H200 the U-Net's mask took 49.5 s, mostly that, and 4.7 s without it. That pays
@@ -127,6 +128,11 @@ class Segmenter:
     sides = self.resolve_sides(side)
     return sum(self._probability_at(image, s) for s in sides) / len(sides)
 
+  def photo_masks(self, side: int | Sequence[int] = 0) -> PhotoMasks:
+    """`photo_probability` at `side` as a mask predictor of whole photos (what stylize.py
+    hands to `nst_flax.pipeline`)."""
+    return PhotoMasks(self, tuple(self.resolve_sides(side)))
+
   def resolve_sides(self, side: int | Sequence[int] = 0) -> list[int]:
     """The long sides (pixels) at which `photo_probability(image, side)` shows a photo; a 0
     stands for the default, `photo_sides`."""
@@ -142,3 +148,25 @@ class Segmenter:
     small = (max(1, round(h * scale)), max(1, round(w * scale)))
     x = jax.image.resize(jnp.asarray(image, jnp.float32), small + (3,), 'linear', antialias=True)
     return jnp.clip(jax.image.resize(self(x), (h, w, 1), 'linear'), 0.0, 1.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PhotoMasks:
+  """Person masks of whole photos at their own resolution, from a Segmenter at fixed sides: an
+  `nst_flax.pipeline.MaskPredictor` (`Segmenter.photo_masks`)."""
+  segmenter: Segmenter
+  sides: tuple[int, ...]
+
+  def __call__(self, photo: np.ndarray | jax.Array) -> np.ndarray:
+    """Person probability [H, W, 1] of a photo [H, W, 3] in [0, 1]."""
+    return np.asarray(self.segmenter.photo_probability(photo, list(self.sides)))
+
+  @property
+  def description(self) -> str:
+    return f'long side {", ".join(map(str, self.sides))} px'
+
+  def on_device(self, device) -> PhotoMasks:
+    """The same masks, with the U-Net's variables on `device`, so that it runs there."""
+    variables = jax.device_put(self.segmenter.variables, device)
+    return dataclasses.replace(self, segmenter=dataclasses.replace(self.segmenter,
+                                                                   variables=variables))

@@ -1,18 +1,35 @@
 """Process-level setup shared by the command-line entry points."""
+import functools
 import os
 import sys
 
 HELP_ARGS = ('-h', '-?', '--help', '--helpshort')
 
 
-def run_app(main, **kwargs) -> None:
+def run_app(main, errors: tuple[type[BaseException], ...] = (), **kwargs) -> None:
   """`absl.app.run(main, **kwargs)`, except that -h/--help print the program's docstring and its
-  own flags with their defaults and exit 0 (absl's help flags exit 1 and do not know -h)."""
+  own flags with their defaults and exit 0 (absl's help flags exit 1 and do not know -h), and
+  that the exceptions of the types in `errors` that `main` raises print one `error: ...` line
+  (`nst_flax.cli.report_error`) and exit 1 instead of a traceback."""
   from absl import app
   if any(a in HELP_ARGS for a in sys.argv[1:]):
     app.usage(shorthelp=True, writeto_stdout=True)
     sys.exit(0)
-  app.run(main, **kwargs)
+  app.run(_reporting(main, errors) if errors else main, **kwargs)
+
+
+def _reporting(main, errors):
+  """`main`, with the exceptions of the types in `errors` reported as one line and exit 1."""
+  from nst_flax import cli
+
+  @functools.wraps(main)
+  def reporting_main(argv):
+    try:
+      return main(argv)
+    except errors as e:
+      sys.exit(cli.report_error(e, join_lines=True))
+
+  return reporting_main
 
 
 def initialize_distributed(coordinator_address: str | None = None,

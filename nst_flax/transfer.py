@@ -1,0 +1,488 @@
+"""Gatys style transfer: the whole N-step optimisation at each scale is one jitted XLA program.
+
+Public API:
+
+    params = weights.load_vgg19_params()                     # numpy, kernels HWIO
+    image, history = transfer_style(params, content, [style], config=cfg,
+                                    key=jax.random.PRNGKey(0))
+
+`content` and each style are float RGB [H, W, 3] in [0, 1] (`image_io.load_image`); the result is
+float32 RGB in [0, 1] at the content's aspect ratio (`config.size` long side, 0 = full size).
+
+Building blocks that the benchmarks reuse: `make_loss_fn`, `compute_targets`, `run_optimisation`
+(pure functions of arrays), `scale_schedule`.
+"""
+from __future__ import annotations
+
+import functools
+import itertools
+import time
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import optax
+
+from nst_flax import color, losses
+from nst_flax.config import get_default_config
+from nst_flax.image_io import fit_max_side, resize_image
+from nst_flax.vgg import LAYERS, VGG19, check_layers, grad_kernels, layer_index, valid_masks
+from nst_flax.weights import preprocess
+
+__all__ = ['transfer_style', 'LossSpec', 'loss_spec_from_config', 'make_loss_fn', 'compute_targets',
+           'run_optimisation', 'scale_schedule', 'prepare_params', 'TERM_NAMES']
+
+TERM_NAMES = ('total', 'content', 'style', 'tv')
+
+
+class LossSpec(NamedTuple):
+  """Static (hashable) description of the loss."""
+  content_layers: Tuple[str, ...]
+  content_layer_weights: Tuple[float, ...]
+  style_layers: Tuple[str, ...]
+  style_layer_weights: Tuple[float, ...]
+  content_weight: float
+  style_weight: float
+  tv_weight: float
+  pooling: str = 'max'
+  guided: bool = False
+
+  @property
+  def layers(self) -> Tuple[str, ...]:
+    seen = []
+    for n in self.content_layers + self.style_layers:
+      if n not in seen:
+        seen.append(n)
+    return tuple(seen)
+
+
+def loss_spec_from_config(config) -> LossSpec:
+  c_layers = tuple(config.content_layers)
+  c_w = tuple(float(w) for w in config.content_layer_weights) or (1.0,) * len(c_layers)
+  if len(c_w) != len(c_layers):
+    if len(c_w) == 1:
+      c_w = c_w * len(c_layers)
+    else:
+      raise ValueError(f'{len(c_layers)} content layers but {len(c_w)} content layer '
+                       f'weights')
+  s_layers, s_w, mult = losses.resolve_style_layers(
+      config.style_preset, tuple(config.style_layers), tuple(config.style_layer_weights))
+  check_layers(c_layers + s_layers)
+  if config.pooling not in ('max', 'avg'):
+    raise ValueError(f"pooling must be 'max' or 'avg', not {config.pooling!r}")
+  return LossSpec(c_layers, c_w, tuple(s_layers), tuple(s_w), float(config.content_weight),
+                  float(config.style_weight) * mult, float(config.tv_weight),
+                  config.pooling, bool(config.guided_style))
+
+
+def prepare_params(params):
+  """params (numpy or jax) -> (params as jax arrays, the `grad_kernels` collection)."""
+  p = jax.tree_util.tree_map(jnp.asarray, params)
+  return p, jax.jit(grad_kernels)(p)
+
+
+def _features(spec: LossSpec, params, gk, x01, layers, valid=None):
+  model = VGG19(pooling=spec.pooling)
+  variables = {'params': params} if gk is None else {'params': params, 'grad_kernels': gk}
+  return model.apply(variables, preprocess(x01), layers=layers, valid=valid)
+
+
+def make_loss_fn(spec: LossSpec, params, gk, targets):
+  """x01 [1, H, W, 3] -> (total, terms[4] = total, content, style, tv (weighted)).
+
+  With `targets["valid"]` (a padded image's real-pixel mask, `compute_targets`) every term
+  covers the real pixels only, and the padding gets zero gradient.
+  """
+  c_w = dict(zip(spec.content_layers, spec.content_layer_weights))
+  s_w = dict(zip(spec.style_layers, spec.style_layer_weights))
+  valid = targets.get('valid')
+  vm = None if valid is None else valid_masks(valid, spec.layers)
+  masks = targets.get('masks') if spec.guided else None
+  if vm is not None:
+    masks = {n: vm[n] if masks is None else masks[n] * vm[n] for n in spec.style_layers}
+
+  def loss_fn(x):
+    feats = _features(spec, params, gk, x, spec.layers, valid)
+    lc = spec.content_weight * losses.content_loss(feats, targets['content'], c_w, vm)
+    ls = spec.style_weight * losses.style_loss(feats, targets['grams'], s_w, masks)
+    lt = spec.tv_weight * losses.tv_loss(x, valid)
+    total = lc + ls + lt
+    return total, jnp.stack([total, lc, ls, lt])
+
+  return loss_fn
+
+
+def _background_masks(spec: LossSpec, mask, layer_hw):
+  """{style layer: [1, h, w, 1] background (1 - person) mask resized to `layer_hw[layer]`}."""
+  background = 1.0 - jnp.clip(mask, 0.0, 1.0)
+  return {n: losses.resize_mask(background, layer_hw[n]) for n in spec.style_layers}
+
+
+def _layer_hw(hw, layer: str) -> Tuple[int, int]:
+  """A layer's (h, w) for an (h, w) image: halved (rounding down) by each pool before it."""
+  pools = sum(1 for n in LAYERS[: layer_index(layer)] if n.endswith('_pool'))
+  return hw[0] >> pools, hw[1] >> pools
+
+
+@functools.partial(jax.jit, static_argnames=('spec',))
+def compute_targets(spec: LossSpec, params, content, styles, style_weights, mask=None,
+                    valid=None):
+  """Content features, blended style Grams and (guided) per-layer background masks.
+
+  content [1, H, W, 3]; styles: tuple of [1, h_i, w_i, 3]; style_weights [n_styles];
+  mask: optional [1, H, W, 1] foreground (person) mask in [0, 1], or {style layer: background
+  mask at that layer} (a padded image's, made at its real size); valid: optional
+  [1, H, W, 1] 0/1 mask of a padded content's real pixels (kept as `targets["valid"]`).
+  """
+  cf = _features(spec, params, None, content, spec.content_layers + spec.style_layers, valid)
+  wsum = jnp.sum(style_weights)
+  grams = {n: 0.0 for n in spec.style_layers}
+  for i, s in enumerate(styles):
+    sf = _features(spec, params, None, s, spec.style_layers)
+    for n in spec.style_layers:
+      grams[n] = grams[n] + style_weights[i] / wsum * losses.gram(sf[n])
+  out = {'content': {n: cf[n] for n in spec.content_layers}, 'grams': grams}
+  if valid is not None:
+    out['valid'] = valid
+  if spec.guided:
+    if mask is None:
+      raise ValueError('guided_style needs a content mask')
+    if isinstance(mask, dict):  # per-layer background masks, made by the caller
+      out['masks'] = {n: mask[n] for n in spec.style_layers}
+    else:
+      out['masks'] = _background_masks(spec, mask, {n: cf[n].shape[1:3]
+                                                    for n in spec.style_layers})
+  return out
+
+
+# ---------------------------------------------------------------------- progress callbacks
+# The jitted loop calls back into Python through one module-level dispatcher, which looks the
+# run's callbacks up by an integer id that the loop takes as a (traced) argument. So the compiled
+# program depends neither on the user's callback functions nor on the run (nothing recompiles),
+# and runs in several threads at once (`pipeline.style_photos`, one device each) report to their
+# own callbacks.
+_RUNS: Dict[int, Tuple[Optional[Callable], Optional[Callable]]] = {}
+_RUN_IDS = itertools.count(1)
+
+
+def _dispatch(run_id, step, terms, x, do_log, do_snap):
+  progress, snapshot = _RUNS.get(int(run_id), (None, None))
+  step = int(step)
+  if bool(do_log) and progress is not None:
+    progress(step, np.asarray(terms))
+  if bool(do_snap) and snapshot is not None and x is not None:
+    snapshot(step, np.asarray(x)[0])
+
+
+@functools.partial(jax.jit, static_argnames=('spec', 'optimizer', 'steps', 'lr', 'log_every',
+                                             'snapshot_every', 'lbfgs_memory', 'unroll',
+                                             'log_terms', 'range_penalty'))
+def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str = 'adam',
+                     steps: int = 100, lr: float = 0.02, log_every: int = 0,
+                     snapshot_every: int = 0, lbfgs_memory: int = 10, unroll: int = 1,
+                     run_id=0, log_terms: bool = True, range_penalty: float = 0.0):
+  """The compiled N-step loop. Returns (x [1, H, W, 3] in [0, 1], history [steps, 4]).
+
+  Every `log_every` / `snapshot_every` steps it calls the progress / snapshot callbacks
+  registered under `run_id` in `_RUNS` (what `transfer_style` does); none registered: no calls.
+  With `log_terms=False` L-BFGS reports the total only (NaN for the terms), so that logging
+  every step costs no extra forward pass (what the time-to-quality benchmark does).
+  L-BFGS minimises the loss plus `range_penalty` x the mean squared distance of the pixels
+  outside [0, 1] (Adam clips after each step instead); its history's total includes it.
+  """
+  loss_fn = make_loss_fn(spec, params, gk, targets)
+  hist0 = jnp.zeros((steps, len(TERM_NAMES)), jnp.float32)
+  want_cb = log_every > 0 or snapshot_every > 0
+
+  def report(i, terms, x):
+    if not want_cb:
+      return
+    last = i == steps - 1
+    do_log = ((i + 1) % log_every == 0) | last if log_every > 0 else jnp.bool_(False)
+    do_snap = ((i + 1) % snapshot_every == 0) | last if snapshot_every > 0 else jnp.bool_(False)
+    xs = x if snapshot_every > 0 else None
+
+    def cb():
+      jax.debug.callback(_dispatch, run_id, i, terms, xs, do_log, do_snap)
+
+    jax.lax.cond(do_log | do_snap, cb, lambda: None)
+
+  if optimizer == 'adam':
+    opt = optax.adam(lr)
+
+    def body(i, carry):
+      x, st, hist = carry
+      (_, terms), g = jax.value_and_grad(loss_fn, has_aux=True)(x)
+      upd, st = opt.update(g, st, x)
+      x = jnp.clip(optax.apply_updates(x, upd), 0.0, 1.0)
+      report(i, terms, x)
+      return x, st, hist.at[i].set(terms)
+
+    x, _, hist = jax.lax.fori_loop(0, steps, body, (x0, opt.init(x0), hist0), unroll=unroll)
+  elif optimizer == 'lbfgs':
+    opt = optax.lbfgs(memory_size=lbfgs_memory)
+    # Unconstrained, L-BFGS pushes pixels out of [0, 1] where that lowers the loss, and
+    # clipping the result then costs what it gained (at 128 px, 100 iterations: loss 1.199,
+    # clipped 1.621). A smooth penalty keeps them in range at the same loss (1.201, clipped
+    # 1.201 with 1000) and leaves L-BFGS's line search a smooth function.
+    valid = targets.get('valid')
+
+    def total_fn(x):
+      out = jnp.square(jax.nn.relu(x - 1.0)) + jnp.square(jax.nn.relu(-x))
+      if valid is not None:  # a padded image: the mean over its real pixels
+        return loss_fn(x)[0] + range_penalty * jnp.sum(out * valid) / (
+            jnp.sum(valid) * out.shape[-1])
+      return loss_fn(x)[0] + range_penalty * jnp.mean(out)
+    vg = optax.value_and_grad_from_state(total_fn)
+
+    def body(i, carry):
+      x, st, hist = carry
+      value, g = vg(x, state=st)
+      upd, st = opt.update(g, st, x, value=value, grad=g, value_fn=total_fn)
+      x_new = optax.apply_updates(x, upd)
+      if want_cb and log_terms:
+        terms = jax.lax.cond(((i + 1) % max(log_every, 1) == 0) | (i == steps - 1),
+                             lambda: loss_fn(x)[1],
+                             lambda: jnp.full((4,), jnp.nan).at[0].set(value))
+      else:
+        terms = jnp.full((4,), jnp.nan).at[0].set(value)
+      report(i, terms, jnp.clip(x_new, 0.0, 1.0))
+      return x_new, st, hist.at[i].set(terms)
+
+    x, _, hist = jax.lax.fori_loop(0, steps, body, (x0, opt.init(x0), hist0), unroll=unroll)
+    x = jnp.clip(x, 0.0, 1.0)
+  else:
+    raise ValueError(f"optimizer must be 'adam' or 'lbfgs', not {optimizer!r}")
+  return x, hist
+
+
+# ---------------------------------------------------------------------- driver
+
+
+def scale_schedule(hw: Tuple[int, int], multiscale: bool, min_side: int) -> List[Tuple[int, int]]:
+  """[(h, w), ...] coarse to fine, ending at `hw`; each level half the next one."""
+  h, w = hw
+  sizes = [(h, w)]
+  if multiscale:
+    long_side = max(h, w)
+    while long_side / 2 >= min_side:
+      long_side = long_side / 2
+      sizes.insert(0, fit_max_side(h, w, int(round(long_side))))
+  return sizes
+
+
+def bucket_hw(hw: Tuple[int, int], bucket: int) -> Tuple[int, int]:
+  """(h, w) rounded up to multiples of `bucket` pixels (0: unchanged): the padded shape that
+  every image of that bucket compiles for."""
+  if bucket <= 0:
+    return tuple(hw)
+  return tuple(-(-int(v) // bucket) * bucket for v in hw)
+
+
+def _pad_to(a, hw, mode='edge'):
+  """[1, h, w, C] -> [1, H, W, C], extended at the bottom and the right."""
+  return np.pad(a, ((0, 0), (0, hw[0] - a.shape[1]), (0, hw[1] - a.shape[2]), (0, 0)),
+                mode=mode)
+
+
+def _output_hw(content_hw, config) -> Tuple[int, int]:
+  h, w = content_hw
+  size = int(config.size)
+  if size < 0:
+    raise ValueError(f"config.size must be >= 0 (0 = content's full resolution), not {size}")
+  if size == 0 or (size >= max(h, w) and not config.allow_upscale):
+    return h, w
+  return fit_max_side(h, w, size)
+
+
+def _print_progress(scale_label, steps, t0):
+  state = {'t': time.perf_counter(), 'step': -1}
+
+  def progress(step, terms):
+    now = time.perf_counter()
+    dt = (now - state['t']) / max(step - state['step'], 1)
+    state['t'], state['step'] = now, step
+    parts = ' '.join(f'{n} {v:.4g}' for n, v in zip(TERM_NAMES, terms) if np.isfinite(v))
+    print(f'[{scale_label}] step {step + 1:4d}/{steps}  {parts}  ({dt:.2f} s/step, '
+          f'{now - t0:.0f} s)', flush=True)
+
+  return progress
+
+
+def transfer_style(params, content, styles: Sequence,
+                   style_weights: Optional[Sequence[float]] = None,
+                   config: Optional[ml_collections.ConfigDict] = None, *, content_mask=None,
+                   key=None, progress: Optional[Callable] = None,
+                   snapshot: Optional[Callable] = None, verbose: bool = True,
+                   log_prefix: str = '', progress_terms: bool = True):
+  """Gatys style transfer of `content` in the style of `styles` (blended by `style_weights`).
+
+  Args:
+    params: VGG19 params (`weights.load_vgg19_params`).
+    content: RGB [H, W, 3] in [0, 1].
+    styles: one RGB image or a sequence of them (any sizes).
+    style_weights: blend weights of the styles' Gram matrices (default equal).
+    config: `nst_flax.config.get_default_config()` or an override of it.
+    content_mask: optional [H, W] or [H, W, 1] mask in [0, 1] (1 = person); with
+      `config.guided_style` the style loss covers only the mask == 0 region.
+    key: PRNGKey for noise starts (default: PRNGKey(config.seed)).
+    progress: `fn(step, terms)` called every `config.log_every` steps (default: print).
+    snapshot: `fn(global_step, image01)` called every `config.snapshot_every` steps.
+    verbose: print the progress lines (when no `progress` is given).
+    log_prefix: put before the scale label of those lines, e.g. the photo's name.
+    progress_terms: False: with L-BFGS, `progress` gets the total only (no extra forward pass
+      per logged step; the other terms are NaN).
+
+  Returns:
+    (image float32 [h, w, 3] in [0, 1], history dict: per-term loss arrays over all steps,
+     'scale' index per step, 'sizes', 'seconds_per_step' per scale, 'seconds').
+  """
+  config = config or get_default_config()
+  spec = loss_spec_from_config(config)
+  content = np.asarray(content, np.float32)
+  if content.ndim != 3 or content.shape[-1] != 3:
+    raise ValueError(f'content must be RGB [H, W, 3], got shape {content.shape}')
+  if isinstance(styles, np.ndarray) and styles.ndim == 3:
+    styles = [styles]
+  styles = [np.asarray(s, np.float32) for s in styles]
+  if not styles:
+    raise ValueError('at least one style image is needed')
+  for s in styles:
+    if s.ndim != 3 or s.shape[-1] != 3:
+      raise ValueError(f'style images must be RGB [H, W, 3], got shape {s.shape}')
+  if style_weights is None:
+    style_weights = [1.0] * len(styles)
+  style_weights = np.asarray(style_weights, np.float32)
+  if style_weights.shape != (len(styles),) or np.any(style_weights < 0) or \
+          style_weights.sum() <= 0:
+    raise ValueError(f'style_weights must be {len(styles)} non-negative numbers with a '
+                     f'positive sum, got {style_weights.tolist()}')
+  if spec.guided and content_mask is None:
+    raise ValueError('config.guided_style=True needs a content_mask')
+  if content_mask is not None:
+    content_mask = np.asarray(content_mask, np.float32)
+    if content_mask.ndim == 2:
+      content_mask = content_mask[..., None]
+    if content_mask.shape[:2] != content.shape[:2]:
+      raise ValueError(f'content_mask is {content_mask.shape[:2]}, content is '
+                       f'{content.shape[:2]}')
+  if config.init not in ('content', 'noise', 'style'):
+    raise ValueError(f"config.init must be 'content', 'noise' or 'style', not "
+                     f'{config.init!r}')
+  if config.preserve_colors not in ('none', 'luminance', 'histogram'):
+    raise ValueError(f"config.preserve_colors must be 'none', 'luminance' or 'histogram', "
+                     f'not {config.preserve_colors!r}')
+  key = jax.random.PRNGKey(int(config.seed)) if key is None else key
+
+  out_hw = _output_hw(content.shape[:2], config)
+  sizes = scale_schedule(out_hw, bool(config.multiscale), int(config.multiscale_min))
+  if min(sizes[0]) < 16:
+    sizes = [hw for hw in sizes if min(hw) >= 16] or [out_hw]
+  deepest = max(layer_index(n) for n in spec.layers)
+  n_pools = sum(1 for i in range(deepest) if i in {2, 5, 10, 15, 20})
+  if min(out_hw) < 2 ** n_pools:
+    raise ValueError(f'output {out_hw[1]}x{out_hw[0]} is too small for layer depth '
+                     f'(needs at least {2 ** n_pools} pixels a side); use a larger image or '
+                     f'config.allow_upscale=True with a larger config.size')
+
+  # Colour handling happens on the inputs (and once more on the output for luminance).
+  work_content, work_styles = content, styles
+  if config.preserve_colors == 'luminance':
+    work_content = color.luminance_image(content)
+    work_styles = [color.luminance_image(s, like=content) for s in styles]
+  elif config.preserve_colors == 'histogram':
+    work_styles = [color.match_color_histogram(s, content) for s in styles]
+
+  bucket = int(config.size_bucket)
+  if bucket < 0:
+    raise ValueError(f'config.size_bucket must be >= 0 (0 = no padding), not {bucket}')
+  jparams, gk = prepare_params(params)
+  history = {n: [] for n in TERM_NAMES}
+  history.update(scale=[], sizes=sizes, seconds_per_step=[])
+  t_start = time.perf_counter()
+  x = None
+  global_step = 0
+  for si, hw in enumerate(sizes):
+    steps = int(config.steps) if si == 0 else int(config.refine_steps)
+    c_s = resize_image(work_content, hw)[None]
+    long_side = max(1, int(round(max(hw) * float(config.style_scale))))
+    s_list = tuple(jnp.asarray(resize_image(s, fit_max_side(*s.shape[:2], long_side))[None])
+                   for s in work_styles)
+    m_s = None
+    if content_mask is not None and spec.guided:
+      m_s = np.clip(resize_image(np.repeat(content_mask, 3, -1), hw)[..., :1], 0, 1)[None]
+    # Size buckets: the image is padded to the bucket's shape and the losses cover its real
+    # pixels only, so every photo of a bucket runs the same compiled programs.
+    padded_hw = bucket_hw(hw, bucket)
+    valid = None
+    if bucket > 0:
+      valid = jnp.asarray(_pad_to(np.ones((1, *hw, 1), np.float32), padded_hw, 'constant'))
+    pad = (lambda a: a) if valid is None else (lambda a: _pad_to(np.asarray(a), padded_hw))
+    if m_s is not None and valid is not None:
+      # Resized at the real size, then padded: the masks the unpadded image would get.
+      m_s = {n: _pad_to(np.asarray(m), _layer_hw(padded_hw, n), 'constant')
+             for n, m in _background_masks(
+                 spec, jnp.asarray(m_s), {n: _layer_hw(hw, n)
+                                          for n in spec.style_layers}).items()}
+    targets = compute_targets(spec, jparams, jnp.asarray(pad(c_s)), s_list,
+                              jnp.asarray(style_weights), m_s, valid)
+    if x is None:
+      if config.init == 'content':
+        x0 = c_s
+      elif config.init == 'noise':
+        x0 = np.asarray(jax.random.uniform(key, c_s.shape, jnp.float32))
+      else:
+        x0 = resize_image(work_styles[0], hw)[None]
+      if config.init_noise > 0:
+        noise = np.asarray(jax.random.uniform(jax.random.fold_in(key, 1), c_s.shape))
+        x0 = (1 - config.init_noise) * x0 + config.init_noise * noise
+    else:
+      x0 = resize_image(np.asarray(x)[0], hw)[None]
+    if steps <= 0:
+      x = jnp.asarray(x0)
+      continue
+    label = f'{log_prefix}{hw[1]}x{hw[0]}'
+    if padded_hw != tuple(hw):
+      label += f' (padded to {padded_hw[1]}x{padded_hw[0]})'
+    if progress is None and verbose and config.log_every > 0:
+      run_progress = _print_progress(label, steps, t_start)
+    else:
+      run_progress = progress
+    offset = global_step
+    run_snapshot = (None if snapshot is None else
+                    (lambda step, img, _o=offset, _h=hw[0], _w=hw[1]:
+                     snapshot(_o + step + 1, img[:_h, :_w])))
+    run_id = next(_RUN_IDS)
+    _RUNS[run_id] = (run_progress, run_snapshot)
+    if verbose and config.log_every > 0:
+      print(f'[{label}] scale {si + 1}/{len(sizes)}: compiling the {steps}-step '
+            f'{config.optimizer} loop ...', flush=True)
+    t0 = time.perf_counter()
+    try:
+      x, hist = run_optimisation(
+          spec, jparams, gk, jnp.asarray(pad(x0), jnp.float32), targets,
+          optimizer=config.optimizer, steps=steps, lr=float(config.lr),
+          log_every=int(config.log_every if (verbose or progress) else 0),
+          snapshot_every=int(config.snapshot_every if snapshot else 0),
+          lbfgs_memory=int(config.lbfgs_memory), unroll=int(config.unroll), run_id=run_id,
+          log_terms=progress_terms,
+          range_penalty=float(config.lbfgs_range_penalty))
+      hist = np.asarray(hist)
+      x = x[:, :hw[0], :hw[1]]
+    finally:
+      _RUNS.pop(run_id, None)
+    history['seconds_per_step'].append((time.perf_counter() - t0) / steps)
+    for j, n in enumerate(TERM_NAMES):
+      history[n].extend(hist[:, j].tolist())
+    history['scale'].extend([si] * steps)
+    global_step += steps
+  history['seconds'] = time.perf_counter() - t_start
+  result = np.clip(np.asarray(x)[0], 0.0, 1.0).astype(np.float32)
+  if config.preserve_colors == 'luminance':
+    result = color.combine_luminance(result, resize_image(content, result.shape[:2]))
+  for n in TERM_NAMES:
+    history[n] = np.asarray(history[n], np.float32)
+  history['scale'] = np.asarray(history['scale'], np.int32)
+  return result, history
