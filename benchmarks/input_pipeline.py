@@ -24,16 +24,10 @@ from __future__ import annotations
 import argparse
 import io
 import os
-import sys
 import time
 
 import numpy as np
 from PIL import Image
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (REPO, os.path.join(REPO, 'benchmarks')):
-  if path not in sys.path:
-    sys.path.insert(0, path)
 
 # Train step img/s of the main model on one H200 (benchmarks/README.md, 2026-11-30): measured
 # at 128 px; 256 px scaled from 128 px by the default model's measured 256/128 ratio

@@ -33,11 +33,9 @@ import sys
 import time
 from typing import Callable
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
+import numpy as np
 
-import numpy as np  # pylint: disable=g-import-not-at-top
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # Per-run columns (`<name>_runs.csv`) and per-cell columns (`<name>.csv`, the Markdown table).
 RUN_COLUMNS = ('base_filters', 'depth', 'seed', 'num_params', 'flops_per_step', 'step_time_ms',

@@ -61,7 +61,7 @@ code(r'''
 import sys
 
 # The editable install is picked up by a fresh kernel; putting the clone on sys.path makes this
-# kernel see it too (and `configs/`, `experiments/`, which are not installed packages).
+# kernel, started before the install, see it too (and `experiments/`, not an installed package).
 os.chdir(REPO_DIR)
 for path in (REPO_DIR, os.path.join(REPO_DIR, 'experiments')):
   if path not in sys.path:

@@ -1,6 +1,5 @@
 """Shared fixtures: a tiny U-Net config on the embedded `tiny` dataset, built once per session."""
 import os
-import sys
 import tempfile
 
 import pytest
@@ -18,8 +17,6 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_DEFAULT_MATMUL_PRECISION', 'highest')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
 
 # Fixtures that fetch from package registries (the embedded dataset's photos, pretrained weights);
 # tests that use them are marked `network`.
