@@ -10,10 +10,12 @@ steps); validation IoU 0.54 at step 250 (the best checkpoint), 0.48 at step 1000
 people to learn from, the from-scratch network overfits them; configs/unet_person.py (a pretrained
 person-segmentation network, fine-tuned) is the main job for that reason.
 
-The base hyper-parameters of configs/default.py, unchanged.
+The base hyper-parameters of configs/default.py, unchanged. `configs/unet_scratch.py:tiny` is
+the same U-Net shrunk to seconds on a CPU, for tests and smoke runs (configs/default.py's `tiny`):
+  python train.py --config configs/unet_scratch.py:tiny --workdir /tmp/unet_tiny
 """
 from configs import default
 
 
-def get_config():
-  return default.get_config()
+def get_config(variant=''):
+  return default.get_config(variant)

@@ -87,24 +87,17 @@ the workdir's checkpoints.
 ''')
 
 code(r'''
+from configs import default   # the from-scratch U-Net's hyper-parameters
 from unet_flax import train
-try:   # the from-scratch U-Net
-  from configs import unet_scratch as unet_config
-except ImportError:
-  from configs import unet_person as unet_config
 
 n = jax.device_count()
-config = unet_config.get_config()
+config = default.get_config()
 config.batch_size = 16 * n        # 16 images per core, split along the mesh's 'data' axis
 config.eval_batch_size = 8 * n
 config.dtype = 'bfloat16'         # bfloat16 compute; parameters, optimizer and loss in float32
 config.data.data_dir = DATA_DIR
-if SMOKE:   # seconds on a CPU
-  config.model.update(base_filters=8, depth=3, head_filters=8)
-  config.data.update(builder_config='tiny', image_size=32)
-  config.num_train_steps, config.optimizer.warmup_steps = 4, 1
-  config.log_every_steps = config.eval_every_steps = config.checkpoint_every_steps = 2
-  config.num_eval_images = 2
+if SMOKE:   # seconds on a CPU: tiny model and data, batch 8, 6 steps
+  default.tiny(config)
 
 UNET_DIR = os.path.join(WORK, 'unet')
 summary = train.train_and_evaluate(config, UNET_DIR)
@@ -138,11 +131,7 @@ ablation.base.eval_batch_size = 8 * n
 ablation.base.data.data_dir = DATA_DIR
 if SMOKE:
   ablation.grid.base_filters, ablation.grid.depths, ablation.grid.seeds = (4, 8), (2,), (0,)
-  ablation.base.data.update(builder_config='tiny', image_size=32)
-  ablation.base.num_train_steps, ablation.base.optimizer.warmup_steps = 4, 1
-  ablation.base.log_every_steps = 2
-  ablation.base.eval_every_steps = ablation.base.checkpoint_every_steps = 4
-  ablation.base.num_eval_images = 2
+  default.tiny(ablation.base)
 
 rows = ablate_unet.run_grid(ablation, os.path.join(WORK, 'ablation'))
 results = ablate_unet.write_results(rows, os.path.join(WORK, 'results'), 'ablation_colab',

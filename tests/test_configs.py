@@ -82,6 +82,14 @@ def test_unet_configs_keep_every_base_key_and_its_type(name):
     assert value is None or other is None or type(other) is type(value), key
 
 
+def test_tiny_variant_from_the_command_line():
+  tiny = flatten(default.tiny(default.get_config()))
+  assert flatten(_load('unet_scratch', 'tiny')) == flatten(_load('default', 'tiny')) == tiny
+  assert tiny['data.builder_config'] == "'tiny'" and tiny['num_train_steps'] == '6'
+  with pytest.raises(flags.Error, match="unknown config variant 'huge'"):
+    _load('default', 'huge')
+
+
 if __name__ == '__main__':
   with open(SNAPSHOT, 'w') as f:
     json.dump(load_all(), f, indent=1, sort_keys=True)

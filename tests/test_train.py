@@ -95,11 +95,11 @@ def test_parameter_average_is_what_evaluation_and_prediction_use(tiny_config, tm
 
 _KILL_AT_STEP = textwrap.dedent('''
     import os, signal, sys
-    sys.path.insert(0, {tests!r})
-    from conftest import tiny_unet_config
+    from configs import default
     from unet_flax import input_pipeline, runtime, train
     runtime.setup()
-    config = tiny_unet_config({data_dir!r})
+    config = default.get_config('tiny')
+    config.data.data_dir = {data_dir!r}
     config.num_train_steps = 10
     config.data.worker_count = int(sys.argv[2])
     kill_at = int(sys.argv[1])
@@ -131,8 +131,7 @@ def test_sigkilled_run_resumes_to_the_same_parameters(tiny_config, tmp_path):
   reference_dir, killed_dir = str(tmp_path / 'reference'), str(tmp_path / 'killed')
   train.train_and_evaluate(tiny_config, reference_dir)
 
-  script = _KILL_AT_STEP.format(tests=os.path.join(REPO, 'tests'), workdir=killed_dir,
-                                data_dir=tiny_config.data.data_dir)
+  script = _KILL_AT_STEP.format(workdir=killed_dir, data_dir=tiny_config.data.data_dir)
   # Killed right after the step-3 save was started, then again after the step-6 save; the
   # second run reads with 2 Grain worker processes, so it restores the loader state of an
   # in-process loader (and saves a state with the workers' positions, which the last run, in
@@ -160,11 +159,11 @@ def test_sigkilled_run_resumes_to_the_same_parameters(tiny_config, tmp_path):
 
 _DEVICES = textwrap.dedent('''
     import json, sys
-    sys.path.insert(0, {tests!r})
     import jax
-    from conftest import tiny_unet_config
+    from configs import default
     from unet_flax import train
-    config = tiny_unet_config({data_dir!r})
+    config = default.get_config('tiny')
+    config.data.data_dir = {data_dir!r}
     assert jax.device_count() == int(sys.argv[1]), jax.devices()
     summary = train.train_and_evaluate(config, sys.argv[2])
     config.batch_size = 12
@@ -178,7 +177,7 @@ _DEVICES = textwrap.dedent('''
 
 
 def test_eight_devices_give_the_same_losses_as_one(tiny_config, tmp_path):
-  script = _DEVICES.format(tests=os.path.join(REPO, 'tests'), data_dir=tiny_config.data.data_dir)
+  script = _DEVICES.format(data_dir=tiny_config.data.data_dir)
   results = {}
   for devices in (1, 8):
     env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
