@@ -1,21 +1,16 @@
-"""experiments/ablate_unet.py: a 2 x 1 grid on the tiny dataset -> CSV/Markdown/PNGs; re-runs train
+"""unet_flax.ablation: a 2 x 1 grid on the tiny dataset -> CSV/Markdown/PNGs; re-runs train
 nothing; an interrupted grid (between runs and inside a run) resumes where it stopped."""
 import csv
-import importlib.util
 import json
 import os
 
 import ml_collections
 import pytest
 
-from conftest import REPO, tiny_unet_config
+from conftest import tiny_unet_config
+from unet_flax import ablation
 from unet_flax import input_pipeline
 from unet_flax import train
-
-_spec = importlib.util.spec_from_file_location(
-    'ablate_unet', os.path.join(REPO, 'experiments', 'ablate_unet.py'))
-ablate_unet = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(ablate_unet)
 
 
 def _ablation_config(data_dir):
@@ -45,14 +40,14 @@ def test_grid_writes_table_and_plots_and_a_rerun_trains_nothing(tiny_data_dir, t
   config = _ablation_config(tiny_data_dir)
   workdir, out = str(tmp_path / 'runs'), str(tmp_path / 'results')
   trainer, lines = _CountingTrainer(), []
-  rows = ablate_unet.run_grid(config, workdir, train_fn=trainer, log=lines.append)
+  rows = ablation.run_grid(config, workdir, train_fn=trainer, log=lines.append)
   assert trainer.calls == ['f4_d2_s0', 'f8_d2_s0']
   assert [l.split(']')[0] for l in lines] == ['[1/2', '[2/2'] and 'ETA' in lines[0]
 
-  paths = ablate_unet.write_results(rows, out, 'ablation_test', ablate_unet.describe(config))
+  paths = ablation.write_results(rows, out, 'ablation_test', ablation.describe(config))
   assert sorted(os.listdir(out)) == sorted(os.path.basename(p) for p in paths.values())
   cells = list(csv.DictReader(open(paths['csv'])))
-  assert tuple(cells[0]) == ablate_unet.CELL_COLUMNS
+  assert tuple(cells[0]) == ablation.CELL_COLUMNS
   assert [(c['base_filters'], c['depth']) for c in cells] == [('4', '2'), ('8', '2')]
   for c in cells:
     assert int(c['num_params']) > 0 and float(c['gflops_per_step']) > 0
@@ -60,7 +55,7 @@ def test_grid_writes_table_and_plots_and_a_rerun_trains_nothing(tiny_data_dir, t
     assert float(c['iou_std']) == 0 and c['num_seeds'] == '1'
   assert int(cells[1]['num_params']) > int(cells[0]['num_params'])
   runs = list(csv.DictReader(open(paths['runs_csv'])))
-  assert tuple(runs[0]) == ablate_unet.RUN_COLUMNS and len(runs) == 2
+  assert tuple(runs[0]) == ablation.RUN_COLUMNS and len(runs) == 2
   table = open(paths['md']).read()
   assert table.count('\n| 4 | 2 |') == 1 and 'val IoU (mean ± sd)' in table
   for key in ('iou_vs_params', 'heatmaps'):
@@ -69,14 +64,14 @@ def test_grid_writes_table_and_plots_and_a_rerun_trains_nothing(tiny_data_dir, t
   # The same command again: every run is finished, nothing is trained, the rows are the same.
   summary_mtime = os.path.getmtime(os.path.join(workdir, 'f4_d2_s0', 'summary.json'))
   again = _CountingTrainer()
-  assert ablate_unet.run_grid(config, workdir, train_fn=again, log=lines.append) == rows
+  assert ablation.run_grid(config, workdir, train_fn=again, log=lines.append) == rows
   assert again.calls == [] and 'done before' in lines[-1]
   assert os.path.getmtime(os.path.join(workdir, 'f4_d2_s0', 'summary.json')) == summary_mtime
 
   # A changed base config does not silently reuse runs made with the old one.
   config.base.optimizer.learning_rate = 1e-2
   with pytest.raises(ValueError, match='f4_d2_s0.*optimizer.learning_rate=0.002.*now.*0.01'):
-    ablate_unet.run_grid(config, workdir, train_fn=again, log=lines.append)
+    ablation.run_grid(config, workdir, train_fn=again, log=lines.append)
   assert again.calls == []
 
 
@@ -102,14 +97,14 @@ def test_interrupted_grid_continues_where_it_stopped(tiny_data_dir, tmp_path, mo
   monkeypatch.setattr(input_pipeline.TrainBatches, '__next__', interrupted_next)
   first = _CountingTrainer()
   with pytest.raises(KeyboardInterrupt):
-    ablate_unet.run_grid(config, workdir, train_fn=first, log=lambda _: None)
+    ablation.run_grid(config, workdir, train_fn=first, log=lambda _: None)
   assert first.calls == ['f4_d2_s0', 'f8_d2_s0'] and starts == [0, 0]
   assert not os.path.exists(os.path.join(workdir, 'f8_d2_s0', 'summary.json'))
 
   # Run again: the finished run is skipped, the interrupted one resumes from its checkpoint
   # (step 3: the trainer saves on Ctrl-C), the third one starts.
   second = _CountingTrainer()
-  rows = ablate_unet.run_grid(config, workdir, train_fn=second, log=lambda _: None)
+  rows = ablation.run_grid(config, workdir, train_fn=second, log=lambda _: None)
   assert second.calls == ['f8_d2_s0', 'f12_d2_s0'] and starts[2:] == [3, 0]
   assert [(r['base_filters'], r['depth'], r['seed']) for r in rows] == [
       (4, 2, 0), (8, 2, 0), (12, 2, 0)]
@@ -122,7 +117,7 @@ def test_aggregate_means_spreads_and_step_time(tmp_path):
                step_time_ms=t, iou=iou, dice=iou + 0.1, best_iou=iou, per_image_iou_p10=0.1,
                per_image_iou_median=0.5, per_image_iou_p90=0.9, train_seconds=1.0, devices=1)
           for s, t, iou in ((0, 10.0, 0.6), (1, 14.0, 0.8))]
-  (cell,) = ablate_unet.aggregate(rows)
+  (cell,) = ablation.aggregate(rows)
   assert cell['iou_mean'] == pytest.approx(0.7) and cell['iou_std'] == pytest.approx(0.1414, 1e-3)
   assert cell['step_time_ms'] == 12.0 and cell['step_time_ms_spread'] == 4.0
   assert cell['gflops_per_step'] == 2.0 and cell['num_seeds'] == 2
@@ -132,17 +127,17 @@ def test_aggregate_means_spreads_and_step_time(tmp_path):
     for step, rate in ((1, 1.0), (2, 10.0), (3, 20.0), (4, 5.0)):
       f.write(json.dumps({'step': step, 'split': 'train', 'steps_per_second': rate}) + '\n')
     f.write(json.dumps({'step': 4, 'split': 'eval', 'iou': 0.5}) + '\n')
-  assert ablate_unet.measured_step_time(str(tmp_path)) == pytest.approx(0.1)
+  assert ablation.measured_step_time(str(tmp_path)) == pytest.approx(0.1)
 
 
 def test_configs_load_and_every_cell_is_valid():
   from configs import ablation_cpu, ablation_tpu
   for module, runs in ((ablation_cpu, 18), (ablation_tpu, 48)):
     config = module.get_config()
-    cells = ablate_unet.grid_cells(config)
+    cells = ablation.grid_cells(config)
     assert len(cells) == runs
     for f, d, s in cells:
-      cell = ablate_unet.cell_config(config, f, d, s)
+      cell = ablation.cell_config(config, f, d, s)
       assert (cell.model.base_filters, cell.model.head_filters, cell.model.depth, cell.seed) == (
           f, f, d, s)
       train.validate_config(cell, 8 if module is ablation_tpu else 1)
