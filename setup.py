@@ -33,6 +33,8 @@ INSTALL_REQUIRES = [
     "imgviz==2.1.0",
     "scikit-image>=0.24",
     "scikit-learn>=1.4",
+    # Student t quantiles for the ablation's confidence intervals (jax requires it already).
+    "scipy>=1.11",
 ]
 
 setup(

@@ -1,13 +1,17 @@
 """unet_flax.ablation: a 2 x 1 grid on the tiny dataset -> CSV/Markdown/PNGs; re-runs train
-nothing; an interrupted grid (between runs and inside a run) resumes where it stopped."""
+nothing; an interrupted grid (between runs and inside a run) resumes where it stopped; means,
+confidence intervals and resolved differences over seeds; the committed results rebuild from
+their runs CSV (experiments/ablate_unet.py --from_runs_csv)."""
 import csv
 import json
 import os
+import subprocess
+import sys
 
 import ml_collections
 import pytest
 
-from conftest import tiny_unet_config
+from conftest import REPO, tiny_unet_config
 from unet_flax import ablation
 from unet_flax import input_pipeline
 from unet_flax import train
@@ -52,14 +56,19 @@ def test_grid_writes_table_and_plots_and_a_rerun_trains_nothing(tiny_data_dir, t
   for c in cells:
     assert int(c['num_params']) > 0 and float(c['gflops_per_step']) > 0
     assert float(c['step_time_ms']) > 0 and 0 <= float(c['iou_mean']) <= 1
-    assert float(c['iou_std']) == 0 and c['num_seeds'] == '1'
+    assert c['iou_std'] == c['iou_ci95'] == '' and c['num_seeds'] == '1'  # 1 seed: no spread
   assert int(cells[1]['num_params']) > int(cells[0]['num_params'])
   runs = list(csv.DictReader(open(paths['runs_csv'])))
   assert tuple(runs[0]) == ablation.RUN_COLUMNS and len(runs) == 2
   table = open(paths['md']).read()
-  assert table.count('\n| 4 | 2 |') == 1 and 'val IoU (mean ± sd)' in table
+  assert table.count('\n| 4 | 2 |') == 1 and 'val IoU: mean ± 95% CI (sd)' in table
+  assert '± n/a (n/a)' in table and '| 2 | 4 → 8 |' in table and '| n/a (1 seed) |' in table
   for key in ('iou_vs_params', 'heatmaps'):
     assert open(paths[key], 'rb').read(8) == b'\x89PNG\r\n\x1a\n'
+
+  # The runs CSV reads back as the rows it was written from (to 6 significant digits).
+  for read, row in zip(ablation.read_runs_csv(paths['runs_csv'], config), rows, strict=True):
+    assert read == pytest.approx(row, rel=1e-5)
 
   # The same command again: every run is finished, nothing is trained, the rows are the same.
   summary_mtime = os.path.getmtime(os.path.join(workdir, 'f4_d2_s0', 'summary.json'))
@@ -119,6 +128,11 @@ def test_aggregate_means_spreads_and_step_time(tmp_path):
           for s, t, iou in ((0, 10.0, 0.6), (1, 14.0, 0.8))]
   (cell,) = ablation.aggregate(rows)
   assert cell['iou_mean'] == pytest.approx(0.7) and cell['iou_std'] == pytest.approx(0.1414, 1e-3)
+  # 95% CI half width: t(0.975, 1) * sd / sqrt(2) = 12.706 * 0.1.
+  assert cell['iou_ci95'] == pytest.approx(1.2706, 1e-4)
+  assert ablation.t_quantile(0.975, 4) == pytest.approx(2.7764, 1e-4)
+  (one,) = ablation.aggregate(rows[:1])
+  assert one['iou_mean'] == 0.6 and one['iou_std'] is None and one['iou_ci95'] is None
   assert cell['step_time_ms'] == 12.0 and cell['step_time_ms_spread'] == 4.0
   assert cell['gflops_per_step'] == 2.0 and cell['num_seeds'] == 2
 
@@ -128,6 +142,56 @@ def test_aggregate_means_spreads_and_step_time(tmp_path):
       f.write(json.dumps({'step': step, 'split': 'train', 'steps_per_second': rate}) + '\n')
     f.write(json.dumps({'step': 4, 'split': 'eval', 'iou': 0.5}) + '\n')
   assert ablation.measured_step_time(str(tmp_path)) == pytest.approx(0.1)
+
+
+def _cell(filters, depth, mean, std, seeds=2):
+  return dict(base_filters=filters, depth=depth, iou_mean=mean, iou_std=std, num_seeds=seeds)
+
+
+def test_neighbours_and_ends_of_each_axis_are_compared_with_their_standard_error():
+  cells = [_cell(8, 2, 0.2, 0.01), _cell(16, 2, 0.3, 0.1), _cell(32, 2, 0.5, 0.02),
+           _cell(8, 3, 0.25, None, seeds=1)]
+  by_filters = ablation.axis_comparisons(cells, 'base_filters')
+  assert [(c['fixed'], c['first'], c['second'], c['ends']) for c in by_filters] == [
+      (2, 8, 16, False), (2, 16, 32, False), (2, 8, 32, True)]
+  # SE = sqrt(sd1^2/n1 + sd2^2/n2); resolved when |difference| > 2 SE.
+  (small, large, ends) = by_filters
+  assert small['diff'] == pytest.approx(0.1) and small['se'] == pytest.approx(0.07106, 1e-3)
+  assert small['resolved'] is False
+  assert large['se'] == pytest.approx(0.07211, 1e-3) and large['resolved'] is True
+  assert ends['diff'] == pytest.approx(0.3) and ends['resolved'] is True
+  # Depth at 8 filters: 2 -> 3, where the depth-3 cell has one seed and so no spread.
+  (depth,) = ablation.axis_comparisons(cells, 'depth')
+  assert (depth['fixed'], depth['first'], depth['second'], depth['se'], depth['resolved']) == (
+      8, 2, 3, None, None)
+  text = ablation.markdown_comparisons(cells)
+  assert '### Filters at each depth\n\n2 of 3 differences resolved.' in text
+  assert '| 2 | 8 → 32 (ends) | +0.300 | 0.016 | yes |' in text
+  assert '1 not assessable' in text and '| 8 | 2 → 3 | +0.050 | n/a | n/a (1 seed) |' in text
+
+
+def test_runs_csv_of_another_grid_is_refused(tmp_path):
+  from configs import ablation_cpu
+  runs_csv = os.path.join(REPO, 'experiments', 'results', 'ablation_cpu_runs.csv')
+  config = ablation_cpu.get_config()
+  config.grid.seeds = (0, 1, 2)
+  with pytest.raises(ValueError, match=r'ablation_cpu_runs.csv holds the runs .*not the'):
+    ablation.read_runs_csv(runs_csv, config)
+  (tmp_path / 'other.csv').write_text('a,b\n1,2\n')
+  with pytest.raises(ValueError, match='columns'):
+    ablation.read_runs_csv(str(tmp_path / 'other.csv'))
+
+
+def test_committed_results_rebuild_from_their_runs_csv(tmp_path):
+  results = os.path.join(REPO, 'experiments', 'results')
+  result = subprocess.run(
+      [sys.executable, 'experiments/ablate_unet.py', '--config', 'configs/ablation_cpu.py',
+       '--from_runs_csv', os.path.join(results, 'ablation_cpu_runs.csv'),
+       '--results', str(tmp_path)], cwd=REPO, capture_output=True, text=True)
+  assert result.returncode == 0, result.stderr[-2000:]
+  for name in ('ablation_cpu.md', 'ablation_cpu.csv', 'ablation_cpu_runs.csv'):
+    assert open(tmp_path / name).read() == open(os.path.join(results, name)).read(), name
+  assert os.path.getsize(tmp_path / 'ablation_cpu_heatmaps.png') > 0
 
 
 def test_configs_load_and_every_cell_is_valid():

@@ -11,10 +11,14 @@ again continues where it stopped.
 
 Per cell it records: parameter count, FLOPs per training step (XLA cost analysis of the compiled
 step), measured step time (median of the logged `steps_per_second` intervals, the first excluded),
-validation IoU and Dice (mean and standard deviation over seeds) and the per-image IoU spread
-(10th / 50th / 90th percentile of the per-image IoUs, averaged over seeds). `write_results` writes
-`<name>.csv` (one row per cell), `<name>_runs.csv` (one row per run), `<name>.md`, and the plots
-`<name>_iou_vs_params.png` and `<name>_heatmaps.png` (IoU and step time, filters x depth).
+validation IoU and Dice over seeds (mean, sample standard deviation and the 95% confidence
+interval of the mean, Student t: mean ± t(0.975, n-1) * sd / sqrt(n); none with one seed) and the
+per-image IoU spread (10th / 50th / 90th percentile of the per-image IoUs, averaged over seeds).
+`write_results` writes `<name>.csv` (one row per cell), `<name>_runs.csv` (one row per run, which
+`read_runs_csv` reads back to rebuild everything without training), `<name>.md` (the table, then
+per axis the IoU difference of neighbouring cells and of the axis' two ends, with its standard
+error and whether it is resolved) and the plots `<name>_iou_vs_params.png` and
+`<name>_heatmaps.png` (IoU and step time, filters x depth).
 
 experiments/ablate_unet.py is the command line; the Colab notebook calls `run_grid` and
 `write_results` directly.
@@ -24,19 +28,24 @@ from __future__ import annotations
 import copy
 import csv
 import json
+import math
 import os
 import time
 from typing import Callable
 
 import numpy as np
 
-# Per-run columns (`<name>_runs.csv`) and per-cell columns (`<name>.csv`, the Markdown table).
+# Per-run columns (`<name>_runs.csv`) and per-cell columns (`<name>.csv`).
 RUN_COLUMNS = ('base_filters', 'depth', 'seed', 'num_params', 'flops_per_step', 'step_time_ms',
                'iou', 'dice', 'best_iou', 'per_image_iou_p10', 'per_image_iou_median',
                'per_image_iou_p90', 'train_seconds', 'devices')
+_INT_RUN_COLUMNS = ('base_filters', 'depth', 'seed', 'num_params', 'devices')
 CELL_COLUMNS = ('base_filters', 'depth', 'num_params', 'gflops_per_step', 'step_time_ms',
-                'step_time_ms_spread', 'iou_mean', 'iou_std', 'dice_mean', 'dice_std',
-                'per_image_iou_p10', 'per_image_iou_median', 'per_image_iou_p90', 'num_seeds')
+                'step_time_ms_spread', 'iou_mean', 'iou_std', 'iou_ci95', 'dice_mean',
+                'dice_std', 'dice_ci95', 'per_image_iou_p10', 'per_image_iou_median',
+                'per_image_iou_p90', 'num_seeds')
+# A difference between two cells is resolved when it exceeds this many standard errors.
+RESOLVED_SE = 2.0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -101,7 +110,8 @@ def check_same_config(path: str, cell) -> None:
                    if previous.get(k) != current.get(k))
   if changed:
     raise ValueError(
-        f'{path} was trained with another config ({", ".join(f"{k}={previous.get(k)!r}" for k in changed)}; '
+        f'{path} was trained with another config '
+        f'({", ".join(f"{k}={previous.get(k)!r}" for k in changed)}; '
         f'now {", ".join(f"{k}={current.get(k)!r}" for k in changed)}); use a new --workdir for '
         'a changed grid, or the config it was run with')
 
@@ -180,19 +190,49 @@ def run_grid(config, workdir: str, train_fn: Callable | None = None,
   return rows
 
 
+def read_runs_csv(path: str, config=None) -> list[dict]:
+  """The rows of a `<name>_runs.csv` that `write_results` wrote, as `run_grid` returned them: the
+  tables and plots rebuild from it without training. With `config`, its runs must be exactly the
+  grid's (ValueError otherwise), so that the table's description fits them."""
+  with open(path, newline='') as f:
+    reader = csv.DictReader(f)
+    if tuple(reader.fieldnames or ()) != RUN_COLUMNS:
+      raise ValueError(f'{path}: columns {reader.fieldnames}; expected {list(RUN_COLUMNS)}')
+    rows = [{k: None if v == '' else int(v) if k in _INT_RUN_COLUMNS else float(v)
+             for k, v in r.items()} for r in reader]
+  if config is not None:
+    found = sorted((r['base_filters'], r['depth'], r['seed']) for r in rows)
+    if found != sorted(grid_cells(config)):
+      raise ValueError(f'{path} holds the runs {found}, not the (filters, depth, seed) of '
+                       f'{config.name}\'s grid {sorted(grid_cells(config))}')
+  return rows
+
+
 # ---------------------------------------------------------------------------------------------
-# Aggregation and outputs.
+# Statistics over seeds.
 # ---------------------------------------------------------------------------------------------
+
+def t_quantile(p: float, dof: int) -> float:
+  """Student t quantile: P(T <= value) = p with `dof` degrees of freedom."""
+  from scipy import stats  # pylint: disable=g-import-not-at-top
+  return float(stats.t.ppf(p, dof))
+
+
+def seed_stats(values) -> dict:
+  """{'mean', 'std', 'ci95', 'n'} over seeds: the sample standard deviation (ddof=1) and the half
+  width of the mean's 95% confidence interval, t(0.975, n-1) * sd / sqrt(n); both None for fewer
+  than 2 values (one seed says nothing of the spread), everything None for none."""
+  values = [v for v in values if v is not None]
+  n = len(values)
+  if n < 2:
+    return {'mean': float(values[0]) if n else None, 'std': None, 'ci95': None, 'n': n}
+  std = float(np.std(values, ddof=1))
+  return {'mean': float(np.mean(values)), 'std': std,
+          'ci95': t_quantile(0.975, n - 1) * std / math.sqrt(n), 'n': n}
+
 
 def _mean(values):
-  values = [v for v in values if v is not None]
-  return float(np.mean(values)) if values else None
-
-
-def _std(values):
-  """Sample standard deviation (ddof=1) over seeds; 0 for one seed."""
-  values = [v for v in values if v is not None]
-  return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0 if values else None
+  return seed_stats(values)['mean']
 
 
 def aggregate(rows: list[dict]) -> list[dict]:
@@ -204,13 +244,14 @@ def aggregate(rows: list[dict]) -> list[dict]:
   for (f, d), rs in sorted(cells.items()):
     times = [r['step_time_ms'] for r in rs if r['step_time_ms'] is not None]
     flops = _mean([r['flops_per_step'] for r in rs])
+    iou, dice = (seed_stats([r[k] for r in rs]) for k in ('iou', 'dice'))
     out.append({
         'base_filters': f, 'depth': d, 'num_params': rs[0]['num_params'],
         'gflops_per_step': None if flops is None else flops / 1e9,
         'step_time_ms': float(np.median(times)) if times else None,
         'step_time_ms_spread': (max(times) - min(times)) if times else None,
-        'iou_mean': _mean([r['iou'] for r in rs]), 'iou_std': _std([r['iou'] for r in rs]),
-        'dice_mean': _mean([r['dice'] for r in rs]), 'dice_std': _std([r['dice'] for r in rs]),
+        'iou_mean': iou['mean'], 'iou_std': iou['std'], 'iou_ci95': iou['ci95'],
+        'dice_mean': dice['mean'], 'dice_std': dice['std'], 'dice_ci95': dice['ci95'],
         'per_image_iou_p10': _mean([r['per_image_iou_p10'] for r in rs]),
         'per_image_iou_median': _mean([r['per_image_iou_median'] for r in rs]),
         'per_image_iou_p90': _mean([r['per_image_iou_p90'] for r in rs]),
@@ -218,6 +259,40 @@ def aggregate(rows: list[dict]) -> list[dict]:
     })
   return out
 
+
+def difference(first: dict, second: dict) -> dict:
+  """Mean IoU of `second` minus `first`, its standard error sqrt(sd1²/n1 + sd2²/n2) over seeds,
+  and whether it is resolved (|difference| > RESOLVED_SE standard errors; None when a cell has
+  one seed, so no spread to compare it with)."""
+  diff = second['iou_mean'] - first['iou_mean']
+  if first['iou_std'] is None or second['iou_std'] is None:
+    return {'diff': diff, 'se': None, 'resolved': None}
+  se = math.sqrt(first['iou_std']**2 / first['num_seeds']
+                 + second['iou_std']**2 / second['num_seeds'])
+  return {'diff': diff, 'se': se, 'resolved': abs(diff) > RESOLVED_SE * se}
+
+
+def axis_comparisons(cells: list[dict], axis: str) -> list[dict]:
+  """Along `axis` ('base_filters' or 'depth'), at each value of the other: every pair of
+  neighbouring cells and the axis' two ends (when they are not neighbours), each a `difference`
+  with 'fixed' (the other axis' value), 'first', 'second' and 'ends'."""
+  other = 'depth' if axis == 'base_filters' else 'base_filters'
+  out = []
+  for fixed in sorted({c[other] for c in cells}):
+    line = sorted((c for c in cells if c[other] == fixed), key=lambda c: c[axis])
+    pairs = list(zip(line, line[1:]))
+    if len(line) > 2:
+      pairs.append((line[0], line[-1]))
+    for first, second in pairs:
+      out.append({'fixed': fixed, 'first': first[axis], 'second': second[axis],
+                  'ends': len(line) > 2 and (first, second) == (line[0], line[-1]),
+                  **difference(first, second)})
+  return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Outputs.
+# ---------------------------------------------------------------------------------------------
 
 def _write_csv(path: str, rows: list[dict], columns) -> None:
   with open(path, 'w', newline='') as f:
@@ -228,30 +303,72 @@ def _write_csv(path: str, rows: list[dict], columns) -> None:
                            f'{r[k]:.6g}' if isinstance(r[k], float) else r[k]) for k in columns})
 
 
+def _fmt(v, spec: str) -> str:
+  return 'n/a' if v is None else format(v, spec)
+
+
 def markdown_table(cells: list[dict]) -> str:
-  def fmt(v, spec):
-    return 'n/a' if v is None else format(v, spec)
-  lines = ['| filters | depth | params | GFLOPs/step | step time (ms) | val IoU (mean ± sd) '
-           '| val Dice (mean ± sd) | per-image IoU p10 / median / p90 | seeds |',
+  def mean_ci(c, key):
+    return (f"{_fmt(c[f'{key}_mean'], '.3f')} ± {_fmt(c[f'{key}_ci95'], '.3f')} "
+            f"({_fmt(c[f'{key}_std'], '.3f')})")
+  lines = ['| filters | depth | params | GFLOPs/step | step time (ms) '
+           '| val IoU: mean ± 95% CI (sd) | val Dice: mean ± 95% CI (sd) '
+           '| per-image IoU p10 / median / p90 | seeds |',
            '|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
   for c in cells:
     lines.append(
         f"| {c['base_filters']} | {c['depth']} | {c['num_params']:,} "
-        f"| {fmt(c['gflops_per_step'], '.2f')} | {fmt(c['step_time_ms'], '.1f')} "
-        f"| {fmt(c['iou_mean'], '.3f')} ± {fmt(c['iou_std'], '.3f')} "
-        f"| {fmt(c['dice_mean'], '.3f')} ± {fmt(c['dice_std'], '.3f')} "
-        f"| {fmt(c['per_image_iou_p10'], '.2f')} / {fmt(c['per_image_iou_median'], '.2f')} / "
-        f"{fmt(c['per_image_iou_p90'], '.2f')} | {c['num_seeds']} |")
+        f"| {_fmt(c['gflops_per_step'], '.2f')} | {_fmt(c['step_time_ms'], '.1f')} "
+        f"| {mean_ci(c, 'iou')} | {mean_ci(c, 'dice')} "
+        f"| {_fmt(c['per_image_iou_p10'], '.2f')} / {_fmt(c['per_image_iou_median'], '.2f')} / "
+        f"{_fmt(c['per_image_iou_p90'], '.2f')} | {c['num_seeds']} |")
+  seeds = sorted({c['num_seeds'] for c in cells if c['num_seeds'] > 1})
+  t_values = ', '.join(f't = {t_quantile(0.975, n - 1):.2f} for {n} seeds' for n in seeds)
+  lines += ['', 'The 95% confidence interval of a mean over n seeds is mean ± t(0.975, n-1) * sd '
+            f'/ sqrt(n) ({t_values or "n/a with 1 seed"}); sd is the seeds\' sample standard '
+            'deviation.']
   return '\n'.join(lines) + '\n'
 
 
-def _heatmap(ax, cells, key, title, fmt, cmap):
+def markdown_comparisons(cells: list[dict]) -> str:
+  """Per axis, the `axis_comparisons` as tables, and how many are resolved."""
+  sections = []
+  for axis, title, other_label in (('base_filters', 'Filters at each depth', 'depth'),
+                                   ('depth', 'Depth at each filter count', 'filters')):
+    comparisons = axis_comparisons(cells, axis)
+    if not comparisons:
+      continue
+    assessed = [c for c in comparisons if c['resolved'] is not None]
+    lines = [f'### {title}', '',
+             f'{sum(c["resolved"] for c in assessed)} of {len(assessed)} differences resolved'
+             + (f' ({len(comparisons) - len(assessed)} not assessable: a cell with 1 seed)'
+                if len(assessed) < len(comparisons) else '') + '.', '',
+             f'| {other_label} | {"filters" if axis == "base_filters" else "depth"} '
+             '| Δ mean IoU | SE | resolved |',
+             '|---:|:---|---:|---:|:---|']
+    for c in comparisons:
+      resolved = 'n/a (1 seed)' if c['resolved'] is None else 'yes' if c['resolved'] else 'no'
+      lines.append(f"| {c['fixed']} | {c['first']} → {c['second']}{' (ends)' if c['ends'] else ''} "
+                   f"| {c['diff']:+.3f} | {_fmt(c['se'], '.3f')} | {resolved} |")
+    sections.append('\n'.join(lines) + '\n')
+  if not sections:
+    return ''
+  return ('## Differences between cells\n\n'
+          'Δ mean IoU: the second cell\'s mean validation IoU minus the first\'s; SE = '
+          'sqrt(sd1²/n1 + sd2²/n2) over seeds; resolved when |Δ| > '
+          f'{RESOLVED_SE:g} SE.\n\n' + '\n'.join(sections))
+
+
+def _heatmap(ax, cells, key, title, fmt, cmap, ci_key=None):
   filters = sorted({c['base_filters'] for c in cells})
   depths = sorted({c['depth'] for c in cells})
   grid = np.full((len(filters), len(depths)), np.nan)
+  ci = {}
   for c in cells:
     if c[key] is not None:
       grid[filters.index(c['base_filters']), depths.index(c['depth'])] = c[key]
+    if ci_key and c[ci_key] is not None:
+      ci[filters.index(c['base_filters']), depths.index(c['depth'])] = c[ci_key]
   image = ax.imshow(grid, cmap=cmap, origin='lower', aspect='auto')
   ax.set_xticks(range(len(depths)), [str(d) for d in depths])
   ax.set_yticks(range(len(filters)), [str(f) for f in filters])
@@ -263,11 +380,7 @@ def _heatmap(ax, cells, key, title, fmt, cmap):
   for i in range(len(filters)):
     for j in range(len(depths)):
       if np.isfinite(grid[i, j]):
-        std = None
-        if key == 'iou_mean':
-          std = next(c['iou_std'] for c in cells
-                     if c['base_filters'] == filters[i] and c['depth'] == depths[j])
-        text = format(grid[i, j], fmt) + (f'\n± {std:{fmt}}' if std is not None else '')
+        text = format(grid[i, j], fmt) + (f'\n± {ci[i, j]:{fmt}}' if (i, j) in ci else '')
         ax.text(j, i, text, ha='center', va='center', fontsize=9,
                 color='white' if (grid[i, j] < middle) == (cmap == 'viridis') else 'black')
   ax.figure.colorbar(image, ax=ax, shrink=0.85)
@@ -280,25 +393,28 @@ def write_plots(cells: list[dict], rows: list[dict], out_dir: str, name: str,
   import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
 
   paths = []
-  # IoU against parameters: one line per depth, seeds as points, cell means as markers.
+  # IoU against parameters: one line per depth, seeds as points, cell means with 95% CIs.
   fig, ax = plt.subplots(figsize=(7, 4.5))
   depths = sorted({c['depth'] for c in cells})
   colors = plt.get_cmap('viridis')(np.linspace(0, 0.85, max(len(depths), 1)))
   for color, d in zip(colors, depths):
     cs = sorted((c for c in cells if c['depth'] == d), key=lambda c: c['num_params'])
     ax.errorbar([c['num_params'] for c in cs], [c['iou_mean'] for c in cs],
-                yerr=[c['iou_std'] for c in cs], color=color, marker='o', capsize=3,
-                label=f'depth {d}')
+                yerr=[np.nan if c['iou_ci95'] is None else c['iou_ci95'] for c in cs],
+                color=color, marker='o', capsize=3, label=f'depth {d}')
     rs = [r for r in rows if r['depth'] == d]
     ax.scatter([r['num_params'] for r in rs], [r['iou'] for r in rs], color=color, s=10,
                alpha=0.5)
     for c in cs:
       ax.annotate(f"f{c['base_filters']}", (c['num_params'], c['iou_mean']),
                   textcoords='offset points', xytext=(4, -10), fontsize=7, color=color)
+  # IoU lies in [0, 1]; intervals from few seeds can reach past it, and are cut there.
+  low, high = ax.get_ylim()
+  ax.set_ylim(max(low, -0.02), min(high, 1.02))
   ax.set_xscale('log')
   ax.set_xlabel('parameters (log scale)')
   ax.set_ylabel('validation IoU (person)')
-  ax.set_title(f'{name}: IoU vs parameters (mean ± sd over seeds; dots = seeds)'
+  ax.set_title(f'{name}: IoU vs parameters (mean ± 95% CI over seeds; dots = seeds)'
                + (f'\n{subtitle}' if subtitle else ''), fontsize=10)
   ax.grid(True, which='both', alpha=0.3)
   ax.legend()
@@ -309,7 +425,8 @@ def write_plots(cells: list[dict], rows: list[dict], out_dir: str, name: str,
 
   # Heat maps: IoU and step time over filters x depth.
   fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-  _heatmap(axes[0], cells, 'iou_mean', 'validation IoU (mean ± sd over seeds)', '.3f', 'viridis')
+  _heatmap(axes[0], cells, 'iou_mean', 'validation IoU (mean ± 95% CI over seeds)', '.3f',
+           'viridis', ci_key='iou_ci95')
   _heatmap(axes[1], cells, 'step_time_ms', 'train step time (ms, median over seeds)', '.1f',
            'magma_r')
   if subtitle:
@@ -332,7 +449,9 @@ def write_results(rows: list[dict], out_dir: str, name: str = 'ablation',
   _write_csv(paths['csv'], cells, CELL_COLUMNS)
   _write_csv(paths['runs_csv'], rows, RUN_COLUMNS)
   with open(paths['md'], 'w') as f:
-    f.write(f'# {name}\n\n' + (f'{subtitle}\n\n' if subtitle else '') + markdown_table(cells))
+    comparisons = markdown_comparisons(cells)
+    f.write(f'# {name}\n\n' + (f'{subtitle}\n\n' if subtitle else '') + markdown_table(cells)
+            + (f'\n{comparisons}' if comparisons else ''))
   paths['iou_vs_params'], paths['heatmaps'] = write_plots(cells, rows, out_dir, name, subtitle)
   return paths
 
