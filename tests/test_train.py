@@ -113,13 +113,24 @@ _KILL_AT_STEP = textwrap.dedent('''
 ''')
 
 
-def test_training_at_several_sides_draws_one_per_step(tiny_config, tmp_path):
+def test_training_at_several_sides_draws_one_per_step(tiny_config, tmp_path, monkeypatch):
+  # The side of every batch the trainer takes from its loader, i.e. that a train step ran on.
+  trained_shapes, next_batch = [], input_pipeline.TrainBatches.__next__
+
+  def recorded_next(batches):
+    batch = next_batch(batches)
+    trained_shapes.append((batch['image'].shape[1:3], batch['mask'].shape[1:3]))
+    return batch
+
+  monkeypatch.setattr(input_pipeline.TrainBatches, '__next__', recorded_next)
   workdir = str(tmp_path / 'run')
   tiny_config.data.train_image_sizes = (32, 48)
   summary = train.train_and_evaluate(tiny_config, workdir)
   assert summary['step'] == 6 and summary['eval']['num_images'] == 16  # evaluated at 32 px
-  sides = [input_pipeline.batch_side((32, 48), step, tiny_config.seed) for step in range(6)]
-  assert set(sides) == {32, 48}  # this seed's 6 steps see both sides
+  sides = [image[0] for image, _ in trained_shapes]
+  assert len(sides) == 6 and all(image == mask == (side, side)
+                                 for side, (image, mask) in zip(sides, trained_shapes))
+  assert set(sides) == {32, 48}  # this seed's 6 steps trained at both sides
   segmenter = predict.Segmenter.from_workdir(workdir)
   assert segmenter.photo_sides == (32,)  # prediction defaults to image_size
   assert json.load(open(glob.glob(os.path.join(workdir, 'best', '*', 'metadata', 'metadata'))[0])
