@@ -1,6 +1,7 @@
 """Person-preserving neural style transfer in JAX/Flax.
 
-Two packages: `unet_flax` (person segmentation) and `nst_flax` (Gatys style transfer on VGG19).
+Two packages: `unet_flax` (person segmentation) and `nst_flax` (Gatys style transfer on VGG19),
+and `configs` (their ml_collections configs, importable as `from configs import unet_person`).
 Versions are pinned to the set that CI tests; see README.md for the two set-up commands.
 """
 from setuptools import find_packages, setup
@@ -32,6 +33,8 @@ INSTALL_REQUIRES = [
     "imgviz==2.1.0",
     "scikit-image>=0.24",
     "scikit-learn>=1.4",
+    # Student t quantiles for the ablation's confidence intervals (jax requires it already).
+    "scipy>=1.11",
 ]
 
 setup(
@@ -39,7 +42,8 @@ setup(
     version="0.1.0",
     description="Person-preserving neural style transfer: a Flax U-Net for person masks and "
     "Gatys style transfer on VGG19, in JAX.",
-    packages=find_packages(include=["unet_flax", "unet_flax.*", "nst_flax", "nst_flax.*"]),
+    packages=find_packages(include=["unet_flax", "unet_flax.*", "nst_flax", "nst_flax.*",
+                                    "configs"]),
     python_requires=">=3.10",
     # The reference model's pseudo-labels (and where they came from) are part of the dataset.
     package_data={"unet_flax.datasets": ["pseudo_labels/*.png", "pseudo_labels/*.json"]},

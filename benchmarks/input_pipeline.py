@@ -30,12 +30,7 @@ import time
 import numpy as np
 from PIL import Image
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-for path in (REPO, os.path.join(REPO, 'benchmarks')):
-  if path not in sys.path:
-    sys.path.insert(0, path)
-
-from nst_flax import cli  # noqa: E402
+from nst_flax import cli
 
 # Train step img/s of the main model on one H200 (benchmarks/README.md, 2026-11-30): measured
 # at 128 px; 256 px scaled from 128 px by the default model's measured 256/128 ratio

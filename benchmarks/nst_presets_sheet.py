@@ -26,8 +26,6 @@ import time
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
 
 SCHEDULES = {
     'adam-ms': ['--config.optimizer=adam', '--config.multiscale=True', '--config.steps=300',

@@ -27,25 +27,21 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
+import optax
+
+from nst_flax import config as nst_config
+from nst_flax import losses as L
+from nst_flax import transfer as T
+from nst_flax.image_io import resize_image
+from nst_flax.vgg import LAYERS, grad_kernels
+from nst_flax.weights import CONV_LAYERS, VGG_MEAN_BGR, load_vgg19_params
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-import optax  # noqa: E402
-
-from nst_flax import config as nst_config  # noqa: E402
-from nst_flax import losses as L  # noqa: E402
-from nst_flax import transfer as T  # noqa: E402
-from nst_flax.image_io import resize_image  # noqa: E402
-from nst_flax.vgg import LAYERS, grad_kernels  # noqa: E402
-from nst_flax.weights import CONV_LAYERS, VGG_MEAN_BGR, load_vgg19_params  # noqa: E402
 
 
 def test_images(size):

@@ -40,14 +40,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
 
 METHODS = ('torch-lbfgs', 'jax-adam-ms', 'jax-lbfgs', 'jax-lbfgs-ms', 'jax-adam', 'torch-adam')
 
@@ -120,7 +117,7 @@ def torch_final_loss(loss_fn, image):
 def run_torch(name, params, spec, content, style, args, iters):
   """PyTorch L-BFGS or Adam for `iters` iterations; returns (Curve, final image)."""
   import torch
-  from benchmarks.nst_step import torch_reference
+  from nst_step import torch_reference
 
   loss_fn, c = torch_reference(params, spec, content, style)
   curve = Curve(name, args.print_every)
@@ -261,7 +258,7 @@ def main(argv=None):
   spec = T.loss_spec_from_config(nst_config.get_default_config())
   content, style = load_images(args.size, args.style)
   curves, images, loads, final_losses = {}, {}, {}, {}
-  from benchmarks.nst_step import torch_reference
+  from nst_step import torch_reference
   torch_loss = torch_reference(params, spec, content, style)[0]  # scores every final image
   for name in args.methods:
     load0 = os.getloadavg()[0]

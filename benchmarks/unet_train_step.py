@@ -40,20 +40,15 @@ import os
 import sys
 import time
 
+import jax
+import jax.numpy as jnp
 import numpy as np
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
-
-import jax  # noqa: E402
-import jax.numpy as jnp  # noqa: E402
-
-from configs import unet_person_vgg19, unet_scratch, unet_seed  # noqa: E402
-from nst_flax import cli  # noqa: E402
-from nst_flax import weights  # noqa: E402
-from unet_flax import models  # noqa: E402
-from unet_flax import train  # noqa: E402
+from configs import unet_person_vgg19, unet_scratch, unet_seed
+from nst_flax import cli
+from nst_flax import weights
+from unet_flax import models
+from unet_flax import train
 
 CONFIGS = {'seed': unet_seed.get_config, 'default': unet_scratch.get_config,
            'main': unet_person_vgg19.get_config}

@@ -10,7 +10,9 @@ Every run: the 'default' person_composite dataset (1200 train / 200 validation c
 Measured (dataset 4.0.0, 2 idle CPU cores, 2026-11-24): 17.5 min for the 18 runs (about 14 min of
 it training steps); IoU 0.175-0.247 in every cell, within the seeds' spread (experiments/README.md).
 A re-run with every run finished trains nothing and takes ~15 s (it reads the summaries back and
-rewrites the same results).
+rewrites the same results). Without the runs, the results rebuild from the runs CSV:
+  python experiments/ablate_unet.py --config configs/ablation_cpu.py \
+      --from_runs_csv experiments/results/ablation_cpu_runs.csv
 """
 import ml_collections
 

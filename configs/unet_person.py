@@ -22,11 +22,11 @@ reference 0.569); at most 2.6% of a photo without people called person; agreemen
 reference on 8 held-out photos of people 0.857-0.870 on average, worst 0.677 (the footballer of
 messi5.jpg 0.75-0.78, against VGG19's 0.35).
 """
-from configs import unet_scratch
+from configs import default
 
 
 def get_config():
-  config = unet_scratch.get_config()
+  config = default.get_config()
   config.model.update(encoder='mediapipe_selfie', decoder='mediapipe_selfie', depth=5,
                       dropout=0.0)
   config.data.image_size = 160

@@ -21,11 +21,11 @@ people, every run calls at most 1.3% of any person. It loses the torso of the fo
 OpenCV's messi5.jpg (agreement with the reference 0.35); configs/unet_person.py, on MediaPipe's
 person-segmentation network, keeps people whole on such photos.
 """
-from configs import unet_scratch
+from configs import default
 
 
 def get_config():
-  config = unet_scratch.get_config()
+  config = default.get_config()
   config.model.update(encoder='vgg19', base_filters=16, depth=5, head_filters=16, dropout=0.0)
   config.data.image_size = 96
   config.batch_size = 8

@@ -7,81 +7,15 @@ Override any key from the command line, e.g. `--config.num_train_steps=200 --con
 An unknown key is an error. Running the same command again resumes from the last checkpoint.
 Measured (2 CPU cores): 1.35 steps/s when the machine was otherwise idle (~13 min for the 1000
 steps); validation IoU 0.54 at step 250 (the best checkpoint), 0.48 at step 1000: with only 5 real
-people to learn from, the from-scratch network overfits them; configs/unet_person.py (frozen
-ImageNet VGG19 encoder) is the main job for that reason.
+people to learn from, the from-scratch network overfits them; configs/unet_person.py (a pretrained
+person-segmentation network, fine-tuned) is the main job for that reason.
+
+The base hyper-parameters of configs/default.py, unchanged. `configs/unet_scratch.py:tiny` is
+the same U-Net shrunk to seconds on a CPU, for tests and smoke runs (configs/default.py's `tiny`):
+  python train.py --config configs/unet_scratch.py:tiny --workdir /tmp/unet_tiny
 """
-import ml_collections
+from configs import default
 
 
-def get_config() -> ml_collections.ConfigDict:
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-
-  # U-Net: base_filters doubles over `depth` levels. See unet_flax/models.py.
-  config.model = ml_collections.ConfigDict(dict(
-      name='unet',
-      base_filters=16,
-      depth=4,
-      dropout=0.1,
-      dropout_levels=2,
-      batch_norm=False,
-      num_classes=1,
-      up_kernel_size=3,
-      head_filters=16,
-      # 'unet' (from scratch), 'vgg19' (ImageNet VGG19, nst_flax), 'efficientnet_lite0' or
-      # 'mediapipe_selfie' (the encoder of MediaPipe's person-segmentation network).
-      encoder='unet',
-      decoder='unet',            # 'mediapipe_selfie': that network's own decoder (the whole net)
-  ))
-
-  # Data through tensorflow-datasets; see unet_flax/input_pipeline.py and docs/DATA.md.
-  config.data = ml_collections.ConfigDict(dict(
-      name='person_composite',   # 'person_composite' | 'person_folder' | 'coco_person'
-      builder_config='default',
-      data_dir=ml_collections.config_dict.placeholder(str),
-      manual_dir=ml_collections.config_dict.placeholder(str),
-      train_split='train',
-      eval_split='validation',
-      image_size=96,
-      train_image_sizes=(),      # several sides, e.g. (96, 128): each train batch is one of them
-      augment=True,
-      crop_min_area=0.6,         # the train-time random resized crop keeps 60-100% of the area
-      grayscale_prob=0.0,        # share of training examples shown in grey
-      worker_count=0,            # Grain worker processes for training batches (0: in-process)
-  ))
-
-  config.batch_size = 16        # global batch, split over all devices
-  config.eval_batch_size = 16
-  config.num_train_steps = 1000
-
-  config.optimizer = ml_collections.ConfigDict(dict(
-      name='adamw',              # 'adamw' | 'adam'
-      learning_rate=2e-3,
-      warmup_steps=100,
-      end_learning_rate_factor=0.01,   # cosine decays to learning_rate * this
-      weight_decay=1e-4,
-      b1=0.9,
-      b2=0.999,
-      grad_clip_norm=1.0,        # 0 disables clipping
-      # With model.encoder='vgg19' (pretrained): the encoder is frozen for this many steps, then
-      # fine-tuned at learning_rate * encoder_lr_factor.
-      encoder_frozen_steps=1_000_000,
-      encoder_lr_factor=0.1,
-      # > 0: evaluate, keep as best and predict with an exponential moving average of the
-      # parameters (decay per step) instead of the last step's parameters.
-      ema_decay=0.0,
-  ))
-  config.loss = ml_collections.ConfigDict(dict(bce_weight=1.0, dice_weight=1.0))
-  # < 1 with a pretrained network: evaluate, keep as best and predict with
-  # (1 - w) * pretrained + w * fine-tuned parameters (WiSE-FT; unet_flax.train.interpolate_weights).
-  config.weight_interpolation = 1.0
-  # Compute dtype: 'float32' | 'bfloat16' (TPUs, recent GPUs). Parameters, the optimizer state and
-  # the loss stay float32 either way.
-  config.dtype = 'float32'
-
-  config.log_every_steps = 50
-  config.eval_every_steps = 250
-  config.checkpoint_every_steps = 250
-  config.keep_checkpoints = 2      # the last k; the best by validation IoU is kept apart in best/
-  config.num_eval_images = 8       # rows of the image | true | predicted PNG grid
-  return config
+def get_config(variant=''):
+  return default.get_config(variant)

@@ -9,11 +9,11 @@ Command:
 This is sized for an accelerator: on 2 CPU cores one step (batch 8, 320x320) takes several
 seconds, so the 3000 steps here take hours there; on one TPU/GPU they take minutes.
 """
-from configs import unet_scratch
+from configs import default
 
 
 def get_config():
-  config = unet_scratch.get_config()
+  config = default.get_config()
   config.model.update(base_filters=32, depth=5, dropout=0.3, dropout_levels=2,
                       batch_norm=False, up_kernel_size=3, head_filters=32)
   config.data.image_size = 320

@@ -3,393 +3,66 @@ r"""U-Net ablation over `base_filters` x `depth` x seeds: one command -> CSV, Ma
   python experiments/ablate_unet.py --config configs/ablation_cpu.py
   python experiments/ablate_unet.py --config configs/ablation_tpu.py \
       --workdir gs://.../ablation_tpu --results experiments/results
+  python experiments/ablate_unet.py --config configs/ablation_cpu.py \
+      --from_runs_csv experiments/results/ablation_cpu_runs.csv    # rebuild, no training
 
-Every (cell, seed) is an ordinary run of `unet_flax.train.train_and_evaluate` (the main job's
-trainer, the same sharded code path on 1 CPU or 8 TPU cores) in its own workdir
-`<workdir>/f{filters}_d{depth}_s{seed}`, on the config's `base` with `model.base_filters`,
-`model.head_filters`, `model.depth` and `seed` replaced; data, steps and schedule are the same for
-every cell. A run whose `summary.json` says `step == num_train_steps` is done and is read back,
-not trained again (a run started with another config, e.g. a changed --config.base.x, is an
-error naming the keys: use a new --workdir); an interrupted run resumes from its last checkpoint (the trainer does that), so
-running the same command again continues an interrupted grid where it stopped.
+Each (cell, seed) is a `train_and_evaluate` run in `<workdir>/f{filters}_d{depth}_s{seed}`;
+running the command again trains only what is not finished (a run started with another config,
+e.g. a changed --config.base.x, is an error naming the keys: use a new --workdir). Writes
+`<name>.csv`, `<name>_runs.csv`, `<name>.md` (per cell the mean, 95% confidence interval and sd
+over seeds; per axis which differences are resolved) and two PNG plots in --results.
+--from_runs_csv rebuilds them from a previous `<name>_runs.csv` instead of training.
 
-Per cell it records: parameter count, FLOPs per training step (XLA cost analysis of the compiled
-step), measured step time (median of the logged `steps_per_second` intervals, the first excluded),
-validation IoU and Dice (mean and standard deviation over seeds) and the per-image IoU spread
-(10th / 50th / 90th percentile of the per-image IoUs, averaged over seeds). Outputs in --results:
-`<name>.csv` (one row per cell), `<name>_runs.csv` (one row per run), `<name>.md`, and the plots
-`<name>_iou_vs_params.png` and `<name>_heatmaps.png` (IoU and step time, filters x depth).
-
-The logic is importable (`run_grid`, `aggregate`, `write_results`) for tests and the Colab notebook.
+This main is intentionally kept short: the grid runner, the aggregation and the writers are in
+`unet_flax/ablation.py` (tests and the Colab notebook call them there).
 """
-from __future__ import annotations
-
-import copy
-import csv
-import json
-import math
 import os
 import sys
 import time
-from typing import Callable
+
+from absl import flags
+from ml_collections import config_flags
+
+from unet_flax import ablation
+from unet_flax import runtime
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
-
-import numpy as np  # pylint: disable=g-import-not-at-top
-
-# Per-run columns (`<name>_runs.csv`) and per-cell columns (`<name>.csv`, the Markdown table).
-RUN_COLUMNS = ('base_filters', 'depth', 'seed', 'num_params', 'flops_per_step', 'step_time_ms',
-               'iou', 'dice', 'best_iou', 'per_image_iou_p10', 'per_image_iou_median',
-               'per_image_iou_p90', 'train_seconds', 'devices')
-CELL_COLUMNS = ('base_filters', 'depth', 'num_params', 'gflops_per_step', 'step_time_ms',
-                'step_time_ms_spread', 'iou_mean', 'iou_std', 'dice_mean', 'dice_std',
-                'per_image_iou_p10', 'per_image_iou_median', 'per_image_iou_p90', 'num_seeds')
+FLAGS = flags.FLAGS
+flags.DEFINE_string('workdir', None, 'Root of the per-run workdirs '
+                    '(default experiments/runs/<config.name>).')
+flags.DEFINE_string('results', None, 'Where the CSV/Markdown/PNG results go '
+                    '(default experiments/results).')
+flags.DEFINE_string('from_runs_csv', None, 'Rebuild the results from this `<name>_runs.csv` (its '
+                    'runs must be the grid\'s) instead of training.')
+config_flags.DEFINE_config_file('config', os.path.join(REPO, 'configs', 'ablation_cpu.py'),
+                                'Ablation config: `base` (a unet config) and `grid`.')
 
 
-# ---------------------------------------------------------------------------------------------
-# The grid.
-# ---------------------------------------------------------------------------------------------
-
-def grid_cells(config) -> list[tuple[int, int, int]]:
-  """(base_filters, depth, seed) of every run, cells in row-major order, seeds innermost."""
-  g = config.grid
-  return [(int(f), int(d), int(s)) for f in g.base_filters for d in g.depths for s in g.seeds]
-
-
-def cell_config(config, filters: int, depth: int, seed: int):
-  """The unet config of one run: `config.base` with the cell's model size and seed."""
-  base = copy.deepcopy(config.base)
-  base.model.base_filters = filters
-  base.model.head_filters = filters
-  base.model.depth = depth
-  base.seed = seed
-  multiple = 2**(depth - 1)
-  if base.data.image_size % multiple:
-    raise ValueError(f'config.base.data.image_size={base.data.image_size} must be a multiple of '
-                     f'2**(depth-1)={multiple} for depth {depth} in config.grid.depths')
-  return base
-
-
-def run_dir(workdir: str, filters: int, depth: int, seed: int) -> str:
-  return os.path.join(workdir, f'f{filters}_d{depth}_s{seed}')
-
-
-def finished_summary(path: str, num_steps: int) -> dict | None:
-  """The run's summary.json if the run is complete (step == num_steps), else None."""
-  try:
-    with open(os.path.join(path, 'summary.json')) as f:
-      summary = json.load(f)
-  except (OSError, ValueError):
-    return None
-  return summary if summary.get('step') == num_steps else None
-
-
-def _flat(d: dict, prefix: str = '') -> dict:
-  out = {}
-  for k, v in d.items():
-    if isinstance(v, dict):
-      out.update(_flat(v, f'{prefix}{k}.'))
-    else:
-      out[f'{prefix}{k}'] = v
-  return out
-
-
-def check_same_config(path: str, cell) -> None:
-  """Raises ValueError if the run in `path` was started with a different config than `cell`
-  (e.g. --config.base.x changed after part of the grid ran), so that no table mixes runs that
-  differ in more than filters, depth and seed."""
-  try:
-    with open(os.path.join(path, 'config.json')) as f:
-      previous = _flat(json.load(f))
-  except (OSError, ValueError):
-    return
-  current = _flat(json.loads(json.dumps(cell.to_dict())))
-  changed = sorted(k for k in previous.keys() | current.keys()
-                   if previous.get(k) != current.get(k))
-  if changed:
-    raise ValueError(
-        f'{path} was trained with another config ({", ".join(f"{k}={previous.get(k)!r}" for k in changed)}; '
-        f'now {", ".join(f"{k}={current.get(k)!r}" for k in changed)}); use a new --workdir for '
-        'a changed grid, or the config it was run with')
-
-
-def measured_step_time(path: str) -> float | None:
-  """Seconds per training step: the median over the logged intervals of 1 / steps_per_second,
-  the first interval excluded (it includes warm-up), from the run's metrics.jsonl."""
-  rates = []
-  try:
-    with open(os.path.join(path, 'metrics.jsonl')) as f:
-      for line in f:
-        record = json.loads(line)
-        if record.get('split') == 'train' and record.get('steps_per_second'):
-          rates.append(record['steps_per_second'])
-  except OSError:
-    return None
-  if len(rates) > 1:
-    rates = rates[1:]
-  return float(np.median(1.0 / np.asarray(rates))) if rates else None
-
-
-def run_row(filters: int, depth: int, seed: int, summary: dict, path: str) -> dict:
-  ev = summary['eval']
-  step_time = measured_step_time(path)
-  return {
-      'base_filters': filters, 'depth': depth, 'seed': seed,
-      'num_params': summary['num_params'], 'flops_per_step': summary.get('flops_per_step'),
-      'step_time_ms': None if step_time is None else 1000.0 * step_time,
-      'iou': ev['iou'], 'dice': ev['dice'], 'best_iou': summary.get('best_iou'),
-      'per_image_iou_p10': ev.get('per_image_iou_p10'),
-      'per_image_iou_median': ev.get('per_image_iou_median'),
-      'per_image_iou_p90': ev.get('per_image_iou_p90'),
-      'train_seconds': summary.get('train_seconds_this_run'), 'devices': summary.get('devices'),
-  }
-
-
-def run_grid(config, workdir: str, train_fn: Callable | None = None,
-             log: Callable[[str], None] = print) -> list[dict]:
-  """Trains every (cell, seed) not finished yet and returns one row per run (RUN_COLUMNS).
-
-  `train_fn(unet_config, run_workdir) -> summary` defaults to `train_and_evaluate`.
-  """
-  if train_fn is None:
-    from unet_flax import train  # pylint: disable=g-import-not-at-top
-    train_fn = train.train_and_evaluate
-  runs = grid_cells(config)
-  for f, d, s in runs:   # Fail on a bad cell, or a run made with another config, before training.
-    check_same_config(run_dir(workdir, f, d, s), cell_config(config, f, d, s))
-  num_steps = config.base.num_train_steps
-  rows, trained_seconds, trained = [], 0.0, 0
-  todo = sum(finished_summary(run_dir(workdir, *r), num_steps) is None for r in runs)
-  start = time.perf_counter()
-  for k, (f, d, s) in enumerate(runs, 1):
-    path = run_dir(workdir, f, d, s)
-    summary = finished_summary(path, num_steps)
-    status = 'done before'
-    if summary is None:
-      run_start = time.perf_counter()
-      train_fn(cell_config(config, f, d, s), path)
-      trained += 1
-      trained_seconds += time.perf_counter() - run_start
-      summary = finished_summary(path, num_steps)
-      if summary is None:
-        raise RuntimeError(f'{path}: train_and_evaluate returned without a summary.json at step '
-                           f'{num_steps}')
-      status = f'trained in {time.perf_counter() - run_start:.0f} s'
-    row = run_row(f, d, s, summary, path)
-    rows.append(row)
-    left = todo - trained
-    eta = (f'ETA {trained_seconds / trained * left / 60:.1f} min' if trained and left
-           else 'ETA 0 min' if not left else 'ETA ?')
-    step_ms = f"{row['step_time_ms']:.1f} ms/step" if row['step_time_ms'] else 'step time n/a'
-    log(f"[{k}/{len(runs)}] filters={f} depth={d} seed={s}: IoU {row['iou']:.4f}, "
-        f"Dice {row['dice']:.4f}, {row['num_params']:,} params, {step_ms} ({status}); "
-        f"elapsed {(time.perf_counter() - start) / 60:.1f} min, {eta}")
-  return rows
-
-
-# ---------------------------------------------------------------------------------------------
-# Aggregation and outputs.
-# ---------------------------------------------------------------------------------------------
-
-def _mean(values):
-  values = [v for v in values if v is not None]
-  return float(np.mean(values)) if values else None
-
-
-def _std(values):
-  """Sample standard deviation (ddof=1) over seeds; 0 for one seed."""
-  values = [v for v in values if v is not None]
-  return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0 if values else None
-
-
-def aggregate(rows: list[dict]) -> list[dict]:
-  """Per-run rows -> one row per (base_filters, depth) cell (CELL_COLUMNS)."""
-  cells = {}
-  for r in rows:
-    cells.setdefault((r['base_filters'], r['depth']), []).append(r)
-  out = []
-  for (f, d), rs in sorted(cells.items()):
-    times = [r['step_time_ms'] for r in rs if r['step_time_ms'] is not None]
-    flops = _mean([r['flops_per_step'] for r in rs])
-    out.append({
-        'base_filters': f, 'depth': d, 'num_params': rs[0]['num_params'],
-        'gflops_per_step': None if flops is None else flops / 1e9,
-        'step_time_ms': float(np.median(times)) if times else None,
-        'step_time_ms_spread': (max(times) - min(times)) if times else None,
-        'iou_mean': _mean([r['iou'] for r in rs]), 'iou_std': _std([r['iou'] for r in rs]),
-        'dice_mean': _mean([r['dice'] for r in rs]), 'dice_std': _std([r['dice'] for r in rs]),
-        'per_image_iou_p10': _mean([r['per_image_iou_p10'] for r in rs]),
-        'per_image_iou_median': _mean([r['per_image_iou_median'] for r in rs]),
-        'per_image_iou_p90': _mean([r['per_image_iou_p90'] for r in rs]),
-        'num_seeds': len(rs),
-    })
-  return out
-
-
-def _write_csv(path: str, rows: list[dict], columns) -> None:
-  with open(path, 'w', newline='') as f:
-    writer = csv.DictWriter(f, fieldnames=list(columns))
-    writer.writeheader()
-    for r in rows:
-      writer.writerow({k: ('' if r.get(k) is None else
-                           f'{r[k]:.6g}' if isinstance(r[k], float) else r[k]) for k in columns})
-
-
-def markdown_table(cells: list[dict]) -> str:
-  def fmt(v, spec):
-    return 'n/a' if v is None else format(v, spec)
-  lines = ['| filters | depth | params | GFLOPs/step | step time (ms) | val IoU (mean ± sd) '
-           '| val Dice (mean ± sd) | per-image IoU p10 / median / p90 | seeds |',
-           '|---:|---:|---:|---:|---:|---:|---:|---:|---:|']
-  for c in cells:
-    lines.append(
-        f"| {c['base_filters']} | {c['depth']} | {c['num_params']:,} "
-        f"| {fmt(c['gflops_per_step'], '.2f')} | {fmt(c['step_time_ms'], '.1f')} "
-        f"| {fmt(c['iou_mean'], '.3f')} ± {fmt(c['iou_std'], '.3f')} "
-        f"| {fmt(c['dice_mean'], '.3f')} ± {fmt(c['dice_std'], '.3f')} "
-        f"| {fmt(c['per_image_iou_p10'], '.2f')} / {fmt(c['per_image_iou_median'], '.2f')} / "
-        f"{fmt(c['per_image_iou_p90'], '.2f')} | {c['num_seeds']} |")
-  return '\n'.join(lines) + '\n'
-
-
-def _heatmap(ax, cells, key, title, fmt, cmap):
-  filters = sorted({c['base_filters'] for c in cells})
-  depths = sorted({c['depth'] for c in cells})
-  grid = np.full((len(filters), len(depths)), np.nan)
-  for c in cells:
-    if c[key] is not None:
-      grid[filters.index(c['base_filters']), depths.index(c['depth'])] = c[key]
-  image = ax.imshow(grid, cmap=cmap, origin='lower', aspect='auto')
-  ax.set_xticks(range(len(depths)), [str(d) for d in depths])
-  ax.set_yticks(range(len(filters)), [str(f) for f in filters])
-  ax.set_xlabel('depth (levels)')
-  ax.set_ylabel('base_filters')
-  ax.set_title(title)
-  finite = grid[np.isfinite(grid)]
-  middle = (finite.min() + finite.max()) / 2 if finite.size else 0
-  for i in range(len(filters)):
-    for j in range(len(depths)):
-      if np.isfinite(grid[i, j]):
-        std = None
-        if key == 'iou_mean':
-          std = next(c['iou_std'] for c in cells
-                     if c['base_filters'] == filters[i] and c['depth'] == depths[j])
-        text = format(grid[i, j], fmt) + (f'\n± {std:{fmt}}' if std is not None else '')
-        ax.text(j, i, text, ha='center', va='center', fontsize=9,
-                color='white' if (grid[i, j] < middle) == (cmap == 'viridis') else 'black')
-  ax.figure.colorbar(image, ax=ax, shrink=0.85)
-
-
-def write_plots(cells: list[dict], rows: list[dict], out_dir: str, name: str,
-                subtitle: str = '') -> list[str]:
-  import matplotlib  # pylint: disable=g-import-not-at-top
-  matplotlib.use('Agg')
-  import matplotlib.pyplot as plt  # pylint: disable=g-import-not-at-top
-
-  paths = []
-  # IoU against parameters: one line per depth, seeds as points, cell means as markers.
-  fig, ax = plt.subplots(figsize=(7, 4.5))
-  depths = sorted({c['depth'] for c in cells})
-  colors = plt.get_cmap('viridis')(np.linspace(0, 0.85, max(len(depths), 1)))
-  for color, d in zip(colors, depths):
-    cs = sorted((c for c in cells if c['depth'] == d), key=lambda c: c['num_params'])
-    ax.errorbar([c['num_params'] for c in cs], [c['iou_mean'] for c in cs],
-                yerr=[c['iou_std'] for c in cs], color=color, marker='o', capsize=3,
-                label=f'depth {d}')
-    rs = [r for r in rows if r['depth'] == d]
-    ax.scatter([r['num_params'] for r in rs], [r['iou'] for r in rs], color=color, s=10,
-               alpha=0.5)
-    for c in cs:
-      ax.annotate(f"f{c['base_filters']}", (c['num_params'], c['iou_mean']),
-                  textcoords='offset points', xytext=(4, -10), fontsize=7, color=color)
-  ax.set_xscale('log')
-  ax.set_xlabel('parameters (log scale)')
-  ax.set_ylabel('validation IoU (person)')
-  ax.set_title(f'{name}: IoU vs parameters (mean ± sd over seeds; dots = seeds)'
-               + (f'\n{subtitle}' if subtitle else ''), fontsize=10)
-  ax.grid(True, which='both', alpha=0.3)
-  ax.legend()
-  fig.tight_layout()
-  paths.append(os.path.join(out_dir, f'{name}_iou_vs_params.png'))
-  fig.savefig(paths[-1], dpi=110)
-  plt.close(fig)
-
-  # Heat maps: IoU and step time over filters x depth.
-  fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-  _heatmap(axes[0], cells, 'iou_mean', 'validation IoU (mean ± sd over seeds)', '.3f', 'viridis')
-  _heatmap(axes[1], cells, 'step_time_ms', 'train step time (ms, median over seeds)', '.1f',
-           'magma_r')
-  if subtitle:
-    fig.suptitle(subtitle, fontsize=10)
-  fig.tight_layout()
-  paths.append(os.path.join(out_dir, f'{name}_heatmaps.png'))
-  fig.savefig(paths[-1], dpi=110)
-  plt.close(fig)
-  return paths
-
-
-def write_results(rows: list[dict], out_dir: str, name: str = 'ablation',
-                  subtitle: str = '') -> dict:
-  """Writes `<name>.csv`, `<name>_runs.csv`, `<name>.md` and the PNG plots; returns their paths."""
-  os.makedirs(out_dir, exist_ok=True)
-  cells = aggregate(rows)
-  paths = {'csv': os.path.join(out_dir, f'{name}.csv'),
-           'runs_csv': os.path.join(out_dir, f'{name}_runs.csv'),
-           'md': os.path.join(out_dir, f'{name}.md')}
-  _write_csv(paths['csv'], cells, CELL_COLUMNS)
-  _write_csv(paths['runs_csv'], rows, RUN_COLUMNS)
-  with open(paths['md'], 'w') as f:
-    f.write(f'# {name}\n\n' + (f'{subtitle}\n\n' if subtitle else '') + markdown_table(cells))
-  paths['iou_vs_params'], paths['heatmaps'] = write_plots(cells, rows, out_dir, name, subtitle)
-  return paths
-
-
-def describe(config) -> str:
-  """One line: what every cell of the grid shares."""
-  b = config.base
-  return (f"{b.data.name}/{b.data.builder_config} at {b.data.image_size}px, batch {b.batch_size}, "
-          f"{b.num_train_steps} steps, {b.optimizer.name} lr {b.optimizer.learning_rate}, "
-          f"seeds {tuple(config.grid.seeds)}")
-
-
-# ---------------------------------------------------------------------------------------------
-# Command line.
-# ---------------------------------------------------------------------------------------------
-
-def main(argv):
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from unet_flax import runtime  # pylint: disable=g-import-not-at-top
-  del argv
-  flags_ = flags.FLAGS
-  config = flags_.config
+def train_grid(config) -> list[dict]:
+  """Trains what is not finished yet; one row per run."""
   runtime.setup()
   import jax  # pylint: disable=g-import-not-at-top
-  workdir = flags_.workdir or os.path.join(REPO, 'experiments', 'runs', config.name)
-  results = flags_.results or os.path.join(REPO, 'experiments', 'results')
-  print(f'{config.name}: {len(grid_cells(config))} runs ({describe(config)}) on '
+  workdir = FLAGS.workdir or os.path.join(REPO, 'experiments', 'runs', config.name)
+  print(f'{config.name}: {len(ablation.grid_cells(config))} runs ({ablation.describe(config)}) on '
         f'{jax.device_count()} x {jax.devices()[0].platform}; workdir {workdir}', flush=True)
+  return ablation.run_grid(config, workdir, log=lambda line: print(line, flush=True))
+
+
+def main(argv):
+  del argv
+  config = FLAGS.config
   start = time.perf_counter()
   try:
-    rows = run_grid(config, workdir, log=lambda line: print(line, flush=True))
+    rows = (ablation.read_runs_csv(FLAGS.from_runs_csv, config) if FLAGS.from_runs_csv
+            else train_grid(config))
   except (ValueError, OSError) as e:   # Bad config / workdir: one line, like train.py.
     print('error: ' + ' '.join(str(e).split()), file=sys.stderr)
     sys.exit(1)
-  paths = write_results(rows, results, config.name, describe(config))
-  print(f'grid finished in {(time.perf_counter() - start) / 60:.1f} min; wrote '
+  results = FLAGS.results or os.path.join(REPO, 'experiments', 'results')
+  paths = ablation.write_results(rows, results, config.name, ablation.describe(config))
+  print(f'{config.name}: {len(rows)} runs in {(time.perf_counter() - start) / 60:.1f} min; wrote '
         + ', '.join(os.path.relpath(p) for p in paths.values()), flush=True)
 
 
 if __name__ == '__main__':
-  from absl import app  # pylint: disable=g-import-not-at-top
-  from absl import flags  # pylint: disable=g-import-not-at-top
-  from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
-  flags.DEFINE_string('workdir', None, 'Root of the per-run workdirs '
-                      '(default experiments/runs/<config.name>).')
-  flags.DEFINE_string('results', None, 'Where the CSV/Markdown/PNG results go '
-                      '(default experiments/results).')
-  config_flags.DEFINE_config_file('config', os.path.join(REPO, 'configs', 'ablation_cpu.py'),
-                                  'Ablation config: `base` (a unet config) and `grid`.')
-  from unet_flax import runtime  # pylint: disable=g-import-not-at-top
   runtime.run_app(main)

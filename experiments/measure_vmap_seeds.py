@@ -13,18 +13,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
-
-import jax  # pylint: disable=g-import-not-at-top
+import jax
 import jax.numpy as jnp
 import numpy as np
 
-from configs import ablation_cpu  # pylint: disable=g-import-not-at-top
+from configs import ablation_cpu
 from unet_flax import models, train
 
 

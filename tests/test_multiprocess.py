@@ -16,15 +16,15 @@ from unet_flax import checkpoints
 
 _RUN = textwrap.dedent('''
     import os, signal, sys
-    sys.path.insert(0, {tests!r})
     from unet_flax import runtime
     process_id, num_processes, port, kill_at, workdir = sys.argv[1:]
     if int(num_processes) > 1:
       runtime.initialize_distributed(f'localhost:{{port}}', int(num_processes), int(process_id))
     runtime.setup()
-    from conftest import tiny_unet_config
+    from configs import default
     from unet_flax import input_pipeline, train
-    config = tiny_unet_config({data_dir!r})
+    config = default.get_config('tiny')
+    config.data.data_dir = {data_dir!r}
     config.num_train_steps = 8
     config.log_every_steps = 1
     config.eval_every_steps = config.checkpoint_every_steps = 4
@@ -72,7 +72,7 @@ def _train_losses(workdir):
 
 
 def test_two_processes_train_like_one_and_resume_after_sigkill(tiny_data_dir, tmp_path):
-  script = _RUN.format(tests=os.path.join(REPO, 'tests'), data_dir=tiny_data_dir)
+  script = _RUN.format(data_dir=tiny_data_dir)
   single, multi = str(tmp_path / 'one_process'), str(tmp_path / 'two_processes')
   [(rc, err)] = _launch(script, 1, 4, single)
   assert rc == 0, err[-3000:]

@@ -95,11 +95,11 @@ def test_parameter_average_is_what_evaluation_and_prediction_use(tiny_config, tm
 
 _KILL_AT_STEP = textwrap.dedent('''
     import os, signal, sys
-    sys.path.insert(0, {tests!r})
-    from conftest import tiny_unet_config
+    from configs import default
     from unet_flax import input_pipeline, runtime, train
     runtime.setup()
-    config = tiny_unet_config({data_dir!r})
+    config = default.get_config('tiny')
+    config.data.data_dir = {data_dir!r}
     config.num_train_steps = 10
     config.data.worker_count = int(sys.argv[2])
     kill_at = int(sys.argv[1])
@@ -113,13 +113,24 @@ _KILL_AT_STEP = textwrap.dedent('''
 ''')
 
 
-def test_training_at_several_sides_draws_one_per_step(tiny_config, tmp_path):
+def test_training_at_several_sides_draws_one_per_step(tiny_config, tmp_path, monkeypatch):
+  # The side of every batch the trainer takes from its loader, i.e. that a train step ran on.
+  trained_shapes, next_batch = [], input_pipeline.TrainBatches.__next__
+
+  def recorded_next(batches):
+    batch = next_batch(batches)
+    trained_shapes.append((batch['image'].shape[1:3], batch['mask'].shape[1:3]))
+    return batch
+
+  monkeypatch.setattr(input_pipeline.TrainBatches, '__next__', recorded_next)
   workdir = str(tmp_path / 'run')
   tiny_config.data.train_image_sizes = (32, 48)
   summary = train.train_and_evaluate(tiny_config, workdir)
   assert summary['step'] == 6 and summary['eval']['num_images'] == 16  # evaluated at 32 px
-  sides = [input_pipeline.batch_side((32, 48), step, tiny_config.seed) for step in range(6)]
-  assert set(sides) == {32, 48}  # this seed's 6 steps see both sides
+  sides = [image[0] for image, _ in trained_shapes]
+  assert len(sides) == 6 and all(image == mask == (side, side)
+                                 for side, (image, mask) in zip(sides, trained_shapes))
+  assert set(sides) == {32, 48}  # this seed's 6 steps trained at both sides
   segmenter = predict.Segmenter.from_workdir(workdir)
   assert segmenter.photo_sides == (32,)  # prediction defaults to image_size
   assert json.load(open(glob.glob(os.path.join(workdir, 'best', '*', 'metadata', 'metadata'))[0])
@@ -131,8 +142,7 @@ def test_sigkilled_run_resumes_to_the_same_parameters(tiny_config, tmp_path):
   reference_dir, killed_dir = str(tmp_path / 'reference'), str(tmp_path / 'killed')
   train.train_and_evaluate(tiny_config, reference_dir)
 
-  script = _KILL_AT_STEP.format(tests=os.path.join(REPO, 'tests'), workdir=killed_dir,
-                                data_dir=tiny_config.data.data_dir)
+  script = _KILL_AT_STEP.format(workdir=killed_dir, data_dir=tiny_config.data.data_dir)
   # Killed right after the step-3 save was started, then again after the step-6 save; the
   # second run reads with 2 Grain worker processes, so it restores the loader state of an
   # in-process loader (and saves a state with the workers' positions, which the last run, in
@@ -160,11 +170,11 @@ def test_sigkilled_run_resumes_to_the_same_parameters(tiny_config, tmp_path):
 
 _DEVICES = textwrap.dedent('''
     import json, sys
-    sys.path.insert(0, {tests!r})
     import jax
-    from conftest import tiny_unet_config
+    from configs import default
     from unet_flax import train
-    config = tiny_unet_config({data_dir!r})
+    config = default.get_config('tiny')
+    config.data.data_dir = {data_dir!r}
     assert jax.device_count() == int(sys.argv[1]), jax.devices()
     summary = train.train_and_evaluate(config, sys.argv[2])
     config.batch_size = 12
@@ -178,7 +188,7 @@ _DEVICES = textwrap.dedent('''
 
 
 def test_eight_devices_give_the_same_losses_as_one(tiny_config, tmp_path):
-  script = _DEVICES.format(tests=os.path.join(REPO, 'tests'), data_dir=tiny_config.data.data_dir)
+  script = _DEVICES.format(data_dir=tiny_config.data.data_dir)
   results = {}
   for devices in (1, 8):
     env = dict(os.environ, XLA_FLAGS=f'--xla_force_host_platform_device_count={devices}')
