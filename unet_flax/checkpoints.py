@@ -27,9 +27,18 @@ BEST_DIR = 'best'
 CONFIG_FILE = 'config.json'
 
 
+def _async_saves() -> bool:
+  """Saves run in the background on one process only. On several processes the two managers'
+  background saves raced in orbax 0.12.8 (the primary host validated a checkpoint before the
+  other process's array metadata was written, or a final save hung), so they are synchronous."""
+  import jax  # pylint: disable=g-import-not-at-top
+  return jax.process_count() == 1
+
+
 def train_manager(workdir: str, keep: int) -> ocp.CheckpointManager:
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=keep, create=True, cleanup_tmp_directories=True)
+      max_to_keep=keep, create=True, cleanup_tmp_directories=True,
+      enable_async_checkpointing=_async_saves())
   return ocp.CheckpointManager(
       os.path.join(os.path.abspath(workdir), CHECKPOINTS_DIR), options=options,
       item_names=('state', 'loader'))
@@ -47,7 +56,8 @@ def best_manager(workdir: str, read_only: bool = False) -> ocp.CheckpointManager
   options = ocp.CheckpointManagerOptions(
       max_to_keep=1, best_fn=lambda metrics: metrics['iou'], best_mode='max',
       keep_checkpoints_without_metrics=False, create=not read_only,
-      cleanup_tmp_directories=not read_only, read_only=read_only)
+      cleanup_tmp_directories=not read_only, read_only=read_only,
+      enable_async_checkpointing=_async_saves())
   return ocp.CheckpointManager(
       os.path.join(os.path.abspath(workdir), BEST_DIR), options=options,
       item_names=('variables', 'metadata'))
