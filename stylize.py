@@ -38,8 +38,8 @@ def _define_flags():
                        'device (0: as many as there are local devices and photos).')
   flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
                     'photo; several are averaged (0: the default, predict.Segmenter.photo_sides: '
-                    '384 for the MediaPipe encoder, 160 and 224 for an ImageNet encoder, else the '
-                    'training image size).')
+                    '256 and 384 for the MediaPipe encoder, 160 and 224 for an ImageNet encoder, '
+                    'else the training image size).')
   return FLAGS
 
 

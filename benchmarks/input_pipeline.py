@@ -14,7 +14,7 @@ Two kinds of examples:
           and colour jitter.
 For each (kind, size, workers): startup (first batch, incl. worker start) and images/s over at
 least --seconds after it. The train step (`benchmarks/unet_train_step.py`'s JaxRunner: the real
-jitted step of configs/unet_person_vgg19.py's model, the main job, frozen VGG19 encoder, random
+jitted step of configs/unet_person_vgg19.py's model, frozen VGG19 encoder, random
 weights) is timed at each size in the same run, batch --step-batch. The table says which of the
 two bounds training at each size on this machine, and how many loader cores it would take to
 keep up with the train-step rates measured on one H200 (benchmarks/README.md).

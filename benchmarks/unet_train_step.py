@@ -12,9 +12,9 @@ as in `configs/unet_scratch.py`), the state from `create_train_state` and the st
 `make_train_step` (BCE + soft Dice from `unet_flax.metrics`), jitted with the state donated as in
 `train.py`. Models: `seed` = `configs/unet_seed.py` (32 filters, depth 5, 8,639,745 parameters),
 `default` = `configs/unet_scratch.py` (16 filters, depth 4, 538,113 parameters; the from-scratch
-U-Net) and `main` = `configs/unet_person_vgg19.py` (the main job: frozen VGG19 encoder to block5_conv4,
-LayerNorm per level, 16-filter decoder; its step has no backward pass through the encoder, as in
-train.py before `encoder_frozen_steps`; random weights, the speed does not depend on them).
+U-Net) and `main` = `configs/unet_person_vgg19.py` (the VGG19 recipe, the main job's model until
+2026-12-02: frozen VGG19 encoder to block5_conv4, LayerNorm per level, 16-filter decoder; its
+step has no backward pass through the encoder, as in train.py before `encoder_frozen_steps`; random weights, the speed does not depend on them).
 
 PyTorch side (torch CPU, eager; `pip install torch==2.13.0`, benchmark-only): the same
 architecture with torch.nn (Conv2d 3x3 padding 1 + ReLU twice per block, MaxPool2d(2),

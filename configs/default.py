@@ -43,7 +43,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       decoder='unet',            # 'mediapipe_selfie': that network's own decoder (the whole net)
   ))
 
-  # Data through tensorflow-datasets; see unet_flax/input_pipeline.py and docs/DATA.md.
+  # Data through tensorflow-datasets; see unet_flax/input_pipeline.py and docs/data.md.
   config.data = ml_collections.ConfigDict(dict(
       name='person_composite',   # 'person_composite' | 'person_folder' | 'coco_person'
       builder_config='default',

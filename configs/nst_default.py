@@ -12,10 +12,10 @@ Two quality presets (`nst_flax.config.QUALITY_PRESETS`), picked by the argument 
 Until 2026-12 the default was 300 Adam steps at 256 px, then 100 at 512 px
 (`--config.optimizer=adam --config.multiscale=True --config.steps=300 --config.refine_steps=100`).
 
-Expected run time on 2 CPU cores for a 512x512 output: each L-BFGS iteration costs about 1.1
-forward-backward passes, ~2.5 s at 512 px on an idle machine, so `final` takes ~3.5 minutes and
-`draft` ~30 s, plus ~2 s to fetch the weights the first time and ~10-20 s of compilation (less
-with the persistent compilation cache). benchmarks/README.md has the measurements.
+Measured run time of `stylize.py` on the 512x512 astronaut, end to end (mask, weights, style
+transfer, composition), 2 CPU cores at load 4.4-5.5, 2026-12-02: `final` 376.7 s, `draft` 104.1 s
+(benchmarks/stylize_latency.py; docs/stylize.md). Each L-BFGS iteration costs about 1.1
+forward-backward passes; the persistent compilation cache saves ~10-20 s on a rerun.
 
 Every field is documented in `nst_flax/config.py`.
 """

@@ -6,9 +6,9 @@ Command:
 The VGG19 recipe (configs/unet_person_vgg19.py): the frozen ImageNet VGG19 encoder with a
 16-filter decoder, here at 256 px, batch 32. (The MediaPipe recipe of configs/unet_person.py,
 which keeps people whole better on held-out photos, has not been trained on COCO.) The first run
-downloads and prepares TFDS `coco/2017_panoptic` (~20 GiB, 118,287 train / 5,000 validation images) into
-`config.data.data_dir` (default ~/tensorflow_datasets) as array_record; each example's mask is
-the union of its `person` (label 0) panoptic segments (unet_flax/datasets/coco_person.py).
+downloads and prepares TFDS `coco/2017_panoptic` (~20 GiB, 118,287 train / 5,000 validation
+images) into `config.data.data_dir` (default ~/tensorflow_datasets) as array_record; each
+example's mask is the union of its `person` (label 0) panoptic segments (unet_flax/datasets/coco_person.py).
 `data.keep_without_people` keeps all images with people and that share of the others (in both
 splits), chosen by a seeded permutation.
 tests/test_coco_layout.py builds the real builder from a miniature download in COCO's file

@@ -1,5 +1,5 @@
 """Person U-Net with a frozen ImageNet EfficientNet-Lite0 encoder: the lighter alternative to the
-main job's VGG19 encoder (configs/unet_person.py), measured against it on real photos.
+VGG19 encoder of configs/unet_person_vgg19.py, measured against it on real photos.
 
 Command:
   python train.py --config configs/unet_person_effnet.py --workdir workdirs/unet_person_effnet

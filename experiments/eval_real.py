@@ -24,9 +24,9 @@ Three measurements, each on real photos:
    but left out of the mean and the worst case.
 
 The U-Net sees each photo as stylize.py shows it (`Segmenter.photo_probability`): long side at
-384 px for the MediaPipe encoder, at 160 and 224 px, averaged, for an ImageNet encoder, at the
-training image size for a from-scratch U-Net (`--mask_side` overrides; several sides are averaged); the reference model follows its own
-protocol (experiments/reference_model.py). Masks are probability > 0.5, scored at the photo's
+256 and 384 px for the MediaPipe encoder and at 160 and 224 px for an ImageNet encoder, averaged,
+at the training image size for a from-scratch U-Net (`--mask_side` overrides; several sides are
+averaged); the reference model follows its own protocol (experiments/reference_model.py). Masks are probability > 0.5, scored at the photo's
 resolution.
 
 Writes to --out_dir: `eval_real.md` (tables), `eval_real.json` (all numbers) and
@@ -334,8 +334,8 @@ flags.DEFINE_multi_string("name", [], "A name per --workdir (default: the workdi
 flags.DEFINE_string("out_dir", os.path.join(REPO, "experiments", "results", "eval_real"),
                     "Where the table, JSON and sheet go.")
 flags.DEFINE_list("mask_side", ["0"], "Long side(s) in pixels at which the U-Net sees a photo; "
-                  "several are averaged (0: the run's default, 384 for the MediaPipe encoder, "
-                  "160 and 224 for an ImageNet encoder, else its training image size).")
+                  "several are averaged (0: the run's default, 256 and 384 for the MediaPipe "
+                  "encoder, 160 and 224 for an ImageNet encoder, else its training image size).")
 flags.DEFINE_bool("released_port", False, f"Also score the reference network's Flax port with "
                   f"its released weights, not fine-tuned, as the run {RELEASED_PORT!r}.")
 flags.DEFINE_bool("held_out_photos", True, "Score the held-out photos of people "

