@@ -16,8 +16,8 @@ seen with their long side at 256 and 384 px, averaged (`predict.MEDIAPIPE_PHOTO_
 Measured (2 idle CPU cores, 2026-12-03, person_composite 7.0.0): the command above from a fresh
 clone took 7 min 21 s with the install (400 steps at 1.2 steps/s); validation IoU 0.526 (step
 200) on the composites, whose validation people are the canteen's crowd (VGG19: 0.743). Real
-photos (experiments/eval_real.py, the table in experiments/results/eval_real/eval_real.md): held out of training, the labelme photos 0.791 /
-0.809 (VGG19 0.638 / 0.671, the reference model 0.790 / 0.786), the canteen 0.571 (VGG19 0.659,
+photos (experiments/eval_real.py, the table in experiments/results/eval_real/eval_real.md): held
+out of training, the labelme photos 0.791 / 0.809 (VGG19 0.638 / 0.671, the reference model 0.790 / 0.786), the canteen 0.571 (VGG19 0.659,
 reference 0.569); at most 2.6% of a photo without people called person; agreement with the
 reference on 8 held-out photos of people 0.857-0.870 on average, worst 0.677 (the footballer of
 messi5.jpg 0.75-0.78, against VGG19's 0.35).
