@@ -9,6 +9,17 @@ Same data, resolution, steps and schedule for every cell: the 'default' person_c
 at 128x128 (a multiple of 2**(5-1)), batch 64, 2000 steps (~107 epochs), AdamW warm-up + cosine,
 bfloat16 compute with float32 parameters.
 On 2 CPU cores this grid would take days; see experiments/README.md.
+
+On one GPU, the same command (the batch of 64 then runs on one device; Grain workers feed it):
+  python experiments/ablate_unet.py --config configs/ablation_tpu.py \
+      --config.base.data.worker_count=8 --results experiments/results/h200
+Expected time on one H200 (estimated, not yet run): about 1.5 hours for the 48 runs. Each run is
+128,000 images (2000 steps x 64). On an H200 the float32 train step at 128 px, batch 8, ran
+2,860 img/s for 16 filters at depth 4 and 2,328 img/s for 32 filters at depth 5
+(configs/unet_seed.py; benchmarks/README.md, 2026-11-30): about 1 minute of steps per run up to
+32 filters. The 64-filter cells have ~4x the FLOPs of 32: ~2-3 minutes each. Add ~20 s of
+compilation and evaluation per run. The loader must deliver ~2,500 img/s at 128 px
+(benchmarks/input_pipeline.py gives its rate per worker).
 """
 import ml_collections
 

@@ -174,7 +174,7 @@ def test_runs_csv_of_another_grid_is_refused(tmp_path):
   from configs import ablation_cpu
   runs_csv = os.path.join(REPO, 'experiments', 'results', 'ablation_cpu_runs.csv')
   config = ablation_cpu.get_config()
-  config.grid.seeds = (0, 1, 2)
+  config.grid.seeds = (0, 1, 2, 3)  # the committed grid has seeds 0-2
   with pytest.raises(ValueError, match=r'ablation_cpu_runs.csv holds the runs .*not the'):
     ablation.read_runs_csv(runs_csv, config)
   (tmp_path / 'other.csv').write_text('a,b\n1,2\n')
@@ -196,7 +196,7 @@ def test_committed_results_rebuild_from_their_runs_csv(tmp_path):
 
 def test_configs_load_and_every_cell_is_valid():
   from configs import ablation_cpu, ablation_tpu
-  for module, runs in ((ablation_cpu, 18), (ablation_tpu, 48)):
+  for module, runs in ((ablation_cpu, 27), (ablation_tpu, 48)):
     config = module.get_config()
     cells = ablation.grid_cells(config)
     assert len(cells) == runs
