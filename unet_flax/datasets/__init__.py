@@ -9,4 +9,4 @@ Importing this package registers the two builders with TFDS.
 from unet_flax.datasets.person_composite import PersonComposite
 from unet_flax.datasets.person_folder import PersonFolder
 
-__all__ = ["PersonComposite", "PersonFolder"]
+__all__ = ['PersonComposite', 'PersonFolder']

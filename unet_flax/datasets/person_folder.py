@@ -26,9 +26,9 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image, ImageOps
 
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-MASK_EXTENSIONS = (".png", ".bmp", ".tif", ".tiff", ".gif")
-VALIDATION_DIR_NAMES = ("val", "validation")
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.webp', '.tif', '.tiff')
+MASK_EXTENSIONS = ('.png', '.bmp', '.tif', '.tiff', '.gif')
+VALIDATION_DIR_NAMES = ('val', 'validation')
 
 MANUAL_DOWNLOAD_INSTRUCTIONS = """\
 Put your data in one folder and pass it as `manual_dir` (config.data.manual_dir):
@@ -44,36 +44,36 @@ def _list_files(folder: str, extensions) -> dict[str, str]:
   out = {}
   for name in sorted(os.listdir(folder)):
     stem, ext = os.path.splitext(name)
-    if name.startswith(".") or ext.lower() not in extensions:
+    if name.startswith('.') or ext.lower() not in extensions:
       continue
     path = os.path.join(folder, name)
     if stem in out:
-      raise ValueError(f"{path}: two files with the stem {stem!r} ({os.path.basename(out[stem])} "
-                       f"and {name}); expected one file per name")
+      raise ValueError(f'{path}: two files with the stem {stem!r} ({os.path.basename(out[stem])} '
+                       f'and {name}); expected one file per name')
     out[stem] = path
   return out
 
 
 def pair_files(root: str) -> list[tuple[str, str]]:
   """[(image_path, mask_path)] of `root/images` and `root/masks`, matched by stem."""
-  images_dir, masks_dir = os.path.join(root, "images"), os.path.join(root, "masks")
+  images_dir, masks_dir = os.path.join(root, 'images'), os.path.join(root, 'masks')
   for d in (images_dir, masks_dir):
     if not os.path.isdir(d):
-      raise ValueError(f"{d}: folder not found; expected {root} to hold images/ and masks/")
+      raise ValueError(f'{d}: folder not found; expected {root} to hold images/ and masks/')
   images = _list_files(images_dir, IMAGE_EXTENSIONS)
   masks = _list_files(masks_dir, MASK_EXTENSIONS)
   if not images:
-    raise ValueError(f"{images_dir}: no images found; expected files ending in "
+    raise ValueError(f'{images_dir}: no images found; expected files ending in '
                      f"{', '.join(IMAGE_EXTENSIONS)}")
   pairs, used = [], set()
   for stem, image_path in images.items():
-    mask_stem = stem if stem in masks else (f"{stem}_mask" if f"{stem}_mask" in masks else None)
+    mask_stem = stem if stem in masks else (f'{stem}_mask' if f'{stem}_mask' in masks else None)
     if mask_stem is None:
-      raise ValueError(f"{image_path}: image has no mask; expected {masks_dir}/{stem}.png")
+      raise ValueError(f'{image_path}: image has no mask; expected {masks_dir}/{stem}.png')
     used.add(mask_stem)
     pairs.append((image_path, masks[mask_stem]))
   for stem in sorted(set(masks) - used):
-    raise ValueError(f"{masks[stem]}: mask has no image; expected {images_dir}/{stem}.jpg or .png")
+    raise ValueError(f'{masks[stem]}: mask has no image; expected {images_dir}/{stem}.jpg or .png')
   return pairs
 
 
@@ -84,11 +84,11 @@ def load_image(path: str, exif_transpose: bool = False) -> np.ndarray:
       im.load()
       if exif_transpose:
         im = ImageOps.exif_transpose(im)
-      im = im.convert("RGB")
+      im = im.convert('RGB')
       return np.asarray(im, np.uint8)
   except Exception as e:  # pylint: disable=broad-except
-    raise ValueError(f"{path}: cannot decode image ({type(e).__name__}: {e}); "
-                     "expected a readable JPEG/PNG/BMP/WebP/TIFF file") from None
+    raise ValueError(f'{path}: cannot decode image ({type(e).__name__}: {e}); '
+                     'expected a readable JPEG/PNG/BMP/WebP/TIFF file') from None
 
 
 def load_mask(path: str, expected_hw: tuple[int, int] | None = None) -> np.ndarray:
@@ -99,59 +99,59 @@ def load_mask(path: str, expected_hw: tuple[int, int] | None = None) -> np.ndarr
       mode = im.mode
       arr = np.asarray(im)
   except Exception as e:  # pylint: disable=broad-except
-    raise ValueError(f"{path}: cannot decode mask ({type(e).__name__}: {e}); "
-                     "expected a readable PNG mask") from None
+    raise ValueError(f'{path}: cannot decode mask ({type(e).__name__}: {e}); '
+                     'expected a readable PNG mask') from None
   if arr.ndim == 3:
-    if mode in ("LA", "RGBA"):
+    if mode in ('LA', 'RGBA'):
       arr = arr[..., :-1]
     if not all(np.array_equal(arr[..., 0], arr[..., c]) for c in range(1, arr.shape[-1])):
-      raise ValueError(f"{path}: colour mask (mode {mode}) with differing channels; expected a "
-                       "single-channel 0/1 or 0/255 mask or a palette PNG with indices 0/1")
+      raise ValueError(f'{path}: colour mask (mode {mode}) with differing channels; expected a '
+                       'single-channel 0/1 or 0/255 mask or a palette PNG with indices 0/1')
     arr = arr[..., 0]
   if expected_hw is not None and tuple(arr.shape[:2]) != tuple(expected_hw):
-    raise ValueError(f"{path}: mask is {arr.shape[1]}x{arr.shape[0]} (WxH); expected "
-                     f"{expected_hw[1]}x{expected_hw[0]} like its image")
+    raise ValueError(f'{path}: mask is {arr.shape[1]}x{arr.shape[0]} (WxH); expected '
+                     f'{expected_hw[1]}x{expected_hw[0]} like its image')
   if arr.dtype == bool:
     return arr.astype(np.uint8)[..., None]
   values = np.unique(arr)
   vals = set(values.tolist())
-  if mode == "P":
+  if mode == 'P':
     if vals <= {0, 1}:
       return arr.astype(np.uint8)[..., None]
-    expected = "palette indices 0 (background) and 1 (person)"
+    expected = 'palette indices 0 (background) and 1 (person)'
   elif vals <= {0, 1}:
     return arr.astype(np.uint8)[..., None]
   elif vals <= {0, 255}:
     return (arr == 255).astype(np.uint8)[..., None]
   else:
-    expected = "0/1 or 0/255 (or a palette PNG with indices 0/1)"
-  shown = ", ".join(str(v) for v in values[:8]) + (", ..." if len(values) > 8 else "")
-  raise ValueError(f"{path}: mask has values {{{shown}}}; expected {expected}")
+    expected = '0/1 or 0/255 (or a palette PNG with indices 0/1)'
+  shown = ', '.join(str(v) for v in values[:8]) + (', ...' if len(values) > 8 else '')
+  raise ValueError(f'{path}: mask has values {{{shown}}}; expected {expected}')
 
 
 def is_validation(name: str) -> bool:
   """Deterministic ~10% hash split by file name."""
-  return int(hashlib.sha1(name.encode("utf-8")).hexdigest(), 16) % 10 == 0
+  return int(hashlib.sha1(name.encode('utf-8')).hexdigest(), 16) % 10 == 0
 
 
 def split_pairs(root: str) -> dict[str, list[tuple[str, str]]]:
   """{'train': pairs, 'validation': pairs} for a user folder (see module docstring)."""
   root = os.fspath(root)
   if not os.path.isdir(root):
-    raise ValueError(f"{root}: folder not found; expected a folder with images/ and masks/")
+    raise ValueError(f'{root}: folder not found; expected a folder with images/ and masks/')
   val_dirs = [d for d in VALIDATION_DIR_NAMES if os.path.isdir(os.path.join(root, d))]
-  if os.path.isdir(os.path.join(root, "train")) and val_dirs:
-    return {"train": pair_files(os.path.join(root, "train")),
-            "validation": pair_files(os.path.join(root, val_dirs[0]))}
+  if os.path.isdir(os.path.join(root, 'train')) and val_dirs:
+    return {'train': pair_files(os.path.join(root, 'train')),
+            'validation': pair_files(os.path.join(root, val_dirs[0]))}
   pairs = pair_files(root)
-  splits = {"train": [], "validation": []}
+  splits = {'train': [], 'validation': []}
   for p in pairs:
-    splits["validation" if is_validation(os.path.basename(p[0])) else "train"].append(p)
-  if not splits["validation"] and len(pairs) >= 2:
+    splits['validation' if is_validation(os.path.basename(p[0])) else 'train'].append(p)
+  if not splits['validation'] and len(pairs) >= 2:
     # Tiny folders: move the pair with the smallest hash so validation is never empty.
     first = min(pairs, key=lambda p: hashlib.sha1(os.path.basename(p[0]).encode()).hexdigest())
-    splits["train"].remove(first)
-    splits["validation"].append(first)
+    splits['train'].remove(first)
+    splits['validation'].append(first)
   return splits
 
 
@@ -162,7 +162,7 @@ def folder_fingerprint(root: str) -> str:
     dirnames.sort()
     for f in sorted(filenames):
       st = os.stat(os.path.join(dirpath, f))
-      h.update(f"{os.path.relpath(os.path.join(dirpath, f), root)}|{st.st_size}|{st.st_mtime_ns}"
+      h.update(f'{os.path.relpath(os.path.join(dirpath, f), root)}|{st.st_size}|{st.st_mtime_ns}'
                .encode())
   return h.hexdigest()[:12]
 
@@ -186,25 +186,25 @@ def load_pair(image_path: str, mask_path: str) -> tuple[np.ndarray, np.ndarray]:
 class PersonFolder(tfds.core.GeneratorBasedBuilder):
   """A user's folder of images and binary person masks."""
 
-  VERSION = tfds.core.Version("1.0.0")
-  RELEASE_NOTES = {"1.0.0": "Initial release: images/ + masks/ folders, 0/1, 0/255 or palette masks."}
+  VERSION = tfds.core.Version('1.0.0')
+  RELEASE_NOTES = {'1.0.0': 'Initial release: images/ + masks/ folders, 0/1, 0/255 or palette masks.'}
   MANUAL_DOWNLOAD_INSTRUCTIONS = MANUAL_DOWNLOAD_INSTRUCTIONS
 
   def __init__(self, *, file_format=None, **kwargs):
-    super().__init__(file_format=file_format or "array_record", **kwargs)
+    super().__init__(file_format=file_format or 'array_record', **kwargs)
 
   def _info(self) -> tfds.core.DatasetInfo:
     return self.dataset_info_from_configs(
         description=__doc__,
         features=tfds.features.FeaturesDict({
-            "image": tfds.features.Image(shape=(None, None, 3), dtype=np.uint8,
-                                         encoding_format="png"),
-            "mask": tfds.features.Image(shape=(None, None, 1), dtype=np.uint8,
-                                        encoding_format="png"),
-            "label_source": tfds.features.Text(),
-            "id": tfds.features.Text(),
+            'image': tfds.features.Image(shape=(None, None, 3), dtype=np.uint8,
+                                         encoding_format='png'),
+            'mask': tfds.features.Image(shape=(None, None, 1), dtype=np.uint8,
+                                        encoding_format='png'),
+            'label_source': tfds.features.Text(),
+            'id': tfds.features.Text(),
         }),
-        supervised_keys=("image", "mask"),
+        supervised_keys=('image', 'mask'),
     )
 
   def _split_generators(self, dl_manager):
@@ -219,4 +219,4 @@ class PersonFolder(tfds.core.GeneratorBasedBuilder):
     for image_path, mask_path in pairs:
       image, mask = load_pair(image_path, mask_path)
       key = os.path.splitext(os.path.basename(image_path))[0]
-      yield key, {"image": image, "mask": mask, "label_source": "gt", "id": key}
+      yield key, {'image': image, 'mask': mask, 'label_source': 'gt', 'id': key}
