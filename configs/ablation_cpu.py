@@ -9,9 +9,9 @@ Every run: the 'default' person_composite dataset (1200 train / 200 validation c
 96x96, batch 16, 300 steps (4 epochs), AdamW warm-up + cosine, one evaluation at the end.
 Measured (dataset 7.0.0, 2026-12-03): the smallest and largest filter counts are told apart at
 every depth (4 -> 16 filters: +0.13, +0.23, +0.18 IoU, at 4.8, 3.1 and 2.4 standard errors);
-depth is resolved only for 8 filters, 2 -> 4. 56.9 min for the 27 runs on 2 CPU cores shared
-with two test-suite runs; about 37 min on idle cores, from the step times of the 16-filter cells
-run when the machine was quiet (288-505 ms at 96 px). Table: experiments/results/ablation_cpu.md.
+depth is resolved only for 8 filters, 2 -> 4. Time on 2 idle CPU cores: 12.7 min for seed 0's 9
+runs (`--config.grid.seeds="(0,)"`, the same IoUs to the bit), so ~38 min for the 27; 56.9 min on
+cores shared with two test-suite runs. Table: experiments/results/ablation_cpu.md.
 A re-run with every run finished trains nothing (it reads the summaries back and rewrites the
 same results). Without the runs, the results rebuild from the runs CSV:
   python experiments/ablate_unet.py --config configs/ablation_cpu.py \
