@@ -13,11 +13,12 @@ Two kinds of examples:
           (COCO's 118k photos do not fit in memory), then the same random resized crop, flip
           and colour jitter.
 For each (kind, size, workers): startup (first batch, incl. worker start) and images/s over at
-least --seconds after it. The train step (`benchmarks/unet_train_step.py`'s JaxRunner: the real
-jitted step of configs/unet_person_vgg19.py's model, frozen VGG19 encoder, random
-weights) is timed at each size in the same run, batch --step-batch. The table says which of the
+least --seconds of steady state (after two more batches per worker). The train step
+(`benchmarks/unet_train_step.py`'s JaxRunner: the real jitted step of the main job's model,
+configs/unet_person.py, the whole MediaPipe selfie network trained, random weights) is timed at
+each size in the same run, batch --step-batch. The table says which of the
 two bounds training at each size on this machine, and how many loader cores it would take to
-keep up with the train-step rates measured on one H200 (benchmarks/README.md).
+keep up with the VGG19 recipe's train-step rates on one H200 (benchmarks/README.md).
 """
 from __future__ import annotations
 
@@ -32,10 +33,11 @@ from PIL import Image
 
 from nst_flax import cli
 
-# Train step img/s of the main model on one H200 (benchmarks/README.md, 2026-11-30): measured
-# at 128 px; 256 px scaled from 128 px by the default model's measured 256/128 ratio
-# (1832 / 2860), since the main model's 256 px cell was cut by that script's time limit. 512 px
-# was not measured: a quarter of the 256 px rate (4x the pixels) is assumed.
+# Train step img/s on one H200 (benchmarks/README.md, 2026-11-30) of the VGG19 recipe
+# (unet_train_step.py's `main`; the MediaPipe model has not been timed on a GPU): measured at
+# 128 px; 256 px scaled from 128 px by the from-scratch model's measured 256/128 ratio
+# (1832 / 2860), since the 256 px cell was cut by that script's time limit. 512 px was not
+# measured: a quarter of the 256 px rate (4x the pixels) is assumed.
 H200_STEP_IMG_S = {128: 2618.0, 256: 2618.0 * 1832 / 2860, 512: 2618.0 * 1832 / 2860 / 4}
 
 
@@ -95,6 +97,10 @@ def loader_rate(split, size: int, workers: int, batch: int, seconds: float):
   batches = input_pipeline.train_batches(split, 0, batch, size, 0, True, worker_count=workers)
   next(batches)
   startup = time.perf_counter() - t
+  # Steady state: every worker has started (spawned workers import for seconds, and the first
+  # batches come from the first worker while the others still start) and filled its buffer.
+  for _ in range(2 * max(workers, 1)):
+    next(batches)
   n, t = 0, time.perf_counter()
   while n < 3 or time.perf_counter() - t < seconds:
     next(batches)
@@ -105,11 +111,11 @@ def loader_rate(split, size: int, workers: int, batch: int, seconds: float):
 
 
 def step_rate(size: int, batch: int, seconds: float) -> float:
-  """Images/s of the main model's jitted train step at `size` (after compiling)."""
+  """Images/s of the main job's jitted train step at `size` (after compiling)."""
   import unet_train_step  # pylint: disable=g-import-not-at-top
-  from configs import unet_person_vgg19  # pylint: disable=g-import-not-at-top
+  from configs import unet_person  # pylint: disable=g-import-not-at-top
   images, masks = unet_train_step.make_data(batch, size)
-  runner = unet_train_step.JaxRunner(unet_person_vgg19.get_config(), images, masks)
+  runner = unet_train_step.JaxRunner(unet_person.get_config(), images, masks)
   runner.run(1)
   s_per_step, _ = unet_train_step.time_steps(runner.run, seconds, est=1.0)
   return batch / s_per_step

@@ -1,14 +1,15 @@
 """Side-by-side sheet and end-to-end `stylize.py` time of the style-transfer schedules.
 
-    python benchmarks/nst_presets_sheet.py                         # astronaut, 512 px, 3 schedules
+    python benchmarks/nst_presets_sheet.py                         # astronaut, 512 px, 4 schedules
     python benchmarks/nst_presets_sheet.py --schedules final draft --style docs/starry_night.jpg
 
 Runs `stylize.py` (a fresh process each, as a user does; the person mask given as an ellipse, so
 no U-Net is needed) on scikit-image's astronaut at 512 px for each schedule:
 
-  adam-ms  300 Adam steps at 256 px, then 100 at 512 px (the default until 2026-12)
-  final    configs/nst_default.py (80 L-BFGS iterations at 512 px)
-  draft    configs/nst_default.py:draft (50 L-BFGS iterations at 256 px)
+  adam-ms    300 Adam steps at 256 px, then 100 at 512 px (the default until 2026-12)
+  final      configs/nst_default.py (80 L-BFGS iterations at 512 px)
+  lbfgs-ms   100 L-BFGS iterations at 256 px, then 50 at 512 px
+  draft      configs/nst_default.py:draft (50 L-BFGS iterations at 256 px)
 
 and prints each run's wall time from process start to the image written, with the final loss
 of each stylized image scored at 512 px by the same loss. Writes the stylized images side by side,
@@ -31,6 +32,7 @@ SCHEDULES = {
     'adam-ms': ['--config.optimizer=adam', '--config.multiscale=True', '--config.steps=300',
                 '--config.refine_steps=100'],
     'final': [],
+    'lbfgs-ms': ['--config.multiscale=True', '--config.steps=100', '--config.refine_steps=50'],
     'draft': [f"--config={os.path.join(REPO, 'configs', 'nst_default.py')}:draft"],
 }
 

@@ -118,8 +118,9 @@ class JaxRunner:
         self.model, tx, init_key, size)
     self.num_params = models.param_count(self.state.params)
     self.batch = {'image': jnp.asarray(images), 'mask': jnp.asarray(masks)}
-    # A pretrained encoder trains frozen first, as in train.py (no backward pass through it).
-    frozen = config.model.encoder != 'unet'
+    # A pretrained encoder trains frozen for encoder_frozen_steps first, as in train.py (no
+    # backward pass through it); the main job's MediaPipe network trains whole from step 0.
+    frozen = config.model.encoder != 'unet' and config.optimizer.encoder_frozen_steps > 0
     step = jax.jit(train.make_train_step(self.model, config.loss, dropout_key, frozen),
                    donate_argnums=(0,))
     t = time.perf_counter()

