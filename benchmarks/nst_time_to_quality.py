@@ -32,7 +32,8 @@ step of its final (full-size) scale whose loss is at or below it. JAX times star
 compilation cache when it holds the programs: `--no-cache` to measure cold compiles); the table
 also gives the compile seconds (the first step of each scale minus a typical step) and the time
 to target without them. Prints the load average per method (the machine may be shared), writes
-the curves to a PNG, the raw curves to JSON and the final images to a sheet. PyTorch is needed
+the curves to a PNG, the raw curves to JSON (PREFIX.partial.json after each method, so a run
+stopped early keeps its finished methods) and the final images to a sheet. PyTorch is needed
 for the torch methods only; this is not a test.
 """
 from __future__ import annotations
@@ -275,6 +276,10 @@ def main(argv=None):
     print(f'   {name}: {len(curve.points)} points, {curve.points[-1][0]:.1f} s, last loss '
           f'{curve.points[-1][2]:.5g}, final image (clipped) {final_losses[name]:.5g}; '
           f'load {loads[name][0]:.1f} -> {loads[name][1]:.1f}', flush=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    with open(args.out + '.partial.json', 'w') as f:
+      json.dump(dict(args=vars(args), final_losses=final_losses, loads=loads,
+                     curves={k: c.points for k, c in curves.items()}), f)
 
   target = curves['torch-lbfgs'].points[-1][2]
   ref_t = time_to_target(curves['torch-lbfgs'], target, 0)
