@@ -258,6 +258,7 @@ def main(argv=None):
   params = load_vgg19_params()
   spec = T.loss_spec_from_config(nst_config.get_default_config())
   content, style = load_images(args.size, args.style)
+  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   curves, images, loads, final_losses = {}, {}, {}, {}
   from nst_step import torch_reference
   torch_loss = torch_reference(params, spec, content, style)[0]  # scores every final image
@@ -276,7 +277,6 @@ def main(argv=None):
     print(f'   {name}: {len(curve.points)} points, {curve.points[-1][0]:.1f} s, last loss '
           f'{curve.points[-1][2]:.5g}, final image (clipped) {final_losses[name]:.5g}; '
           f'load {loads[name][0]:.1f} -> {loads[name][1]:.1f}', flush=True)
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out + '.partial.json', 'w') as f:
       json.dump(dict(args=vars(args), final_losses=final_losses, loads=loads,
                      curves={k: c.points for k, c in curves.items()}), f)
@@ -309,7 +309,6 @@ def main(argv=None):
           f"{r['final_image_loss']:10.5g} {r['load'][0]:4.1f}-{r['load'][1]:<4.1f}")
   print(f'load average after: {os.getloadavg()}')
 
-  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   title = (f'Gatys NST, astronaut {content.shape[1]}x{content.shape[0]}, '
            f'{os.path.basename(args.style)}; jax {jax.__version__}, torch {torch_version}, '
            f'{os.cpu_count()} CPU cores')

@@ -133,5 +133,6 @@ def test_coco_panoptic_builder_on_the_real_layout_trains_through_unet_coco(tmp_p
   assert summary['step'] == 3 and summary['eval']['num_images'] == 4 + round(share * 2)
   assert 0.0 <= summary['eval']['iou'] <= 1.0
   config = json.load(open(os.path.join(workdir, 'config.json')))
-  assert config['model']['encoder'] == 'mediapipe_selfie' and config['data']['name'] == 'coco_person'
+  assert config['model']['encoder'] == 'mediapipe_selfie'
+  assert config['data']['name'] == 'coco_person'
   assert config['weight_interpolation'] == 1.0
