@@ -40,6 +40,10 @@ def _define_flags():
                     'photo; several are averaged (0: the default, predict.Segmenter.photo_sides: '
                     '256 and 384 for the MediaPipe encoder, 160 and 224 for an ImageNet encoder, '
                     'else the training image size).')
+  flags.DEFINE_list('mask_square_side', ['default'], 'Side(s) in pixels of the squares to which '
+                    'the photo is also squashed for the U-Net, averaged with the views above '
+                    "('default': predict.Segmenter.photo_square_sides, 256 for the MediaPipe "
+                    "encoder, none for the others; 'none': no squashed view).")
   return FLAGS
 
 
@@ -54,6 +58,7 @@ def run(FLAGS) -> None:
   jobs = pipeline.photo_jobs(FLAGS.content, FLAGS.out)
   devices = pipeline.select_devices(FLAGS.devices, len(jobs))
   mask_sides = predict.parse_sides(FLAGS.mask_side)
+  square_sides = predict.parse_square_sides(FLAGS.mask_square_side)
   FLAGS.config.guided_style = FLAGS.mode == 'guided'
   style_weights = cli.parse_style_weights(FLAGS.style_weights, len(FLAGS.style))
   styling = pipeline.Styling.from_files(FLAGS.config, FLAGS.style, style_weights,
@@ -61,7 +66,8 @@ def run(FLAGS) -> None:
                                         mask_file=FLAGS.mask)
   masks = None
   if FLAGS.unet:  # One mask per photo: compiled without GPU autotuning (seconds, not a minute).
-    masks = predict.Segmenter.from_workdir(FLAGS.unet, autotune=False).photo_masks(mask_sides)
+    segmenter = predict.Segmenter.from_workdir(FLAGS.unet, autotune=False)
+    masks = segmenter.photo_masks(mask_sides, square_sides)
   pipeline.style_photos(styling, jobs, masks, devices)
 
 

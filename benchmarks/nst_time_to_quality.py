@@ -15,6 +15,8 @@ Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss
                    single scale, `--lbfgs-steps` iterations, with the config's range penalty
                    (its curve's loss includes the penalty, ~0.1% at the end)
   jax-lbfgs-ms     the same, multi-scale: `--lbfgs-ms-steps` at size/2, then at size
+  jax-lbfgs-unit   the same single-scale loop with torch-lbfgs's algorithm: unit steps, no line
+                   search (one evaluation per iteration), memory 100 (`--unit-steps` iterations)
   jax-adam         nst_flax.transfer, Adam, single scale, `--jax-adam-steps`
   torch-lbfgs      torch.optim.LBFGS(lr=1, history_size=100, no line search), as the classic
                    Gatys implementations run it (neural-style and its PyTorch ports): one closure
@@ -30,11 +32,12 @@ evaluation). A method reaches the target at the first
 step of its final (full-size) scale whose loss is at or below it. JAX times start at the
 `transfer_style` call, so they include computing the targets and compiling (from the persistent
 compilation cache when it holds the programs: `--no-cache` to measure cold compiles); the table
-also gives the compile seconds (the first step of each scale minus a typical step) and the time
-to target without them. Prints the load average per method (the machine may be shared), writes
-the curves to a PNG, the raw curves to JSON (PREFIX.partial.json after each method, so a run
-stopped early keeps its finished methods) and the final images to a sheet. PyTorch is needed
-for the torch methods only; this is not a test.
+also gives the compile seconds (the first step of each scale minus a typical step), the time to
+target without them, and the time to the loss of torch-lbfgs's final image clipped to [0, 1] (what
+its user gets: its pixels leave [0, 1] while it runs, and clipping costs much of its gain). Prints
+the load average per method (the machine may be shared), writes the curves to a PNG, the raw curves
+to JSON (PREFIX.partial.json after each method, so a run stopped early keeps its finished methods)
+and the final images to a sheet. PyTorch is needed for the torch methods only; this is not a test.
 """
 from __future__ import annotations
 
@@ -47,7 +50,8 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-METHODS = ('torch-lbfgs', 'jax-adam-ms', 'jax-lbfgs', 'jax-lbfgs-ms', 'jax-adam', 'torch-adam')
+METHODS = ('torch-lbfgs', 'jax-adam-ms', 'jax-lbfgs', 'jax-lbfgs-unit', 'jax-lbfgs-ms', 'jax-adam',
+           'torch-adam')
 
 
 def load_images(size, style_path):
@@ -98,9 +102,14 @@ def run_jax(name, params, content, style, args):
     cfg.update(optimizer='adam', multiscale=False, steps=args.jax_adam_steps)
   elif name == 'jax-lbfgs':
     cfg.update(optimizer='lbfgs', multiscale=False, steps=args.lbfgs_steps)
+  elif name == 'jax-lbfgs-unit':
+    cfg.update(optimizer='lbfgs', multiscale=False, steps=args.unit_steps, lbfgs_memory=100,
+               lbfgs_linesearch='none')
   elif name == 'jax-lbfgs-ms':
     coarse, fine = args.lbfgs_ms_steps
     cfg.update(optimizer='lbfgs', multiscale=True, steps=coarse, refine_steps=fine)
+  if args.lbfgs_range_penalty is not None:
+    cfg.lbfgs_range_penalty = args.lbfgs_range_penalty
   curve = Curve(name, args.print_every)
   image, hist = T.transfer_style(params, content, [style], config=cfg, verbose=False,
                           progress=lambda step, terms: curve.add(step, terms[0]),
@@ -217,8 +226,12 @@ def main(argv=None):
   ap.add_argument('--adam-refine', type=int, default=100, help='jax-adam-ms: steps at size')
   ap.add_argument('--jax-adam-steps', type=int, default=400, help='jax-adam: steps')
   ap.add_argument('--lbfgs-steps', type=int, default=300, help='jax-lbfgs: iterations')
+  ap.add_argument('--unit-steps', type=int, default=500, help='jax-lbfgs-unit: iterations')
   ap.add_argument('--lbfgs-ms-steps', type=int, nargs=2, default=[150, 150],
                   metavar=('COARSE', 'FINE'), help='jax-lbfgs-ms: iterations per scale')
+  ap.add_argument('--lbfgs-range-penalty', type=float, default=None,
+                  help="JAX L-BFGS: the penalty on pixels outside [0, 1] (default: the config's; "
+                  '0: unconstrained, the objective torch-lbfgs minimises)')
   ap.add_argument('--torch-adam-steps', type=int, default=400, help='torch-adam: steps')
   ap.add_argument('--lr', type=float, default=0.02, help='Adam learning rate (both)')
   ap.add_argument('--no-cache', action='store_true',
@@ -283,13 +296,20 @@ def main(argv=None):
 
   target = curves['torch-lbfgs'].points[-1][2]
   ref_t = time_to_target(curves['torch-lbfgs'], target, 0)
+  # What a user of torch-lbfgs gets: its final image clipped to [0, 1], scored by the same loss.
+  image_target = final_losses['torch-lbfgs']
   rows = []
   for name, curve in curves.items():
     final_scale = max(s for _, s, _ in curve.points)
     t = time_to_target(curve, target, final_scale)
+    # JAX iterates stay in [0, 1] (Adam clips, L-BFGS's range penalty), so their curve is their
+    # image's loss; torch-lbfgs's iterates leave [0, 1], so its image is the one at the end.
+    t_image = (curve.points[-1][0] if name == 'torch-lbfgs' or not name.startswith('jax') else
+               time_to_target(curve, image_target, final_scale))
     comp = compile_seconds(curve) if name.startswith('jax') else 0.0
     best = min(v for _, s, v in curve.points if s == final_scale)
-    rows.append(dict(method=name, seconds_to_target=t, compile_seconds=comp,
+    rows.append(dict(method=name, seconds_to_target=t, seconds_to_torch_image=t_image,
+                     compile_seconds=comp,
                      seconds=curve.points[-1][0], steps=len(curve.points),
                      best_loss=best, final_image_loss=final_losses[name],
                      load=loads[name]))
@@ -298,15 +318,19 @@ def main(argv=None):
         f'{os.path.basename(args.style)} ==')
   print(f"{'method':14s} {'s to target':>11s} {'/torch lbfgs':>12s} {'w/o compile':>11s} "
         f"{'compile s':>9s} {'run s':>7s} {'points':>6s} {'best loss':>10s} "
-        f"{'final img':>10s} {'load':>9s}")
+        f"{'final img':>10s} {'s to img':>9s} {'load':>9s}")
   for r in rows:
     t = r['seconds_to_target']
     ts = f'{t:11.1f}' if t is not None else f"{'not reached':>11s}"
     ratio = f'{t / ref_t:12.2f}' if t is not None and ref_t else f"{'-':>12s}"
     wo = f"{t - r['compile_seconds']:11.1f}" if t is not None else f"{'-':>11s}"
+    ti = (f"{r['seconds_to_torch_image']:9.1f}" if r['seconds_to_torch_image'] is not None
+          else f"{'-':>9s}")
     print(f"{r['method']:14s} {ts} {ratio} {wo} {r['compile_seconds']:9.1f} "
           f"{r['seconds']:7.1f} {r['steps']:6d} {r['best_loss']:10.5g} "
-          f"{r['final_image_loss']:10.5g} {r['load'][0]:4.1f}-{r['load'][1]:<4.1f}")
+          f"{r['final_image_loss']:10.5g} {ti} {r['load'][0]:4.1f}-{r['load'][1]:<4.1f}")
+  print(f"'final img': the final image's loss, clipped to [0, 1]; 's to img': seconds to the "
+        f"loss of torch-lbfgs's final image, {image_target:.5g} (torch methods: their run time)")
   print(f'load average after: {os.getloadavg()}')
 
   title = (f'Gatys NST, astronaut {content.shape[1]}x{content.shape[0]}, '

@@ -55,6 +55,7 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       train_image_sizes=(),      # several sides, e.g. (96, 128): each train batch is one of them
       augment=True,
       crop_min_area=0.6,         # the train-time random resized crop keeps 60-100% of the area
+      crop_max_aspect=4 / 3,     # and has an aspect ratio of 3:4-4:3 (stretched to a square)
       grayscale_prob=0.0,        # share of training examples shown in grey
       worker_count=0,            # Grain worker processes for training batches (0: in-process)
   ))

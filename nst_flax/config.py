@@ -49,6 +49,9 @@ def get_default_config(quality: str = 'final') -> ml_collections.ConfigDict:
   c.refine_steps = 100  # steps at each finer scale
   c.lr = 0.02  # Adam learning rate; image values are in [0, 1]
   c.lbfgs_memory = 10
+  # 'zoom' (line search, strong Wolfe) or 'none' (unit steps, one evaluation per iteration,
+  # as torch.optim.LBFGS's default).
+  c.lbfgs_linesearch = 'zoom'
   # L-BFGS: weight of a penalty on pixels outside [0, 1] (0: unconstrained, as the classic
   # Gatys implementations run it; their clipped result then loses much of the gain).
   c.lbfgs_range_penalty = 1000.0

@@ -153,6 +153,28 @@ def test_crop_min_area_sets_how_far_the_random_crop_zooms_in():
     input_pipeline.Augmentation(crop_min_area=0.0)
 
 
+def test_crop_max_aspect_sets_how_far_the_random_crop_stretches():
+  # The spread of green (8 * column) over the spread of blue (6 * row) in a crop: its aspect.
+  split = FakeSplit(10, h=30, w=30)
+
+  def aspects(crop_max_aspect):
+    augment = input_pipeline.Augmentation(crop_min_area=1.0, crop_max_aspect=crop_max_aspect)
+    out = []
+    for s in range(20):
+      b = input_pipeline.train_batch(split, s, 4, 32, seed=0, augment=augment)['image']
+      width = np.ptp(b[..., 1], axis=(1, 2)) * 255 / 8
+      height = np.ptp(b[..., 2], axis=(1, 2)) * 255 / 6
+      out.append(width / height)
+    return np.concatenate(out)
+
+  square, default, stretched = aspects(1.0), aspects(4 / 3), aspects(2.0)
+  assert np.allclose(square, 1.0, atol=0.1)
+  spread = {k: np.std(np.log(v)) for k, v in (('default', default), ('stretched', stretched))}
+  assert spread['stretched'] > 1.5 * spread['default'] > 0.1
+  with pytest.raises(ValueError, match=r'data.crop_max_aspect=0.5; expected a ratio >= 1'):
+    input_pipeline.Augmentation(crop_max_aspect=0.5)
+
+
 def test_grayscale_prob_shows_that_share_of_examples_in_grey():
   split = FakeSplit(10)
   images = np.concatenate([

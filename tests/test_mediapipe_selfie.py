@@ -171,6 +171,33 @@ def test_other_input_sizes(params, port):
   assert iou > 0.9  # measured 0.95
 
 
+@pytest.mark.network
+def test_segmenter_averages_two_aspect_kept_views_and_a_squashed_one(params):
+  """A U-Net on this network sees a photo with its long side at 256 and 384 px and squashed to
+  256 x 256 (the view the released network was trained on), the probabilities averaged."""
+  from unet_flax import models
+  from unet_flax import predict
+  model = models.create_model(dict(encoder='mediapipe_selfie', decoder='mediapipe_selfie',
+                                   depth=5))
+  segmenter = predict.Segmenter(model, {'params': params}, mediapipe_selfie.INPUT_SIZE)
+  assert segmenter.photo_sides == (256, 384) and segmenter.photo_square_sides == (256,)
+  photo = data.astronaut()[64:448].astype(np.float32) / 255  # 384 x 512
+  squashed = jax.image.resize(photo, (256, 256, 3), 'linear', antialias=True)
+  square_view = jnp.clip(jax.image.resize(segmenter(squashed), (384, 512, 1), 'linear'), 0, 1)
+  aspect_views = segmenter.photo_probability(photo, square_side=[])
+  np.testing.assert_allclose(segmenter.photo_probability(photo),
+                             (2 * aspect_views + square_view) / 3, atol=1e-5)
+  masks = segmenter.photo_masks()
+  assert masks.description == 'long side 256, 384 px; squashed to 256x256 px'
+  np.testing.assert_allclose(masks(photo), segmenter.photo_probability(photo), atol=1e-6)
+  assert segmenter.photo_masks(384, []).description == 'long side 384 px'
+  assert predict.parse_square_sides('default') is None
+  assert predict.parse_square_sides(['none']) == []
+  assert predict.parse_square_sides('256,320') == [256, 320]
+  with pytest.raises(ValueError, match="mask square side '0': expected comma-separated"):
+    predict.parse_square_sides('0')
+
+
 def test_bad_input_shape_is_one_clear_error():
   model = mediapipe_selfie.SelfieSegmentation()
   for shape in ((1, 250, 256, 3), (1, 256, 256, 4), (256, 256, 3)):

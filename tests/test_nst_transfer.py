@@ -63,6 +63,25 @@ def test_lbfgs_runs_and_decreases(params, images):
   assert hist['total'][-1] < hist['total'][0]
 
 
+def test_lbfgs_with_unit_steps_decreases_and_caps_its_first_step(params, images):
+  """`lbfgs_linesearch='none'`: torch.optim.LBFGS's default algorithm (unit steps, one loss
+  evaluation per iteration); optax caps the first step, along the gradient, at unit length."""
+  photo, style, _ = images
+  cfg = small_config(optimizer='lbfgs', steps=8, lbfgs_linesearch='none', lbfgs_memory=100)
+  img, hist = T.transfer_style(params, photo, [style], config=cfg, verbose=False)
+  assert img.shape == photo.shape and 0.0 <= img.min() and img.max() <= 1.0
+  assert hist['total'][-1] < 0.9 * hist['total'][0]
+  spec = T.loss_spec_from_config(cfg)
+  jp, gk = T.prepare_params(params)
+  targets = T.compute_targets(spec, jp, photo[None], (style[None],), np.ones(1, np.float32))
+  x1, _ = T.run_optimisation(spec, jp, gk, photo[None], targets, optimizer='lbfgs', steps=1,
+                             lbfgs_linesearch='none')
+  assert 0.0 < np.linalg.norm(np.asarray(x1) - photo[None]) <= 1.0 + 1e-5
+  with pytest.raises(ValueError, match="lbfgs_linesearch must be 'zoom' or 'none', not 'wolfe'"):
+    T.run_optimisation(spec, jp, gk, photo[None], targets, optimizer='lbfgs', steps=1,
+                       lbfgs_linesearch='wolfe')
+
+
 def test_multiscale_aspect_snapshots_and_multi_style(params, images):
   photo, style, style2 = images
   big = resize_image(photo, (70, 56))

@@ -12,6 +12,8 @@
                                  per step (scale augmentation; evaluation stays at image_size)
   augment: bool                  train-time random resized crop + horizontal flip + colour jitter
   crop_min_area: float = 0.6     the random resized crop keeps crop_min_area-1 of the image's area
+  crop_max_aspect: float = 4/3   its aspect ratio is drawn from 1/crop_max_aspect-crop_max_aspect,
+                                 and it is resized to a square (so shapes are stretched that much)
   grayscale_prob: float = 0.0    share of training examples shown in grey (no colour cue)
   worker_count: int = 0          Grain worker processes decoding and augmenting training batches
                                  (0: threads of the training process)
@@ -241,15 +243,18 @@ _PIXEL_CHUNK = 1 << 15
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
   """Train-time augmentation: a random resized crop keeping `crop_min_area`-1 of the image's area
-  (aspect 3/4-4/3), a horizontal flip half the time, brightness/contrast/saturation jitter, and
+  (aspect 1/crop_max_aspect-crop_max_aspect, log-uniform), a horizontal flip half the time, brightness/contrast/saturation jitter, and
   with probability `grayscale_prob` the example in grey (saturation 0), so that colour alone
   (an orange suit, a red jacket) does not say "person"."""
   crop_min_area: float = 0.6
+  crop_max_aspect: float = 4 / 3
   grayscale_prob: float = 0.0
 
   def __post_init__(self):
     if not 0.0 < self.crop_min_area <= 1.0:
       raise ValueError(f'data.crop_min_area={self.crop_min_area}; expected a fraction in (0, 1]')
+    if not self.crop_max_aspect >= 1.0:
+      raise ValueError(f'data.crop_max_aspect={self.crop_max_aspect}; expected a ratio >= 1')
     if not 0.0 <= self.grayscale_prob <= 1.0:
       raise ValueError(f'data.grayscale_prob={self.grayscale_prob}; expected a probability in '
                        '[0, 1]')
@@ -260,13 +265,15 @@ class Augmentation:
     if not _get(data_config, 'augment', False):
       return None
     return cls(crop_min_area=_get(data_config, 'crop_min_area', cls.crop_min_area),
+               crop_max_aspect=_get(data_config, 'crop_max_aspect', cls.crop_max_aspect),
                grayscale_prob=_get(data_config, 'grayscale_prob', cls.grayscale_prob))
 
 
 def _augment_params(h: int, w: int, rng: np.random.Generator, augmentation: Augmentation):
   """Random resized crop box, flip, and colour factors (brightness, contrast, saturation)."""
   area = rng.uniform(augmentation.crop_min_area, 1.0) * h * w
-  ratio = np.exp(rng.uniform(np.log(3 / 4), np.log(4 / 3)))
+  log_aspect = np.log(augmentation.crop_max_aspect)
+  ratio = np.exp(rng.uniform(-log_aspect, log_aspect))
   cw = min(float(w), np.sqrt(area * ratio))
   ch = min(float(h), np.sqrt(area / ratio))
   x0 = rng.uniform(0, w - cw)

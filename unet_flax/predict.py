@@ -60,6 +60,11 @@ predict_mask_one_shot = jax.jit(_predict_mask, static_argnums=(0,),
 # 2.1-2.6% of a photo without people person at 256+384 px (5.8% at 384 alone).
 IMAGENET_PHOTO_SIDES = (160, 224)
 MEDIAPIPE_PHOTO_SIDES = (256, 384)
+# The released MediaPipe network sees whole photos squashed to 256 x 256. A fine-tuned one keeps
+# what it learned there: the photo squashed to 256 x 256 as a third view, averaged with the two
+# above, measured with experiments/eval_real.py (2026-12-03) on the held-out runs of
+# configs/unet_person.py -- see experiments/README.md.
+MEDIAPIPE_SQUARE_SIDES = (256,)
 
 
 def parse_sides(values: Sequence[str] | str) -> list[int]:
@@ -72,6 +77,24 @@ def parse_sides(values: Sequence[str] | str) -> list[int]:
   if not sides or any(v < 0 for v in sides):
     raise ValueError(f'mask side {",".join(items)!r}: expected comma-separated integers >= 0 '
                      "(0: the model's default)")
+  return sides
+
+
+def parse_square_sides(values: Sequence[str] | str) -> list[int] | None:
+  """Command-line square sides: 'default' -> None (the model's default), 'none' -> [], '256' or
+  ['256', '320'] -> [256, 320]."""
+  items = values.split(',') if isinstance(values, str) else list(values)
+  if items == ['default']:
+    return None
+  if items == ['none']:
+    return []
+  try:
+    sides = [int(v) for v in items]
+  except ValueError:
+    sides = []
+  if not sides or any(v <= 0 for v in sides):
+    raise ValueError(f'mask square side {",".join(items)!r}: expected comma-separated integers '
+                     "> 0, 'default' (the model's) or 'none'")
   return sides
 
 
@@ -117,21 +140,32 @@ class Segmenter:
       return IMAGENET_PHOTO_SIDES
     return (max(self.train_image_size, 32),)
 
-  def photo_probability(self, image: np.ndarray | jax.Array,
-                        side: int | Sequence[int] = 0) -> jax.Array:
+  @property
+  def photo_square_sides(self) -> tuple[int, ...]:
+    """The sides of the squares to which `photo_probability` also squashes a photo by default."""
+    return MEDIAPIPE_SQUARE_SIDES if self.model.encoder == 'mediapipe_selfie' else ()
+
+  def photo_probability(self, image: np.ndarray | jax.Array, side: int | Sequence[int] = 0,
+                        square_side: Sequence[int] | None = None) -> jax.Array:
     """Person probability [H, W, 1] of a photo [H, W, 3] in [0, 1], at the photo's resolution.
 
     The U-Net sees the photo (antialiased, never upscaled) with its long side at each of
-    `resolve_sides(side)` pixels and the probabilities are averaged over those scales
-    (multi-scale inference, as in DeepLab).
+    `resolve_sides(side)` pixels, and squashed to a square of each of `square_side` pixels a side
+    (None: `photo_square_sides`); the probabilities are averaged over those views (multi-scale
+    inference, as in DeepLab).
     """
     sides = self.resolve_sides(side)
-    return sum(self._probability_at(image, s) for s in sides) / len(sides)
+    squares = self.photo_square_sides if square_side is None else tuple(square_side)
+    views = [self._probability_at(image, s) for s in sides]
+    views += [self._probability_at(image, s, square=True) for s in squares]
+    return sum(views) / len(views)
 
-  def photo_masks(self, side: int | Sequence[int] = 0) -> PhotoMasks:
-    """`photo_probability` at `side` as a mask predictor of whole photos (what stylize.py
-    hands to `nst_flax.pipeline`)."""
-    return PhotoMasks(self, tuple(self.resolve_sides(side)))
+  def photo_masks(self, side: int | Sequence[int] = 0,
+                  square_side: Sequence[int] | None = None) -> PhotoMasks:
+    """`photo_probability` at `side` and `square_side` as a mask predictor of whole photos
+    (what stylize.py hands to `nst_flax.pipeline`)."""
+    squares = self.photo_square_sides if square_side is None else tuple(square_side)
+    return PhotoMasks(self, tuple(self.resolve_sides(side)), squares)
 
   def resolve_sides(self, side: int | Sequence[int] = 0) -> list[int]:
     """The long sides (pixels) at which `photo_probability(image, side)` shows a photo; a 0
@@ -142,10 +176,14 @@ class Segmenter:
                        'or a non-empty list of them')
     return [s for v in sides for s in ((v,) if v else self.photo_sides)]
 
-  def _probability_at(self, image: np.ndarray | jax.Array, side: int) -> jax.Array:
+  def _probability_at(self, image: np.ndarray | jax.Array, side: int,
+                      square: bool = False) -> jax.Array:
     h, w = image.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    small = (max(1, round(h * scale)), max(1, round(w * scale)))
+    if square:
+      small = (side, side)
+    else:
+      scale = min(1.0, side / max(h, w))
+      small = (max(1, round(h * scale)), max(1, round(w * scale)))
     x = jax.image.resize(jnp.asarray(image, jnp.float32), small + (3,), 'linear', antialias=True)
     return jnp.clip(jax.image.resize(self(x), (h, w, 1), 'linear'), 0.0, 1.0)
 
@@ -156,14 +194,19 @@ class PhotoMasks:
   `nst_flax.pipeline.MaskPredictor` (`Segmenter.photo_masks`)."""
   segmenter: Segmenter
   sides: tuple[int, ...]
+  square_sides: tuple[int, ...] = ()
 
   def __call__(self, photo: np.ndarray | jax.Array) -> np.ndarray:
     """Person probability [H, W, 1] of a photo [H, W, 3] in [0, 1]."""
-    return np.asarray(self.segmenter.photo_probability(photo, list(self.sides)))
+    return np.asarray(self.segmenter.photo_probability(photo, list(self.sides),
+                                                       self.square_sides))
 
   @property
   def description(self) -> str:
-    return f'long side {", ".join(map(str, self.sides))} px'
+    text = f'long side {", ".join(map(str, self.sides))} px'
+    if self.square_sides:
+      text += f'; squashed to {", ".join(f"{s}x{s}" for s in self.square_sides)} px'
+    return text
 
   def on_device(self, device) -> PhotoMasks:
     """The same masks, with the U-Net's variables on `device`, so that it runs there."""
