@@ -302,9 +302,10 @@ def main(argv=None):
   for name, curve in curves.items():
     final_scale = max(s for _, s, _ in curve.points)
     t = time_to_target(curve, target, final_scale)
-    # JAX iterates stay in [0, 1] (Adam clips, L-BFGS's range penalty), so their curve is their
-    # image's loss; torch-lbfgs's iterates leave [0, 1], so its image is the one at the end.
-    t_image = (curve.points[-1][0] if name == 'torch-lbfgs' or not name.startswith('jax') else
+    # The other methods' iterates stay in [0, 1] (Adam clips or clamps, JAX L-BFGS's range
+    # penalty), so their curve is their image's loss; torch-lbfgs's leave [0, 1], so its image
+    # is the one at the end.
+    t_image = (curve.points[-1][0] if name == 'torch-lbfgs' else
                time_to_target(curve, image_target, final_scale))
     comp = compile_seconds(curve) if name.startswith('jax') else 0.0
     best = min(v for _, s, v in curve.points if s == final_scale)
@@ -330,7 +331,7 @@ def main(argv=None):
           f"{r['seconds']:7.1f} {r['steps']:6d} {r['best_loss']:10.5g} "
           f"{r['final_image_loss']:10.5g} {ti} {r['load'][0]:4.1f}-{r['load'][1]:<4.1f}")
   print(f"'final img': the final image's loss, clipped to [0, 1]; 's to img': seconds to the "
-        f"loss of torch-lbfgs's final image, {image_target:.5g} (torch methods: their run time)")
+        f"loss of torch-lbfgs's final image, {image_target:.5g} (torch-lbfgs: its run time)")
   print(f'load average after: {os.getloadavg()}')
 
   title = (f'Gatys NST, astronaut {content.shape[1]}x{content.shape[0]}, '

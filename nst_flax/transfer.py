@@ -226,12 +226,6 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
 
     x, _, hist = jax.lax.fori_loop(0, steps, body, (x0, opt.init(x0), hist0), unroll=unroll)
   elif optimizer == 'lbfgs':
-    if lbfgs_linesearch == 'zoom':
-      opt = optax.lbfgs(memory_size=lbfgs_memory)
-    elif lbfgs_linesearch == 'none':
-      opt = optax.lbfgs(learning_rate=1.0, memory_size=lbfgs_memory, linesearch=None)
-    else:
-      raise ValueError(f"lbfgs_linesearch must be 'zoom' or 'none', not {lbfgs_linesearch!r}")
     # Unconstrained, L-BFGS pushes pixels out of [0, 1] where that lowers the loss, and
     # clipping the result then costs what it gained (at 128 px, 100 iterations: loss 1.199,
     # clipped 1.621). A smooth penalty keeps them in range at the same loss (1.201, clipped
@@ -244,9 +238,15 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
         return loss_fn(x)[0] + range_penalty * jnp.sum(out * valid) / (
             jnp.sum(valid) * out.shape[-1])
       return loss_fn(x)[0] + range_penalty * jnp.mean(out)
-    # The zoom line search has already evaluated the loss and gradient at the new point.
-    vg = (optax.value_and_grad_from_state(total_fn) if lbfgs_linesearch == 'zoom'
-          else lambda x, state: jax.value_and_grad(total_fn)(x))
+    if lbfgs_linesearch == 'zoom':
+      opt = optax.lbfgs(memory_size=lbfgs_memory)
+      # The line search has already evaluated the loss and gradient at the new point.
+      vg = optax.value_and_grad_from_state(total_fn)
+    elif lbfgs_linesearch == 'none':
+      opt = optax.lbfgs(learning_rate=1.0, memory_size=lbfgs_memory, linesearch=None)
+      vg = lambda x, state: jax.value_and_grad(total_fn)(x)
+    else:
+      raise ValueError(f"lbfgs_linesearch must be 'zoom' or 'none', not {lbfgs_linesearch!r}")
 
     def body(i, carry):
       x, st, hist = carry

@@ -243,9 +243,9 @@ _PIXEL_CHUNK = 1 << 15
 @dataclasses.dataclass(frozen=True)
 class Augmentation:
   """Train-time augmentation: a random resized crop keeping `crop_min_area`-1 of the image's area
-  (aspect 1/crop_max_aspect-crop_max_aspect, log-uniform), a horizontal flip half the time, brightness/contrast/saturation jitter, and
-  with probability `grayscale_prob` the example in grey (saturation 0), so that colour alone
-  (an orange suit, a red jacket) does not say "person"."""
+  (aspect 1/crop_max_aspect-crop_max_aspect, log-uniform), a horizontal flip half the time,
+  brightness/contrast/saturation jitter, and with probability `grayscale_prob` the example in grey
+  (saturation 0), so that colour alone (an orange suit, a red jacket) does not say "person"."""
   crop_min_area: float = 0.6
   crop_max_aspect: float = 4 / 3
   grayscale_prob: float = 0.0

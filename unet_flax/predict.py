@@ -68,13 +68,18 @@ MEDIAPIPE_PHOTO_SIDES = (256, 384)
 MEDIAPIPE_SQUARE_SIDES = (256,)
 
 
+def _ints(items: list[str]) -> list[int]:
+  """['96', '160'] -> [96, 160]; [] when any item is not an integer."""
+  try:
+    return [int(v) for v in items]
+  except ValueError:
+    return []
+
+
 def parse_sides(values: Sequence[str] | str) -> list[int]:
   """Command-line sides ('96,160' or ['96', '160']) -> [96, 160] (0: the model's default)."""
   items = values.split(',') if isinstance(values, str) else list(values)
-  try:
-    sides = [int(v) for v in items]
-  except ValueError:
-    sides = []
+  sides = _ints(items)
   if not sides or any(v < 0 for v in sides):
     raise ValueError(f'mask side {",".join(items)!r}: expected comma-separated integers >= 0 '
                      "(0: the model's default)")
@@ -89,10 +94,7 @@ def parse_square_sides(values: Sequence[str] | str) -> list[int] | None:
     return None
   if items == ['none']:
     return []
-  try:
-    sides = [int(v) for v in items]
-  except ValueError:
-    sides = []
+  sides = _ints(items)
   if not sides or any(v <= 0 for v in sides):
     raise ValueError(f'mask square side {",".join(items)!r}: expected comma-separated integers '
                      "> 0, 'default' (the model's) or 'none'")
@@ -155,18 +157,17 @@ class Segmenter:
     (None: `photo_square_sides`); the probabilities are averaged over those views (multi-scale
     inference, as in DeepLab).
     """
-    sides = self.resolve_sides(side)
-    squares = self.photo_square_sides if square_side is None else tuple(square_side)
-    views = [self._probability_at(image, s) for s in sides]
-    views += [self._probability_at(image, s, square=True) for s in squares]
+    views = [self._probability_at(image, s) for s in self.resolve_sides(side)]
+    views += [self._probability_at(image, s, square=True)
+              for s in self.resolve_square_sides(square_side)]
     return sum(views) / len(views)
 
   def photo_masks(self, side: int | Sequence[int] = 0,
                   square_side: Sequence[int] | None = None) -> PhotoMasks:
     """`photo_probability` at `side` and `square_side` as a mask predictor of whole photos
     (what stylize.py hands to `nst_flax.pipeline`)."""
-    squares = self.photo_square_sides if square_side is None else tuple(square_side)
-    return PhotoMasks(self, tuple(self.resolve_sides(side)), squares)
+    return PhotoMasks(self, tuple(self.resolve_sides(side)),
+                      self.resolve_square_sides(square_side))
 
   def resolve_sides(self, side: int | Sequence[int] = 0) -> list[int]:
     """The long sides (pixels) at which `photo_probability(image, side)` shows a photo; a 0
@@ -176,6 +177,11 @@ class Segmenter:
       raise ValueError(f'side={side}; expected a side >= 0 (0: the default, {self.photo_sides}) '
                        'or a non-empty list of them')
     return [s for v in sides for s in ((v,) if v else self.photo_sides)]
+
+  def resolve_square_sides(self, square_side: Sequence[int] | None = None) -> tuple[int, ...]:
+    """The sides of the squares to which `photo_probability(image, side, square_side)` squashes
+    a photo; None stands for the default, `photo_square_sides`."""
+    return self.photo_square_sides if square_side is None else tuple(square_side)
 
   def _probability_at(self, image: np.ndarray | jax.Array, side: int,
                       square: bool = False) -> jax.Array:
