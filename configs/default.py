@@ -41,6 +41,10 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       # 'mediapipe_selfie' (the encoder of MediaPipe's person-segmentation network).
       encoder='unet',
       decoder='unet',            # 'mediapipe_selfie': that network's own decoder (the whole net)
+      # 'vgg19': frozen ImageNet VGG19 features added at the MediaPipe decoder's inputs, VGG19
+      # seeing the image pooled by side_downsample (with decoder='mediapipe_selfie').
+      side_encoder='none',
+      side_downsample=2,
   ))
 
   # Data through tensorflow-datasets; see unet_flax/input_pipeline.py and docs/data.md.

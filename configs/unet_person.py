@@ -11,16 +11,19 @@ photos without people (a cat, flowers) have none: the released network calls 75-
 photo person. Fine-tuning alone also costs it some of what it knew of real people (composites
 are not photos), so evaluation, the best checkpoint and prediction use the parameters halfway
 between the released and the fine-tuned ones (`weight_interpolation=0.5`, WiSE-FT). Photos are
-seen with their long side at 256 and 384 px, averaged (`predict.MEDIAPIPE_PHOTO_SIDES`).
+seen with their long side at 256 and 384 px and squashed to 256 x 256, the three averaged
+(`predict.MEDIAPIPE_PHOTO_SIDES`, `predict.MEDIAPIPE_SQUARE_SIDES`).
 
 Measured (2 idle CPU cores, 2026-12-03, person_composite 7.0.0): the command above from a fresh
 clone took 7 min 21 s with the install (400 steps at 1.2 steps/s); validation IoU 0.526 (step
 200) on the composites, whose validation people are the canteen's crowd (VGG19: 0.743). Real
-photos (experiments/eval_real.py, the table in experiments/results/eval_real/eval_real.md): held
-out of training, the labelme photos 0.791 / 0.809 (VGG19 0.638 / 0.671, the reference model 0.790 / 0.786), the canteen 0.571 (VGG19 0.659,
-reference 0.569); at most 2.6% of a photo without people called person; agreement with the
-reference on 8 held-out photos of people 0.857-0.870 on average, worst 0.677 (the footballer of
-messi5.jpg 0.75-0.78, against VGG19's 0.35).
+photos held out of training (experiments/eval_real.py, seeds 0 / 1 / 2 per held-out config,
+experiments/README.md): the labelme photos 0.817 / 0.808 / 0.802 on average (the reference model
+0.788, VGG19 0.657), the canteen 0.570 / 0.568 / 0.574 (VGG19 0.659, the reference 0.569);
+agreement with the reference on 7 held-out photos of people 0.911-0.937 on average, worst
+0.722-0.798 (the soldier of BWPictureHuman.jpg or the footballer of messi5.jpg, against VGG19's
+0.35 on the footballer); at most 1.8-7.3% of a photo without people called person (the dahlia of
+sklearn's flower.jpg).
 """
 from configs import default
 

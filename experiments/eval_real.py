@@ -126,7 +126,10 @@ def run_info(workdir: str) -> dict:
   builder = data.get('builder_config') if data.get('name') == 'person_composite' else None
   summary_path = os.path.join(workdir, 'summary.json')
   summary = json.load(open(summary_path)) if os.path.exists(summary_path) else {}
-  return {'workdir': workdir, 'builder_config': builder, 'encoder': config['model']['encoder'],
+  encoder = config['model']['encoder']
+  side = config['model'].get('side_encoder', 'none')
+  return {'workdir': workdir, 'builder_config': builder,
+          'encoder': encoder if side == 'none' else f'{encoder} + {side}',
           'best_step': summary.get('best_step'), 'steps': summary.get('step')}
 
 

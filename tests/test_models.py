@@ -205,3 +205,59 @@ def test_whole_mediapipe_selfie_network_with_released_weights_is_the_port():
   encoder_only = models.pretrained_params(unet)
   assert list(encoder_only) == ['encoder']
   jax.tree.map(np.testing.assert_array_equal, encoder_only['encoder'], params['encoder'])
+
+
+def test_vgg19_side_encoder_starts_as_the_released_network_and_never_trains(monkeypatch):
+  import optax
+  from nst_flax import vgg
+  from unet_flax import train
+  assert models.side_vgg19_layers(2) == {'stride2': 'block1_conv2', 'stride4': 'block2_conv2',
+                                         'stride8': 'block3_conv4', 'head': 'block4_conv4'}
+  assert models.side_vgg19_layers(1)['head'] == 'block5_conv4'
+  assert models.side_vgg19_layers(4) == {'stride4': 'block1_conv2', 'stride8': 'block2_conv2',
+                                         'head': 'block3_conv4'}
+  whole = dict(encoder='mediapipe_selfie', decoder='mediapipe_selfie', depth=5)
+  model = models.create_model({**whole, 'side_encoder': 'vgg19'})
+  params = jax.eval_shape(lambda: _init(model, 32))['params']
+  # VGG19 up to block4_conv4 (10,585,158), and per merge point a LayerNorm over its channels
+  # and a 1x1 projection to the MediaPipe input's: (64, 16), (128, 16), (256, 24), (512, 128).
+  side = sum(2 * c + c * m + m for c, m in ((64, 16), (128, 16), (256, 24), (512, 128)))
+  assert models.param_count(params['side_encoder']) == 10_585_158
+  assert models.param_count(params) == 106_401 + 10_585_158 + side == 10_768_415
+  assert 'block5_conv1' not in params['side_encoder']
+  # Numerics on the cheaper side_downsample=4 (VGG19 up to block3_conv4).
+  model = models.create_model({**whole, 'side_encoder': 'vgg19', 'side_downsample': 4})
+  params = jax.jit(lambda: _init(model, 32))()['params']
+  fake = vgg.init_params(image_size=32)
+  monkeypatch.setattr('nst_flax.weights.load_vgg19_params', lambda *a, **k: fake)
+  monkeypatch.setattr('unet_flax.mediapipe_selfie.load_params',
+                      lambda **k: {n: params[n] for n in ('encoder', 'decoder')})
+  pretrained = models.pretrained_params(model)
+  assert sorted(pretrained) == ['decoder', 'encoder', 'side_encoder']
+  assert set(pretrained['side_encoder']) == set(
+      vgg.LAYERS[:vgg.layer_index('block3_conv4') + 1]) | {'input_norm'}
+  params = {**params, **pretrained}
+  # Zero-initialised projections: at the first step it is the network without the side encoder.
+  released = models.create_model(whole)
+  x = jax.random.uniform(jax.random.key(1), (2, 32, 48, 3))
+  np.testing.assert_array_equal(
+      jax.jit(model.apply)({'params': params}, x),
+      jax.jit(released.apply)({'params': {n: params[n] for n in ('encoder', 'decoder')}}, x))
+  # Two optimizer steps: the projections and the MediaPipe network move, VGG19 does not.
+  opt = unet_person.get_config().optimizer
+  tx = train.create_optimizer(opt, 10, pretrained_encoder=True)
+  loss = lambda p: jnp.mean(jax.nn.sigmoid(model.apply({'params': p}, x)))
+  grads = jax.jit(jax.grad(loss))(params)
+  assert float(optax.tree.norm(grads['side_encoder'])) == 0.0  # no gradient through VGG19
+  assert float(optax.tree.norm(grads['side_project_head'])) > 0.0
+  state, ones = tx.init(params), jax.tree.map(jnp.ones_like, params)
+  for _ in range(2):    # the learning rate warms up from 0 at step 0
+    updates, state = tx.update(ones, state, params)
+  assert float(optax.tree.norm(updates['side_encoder'])) == 0.0
+  assert float(optax.tree.norm(updates['side_project_head'])) > 0.0
+  assert float(optax.tree.norm(updates['encoder'])) > 0.0
+  for bad, match in ((dict(side_encoder='resnet'), 'side_encoder'),
+                     (dict(side_encoder='vgg19'), "needs decoder='mediapipe_selfie'"),
+                     ({**whole, 'side_encoder': 'vgg19', 'side_downsample': 3}, 'side_downsample')):
+    with pytest.raises(ValueError, match=match):
+      models.create_model(bad)

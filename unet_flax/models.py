@@ -25,6 +25,13 @@ is 2..5; level 0's skip is `skip0`, as for EfficientNet. `decoder='mediapipe_sel
 encoder and depth 5) replaces the U-Net decoder and head by the network's own decoder: the whole
 released network, params {'encoder', 'decoder'}, fine-tuned from its released weights.
 
+`side_encoder='vgg19'` (with the whole MediaPipe network) adds ImageNet VGG19 features beside the
+person-aware ones: VGG19, frozen, sees the image average-pooled by `side_downsample`; each of the
+decoder's inputs (skips at strides 2, 4, 8 and the head at 16) gets the VGG19 block output at its
+stride, layer-normalised and projected by a zero-initialised 1x1 conv, added. At the first step the
+network is the released one; params['side_encoder'] (the VGG19 weights) never train, and no
+backward pass runs through them.
+
 The model takes RGB images in [0, 1] and returns logits; `jax.nn.sigmoid` of channel 0 is the
 person probability.
 """
@@ -146,6 +153,10 @@ class UNet(nn.Module):
       MediaPipe's selfie network); load the pretrained ones with `pretrained_params`.
     decoder: 'unet' (the levels above) or 'mediapipe_selfie' (that network's own decoder, with
       its encoder: the whole released network; base_filters, head_filters and dropout unused).
+    side_encoder: 'none' or 'vgg19' (frozen ImageNet VGG19 features added at the MediaPipe
+      decoder's inputs; needs decoder='mediapipe_selfie').
+    side_downsample: the side encoder sees the image average-pooled by this factor (1, 2 or 4;
+      its cost falls with the square).
     dtype: the compute dtype (config.dtype: float32, or bfloat16 on TPUs and recent GPUs).
       Parameters stay float32 (cast for each use) and the logits are returned in float32, so
       the loss and the optimizer work in float32 either way. (The MediaPipe network's own layers,
@@ -161,12 +172,16 @@ class UNet(nn.Module):
   head_filters: int = 32
   encoder: str = 'unet'
   decoder: str = 'unet'
+  side_encoder: str = 'none'
+  side_downsample: int = 2
   dtype: Any = jnp.float32
 
   @nn.compact
   def __call__(self, x: Array, train: bool = False) -> Array:
     if self.decoder == 'mediapipe_selfie':
       features = mediapipe_selfie.SelfieEncoder(name='encoder')(x)
+      if self.side_encoder == 'vgg19':
+        features = self._add_vgg19_side(x, features)
       return mediapipe_selfie.SelfieDecoder(name='decoder')(features)
     if self.encoder == 'vgg19':
       x, skips = self._vgg19_encoder(x)
@@ -197,6 +212,23 @@ class UNet(nn.Module):
     features = [nn.LayerNorm(dtype=self.dtype, name=f'encoder_norm{level}')(features[name])
                 for level, name in enumerate(layers)]
     return features[-1], features[:-1]
+
+  def _add_vgg19_side(self, x: Array, features: dict[str, Array]) -> dict[str, Array]:
+    from nst_flax import weights  # pylint: disable=g-import-not-at-top
+    merges = side_vgg19_layers(self.side_downsample)
+    for _ in range(self.side_downsample.bit_length() - 1):
+      x = vgg.pool2x2(x, 'avg')
+    side = vgg.VGG19(pooling='max', name='side_encoder')(
+        weights.preprocess(x).astype(self.dtype), layers=tuple(merges.values()))
+    features = dict(features)
+    for name, layer in merges.items():
+      # Frozen: no gradient flows into VGG19, so its backward pass is never computed.
+      f = jax.lax.stop_gradient(side[layer])
+      f = nn.LayerNorm(dtype=self.dtype, name=f'side_norm_{name}')(f)
+      f = nn.Conv(features[name].shape[-1], (1, 1), kernel_init=nn.initializers.zeros,
+                  dtype=self.dtype, name=f'side_project_{name}')(f)
+      features[name] = features[name] + f.astype(features[name].dtype)
+    return features
 
   def _efficientnet_encoder(self, x: Array, train: bool) -> tuple[Array, list[Array]]:
     features = efficientnet.EfficientNetLite0(dtype=self.dtype, name='encoder')(
@@ -243,6 +275,22 @@ ENCODER_MAX_DEPTH = {'unet': None, 'vgg19': len(VGG19_LEVEL_LAYERS),
                      'efficientnet_lite0': efficientnet.MAX_LEVELS + 1,
                      'mediapipe_selfie': 5}
 DECODERS = ('unet', 'mediapipe_selfie')
+SIDE_ENCODERS = ('none', 'vgg19')
+SIDE_DOWNSAMPLES = (1, 2, 4)
+# The MediaPipe decoder's inputs that a side encoder feeds: the skips it merges and its start.
+SIDE_MERGE_POINTS = ('stride2', 'stride4', 'stride8', 'head')
+
+
+def side_vgg19_layers(downsample: int) -> dict[str, str]:
+  """{MediaPipe decoder input: the VGG19 layer at its stride} when VGG19 sees the image pooled by
+  `downsample` (VGG19_LEVEL_LAYERS[l] is at stride 2**l of its own input)."""
+  strides = {name: stride for name, stride, _ in mediapipe_selfie.FEATURES}
+  layers = {}
+  for name in SIDE_MERGE_POINTS:
+    level = (strides[name] // downsample).bit_length() - 1
+    if strides[name] >= downsample and level < len(VGG19_LEVEL_LAYERS):
+      layers[name] = VGG19_LEVEL_LAYERS[level]
+  return layers
 
 
 # config.dtype -> the compute dtype; not a config.model key (float32 parameters either way, so
@@ -290,31 +338,49 @@ def create_model(model_config, dtype: str = 'float32') -> UNet:
     raise ValueError(f"config.model.decoder='mediapipe_selfie' needs "
                      f"encoder='mediapipe_selfie' and depth=5 (the whole network), got "
                      f'encoder={encoder!r}, depth={depth}')
+  side = cfg.get('side_encoder', 'none')
+  if side not in SIDE_ENCODERS:
+    raise ValueError(f'config.model.side_encoder={side!r}: expected one of '
+                     f'{", ".join(map(repr, SIDE_ENCODERS))}')
+  if side != 'none' and decoder != 'mediapipe_selfie':
+    raise ValueError(f"config.model.side_encoder={side!r} needs decoder='mediapipe_selfie', "
+                     f'got decoder={decoder!r}')
+  if cfg.get('side_downsample', 2) not in SIDE_DOWNSAMPLES:
+    raise ValueError(f"config.model.side_downsample={cfg['side_downsample']!r}: expected one of "
+                     f'{", ".join(map(str, SIDE_DOWNSAMPLES))}')
   return UNet(**cfg, dtype=COMPUTE_DTYPES[dtype])
 
 
 def pretrained_params(model: UNet, source: str = 'default') -> dict | None:
   """{'encoder': pretrained params} for the layers `model` uses (None for 'unet'), and
-  {'decoder': ...} too for the whole MediaPipe selfie network.
+  {'decoder': ...} too for the whole MediaPipe selfie network, and {'side_encoder': ...} for its
+  VGG19 side encoder (`source` names the encoder's weights; the side encoder's are the default).
 
   Each subtree matches the one of `model.init(...)['params']` exactly.
   """
   if model.encoder == 'mediapipe_selfie':
     params = (mediapipe_selfie.load_params(verbose=False) if source == 'default'
               else mediapipe_selfie.params_from_tflite(source))
-    if model.decoder == 'mediapipe_selfie':
-      return params
-    return {'encoder': params['encoder']}
+    if model.decoder != 'mediapipe_selfie':
+      return {'encoder': params['encoder']}
+    if model.side_encoder == 'vgg19':
+      deepest = list(side_vgg19_layers(model.side_downsample).values())[-1]
+      params = {**params, 'side_encoder': _vgg19_params('default', deepest)}
+    return params
   if model.encoder == 'efficientnet_lite0':
     params = efficientnet.load_params(source, verbose=False)
     return {'encoder': efficientnet.feature_params(params, model.depth - 1)}
   if model.encoder != 'vgg19':
     return None
+  return {'encoder': _vgg19_params(source, VGG19_LEVEL_LAYERS[model.depth - 1])}
+
+
+def _vgg19_params(source: str, deepest: str) -> dict:
+  """The ImageNet VGG19 params of the layers up to `deepest`."""
   from nst_flax import weights  # pylint: disable=g-import-not-at-top
   params = weights.load_vgg19_params(source, verbose=False)
-  deepest = vgg.layer_index(VGG19_LEVEL_LAYERS[model.depth - 1])
-  used = {name for name in vgg.LAYERS[:deepest + 1]} | {'input_norm'}
-  return {'encoder': {k: v for k, v in params.items() if k in used}}
+  used = set(vgg.LAYERS[:vgg.layer_index(deepest) + 1]) | {'input_norm'}
+  return {k: v for k, v in params.items() if k in used}
 
 
 def param_count(params) -> int:

@@ -126,16 +126,18 @@ def create_optimizer(opt: ml_collections.ConfigDict, num_steps: int,
 
   With a pretrained encoder, its parameters get their own transform (optax.multi_transform):
   frozen (learning rate 0) for `encoder_frozen_steps`, then the same schedule scaled by
-  `encoder_lr_factor`.
+  `encoder_lr_factor`. A side encoder's parameters (params['side_encoder']) never change.
   """
   schedule = create_schedule(opt, num_steps)
   tx = _adam(opt, schedule)
   if pretrained_encoder:
     frozen, factor = opt.encoder_frozen_steps, opt.encoder_lr_factor
     encoder_schedule = lambda step: jnp.where(step < frozen, 0.0, factor * schedule(step))
+    labels = {'encoder': 'encoder', 'side_encoder': 'side_encoder'}
     tx = optax.multi_transform(
-        {'decoder': tx, 'encoder': _adam(opt, encoder_schedule)},
-        lambda params: {k: jax.tree.map(lambda _: 'encoder' if k == 'encoder' else 'decoder', v)
+        {'decoder': tx, 'encoder': _adam(opt, encoder_schedule),
+         'side_encoder': optax.set_to_zero()},
+        lambda params: {k: jax.tree.map(lambda _: labels.get(k, 'decoder'), v)
                         for k, v in params.items()})
   if opt.grad_clip_norm:
     tx = optax.chain(optax.clip_by_global_norm(opt.grad_clip_norm), tx)
