@@ -44,6 +44,10 @@ def _define_flags():
                     'the photo is also squashed for the U-Net, averaged with the views above '
                     "('default': predict.Segmenter.photo_square_sides, 256 for the MediaPipe "
                     "encoder, none for the others; 'none': no squashed view).")
+  flags.DEFINE_string('mask_core', 'default', 'A region of the mask is kept only if its '
+                      "probability reaches this somewhere ('default': predict.Segmenter."
+                      "photo_mask_core, 0.9 for the MediaPipe encoder, none for the others; "
+                      "'none': every region kept).")
   return FLAGS
 
 
@@ -59,6 +63,7 @@ def run(FLAGS) -> None:
   devices = pipeline.select_devices(FLAGS.devices, len(jobs))
   mask_sides = predict.parse_sides(FLAGS.mask_side)
   square_sides = predict.parse_square_sides(FLAGS.mask_square_side)
+  mask_core = predict.parse_mask_core(FLAGS.mask_core)
   FLAGS.config.guided_style = FLAGS.mode == 'guided'
   style_weights = cli.parse_style_weights(FLAGS.style_weights, len(FLAGS.style))
   styling = pipeline.Styling.from_files(FLAGS.config, FLAGS.style, style_weights,
@@ -67,7 +72,7 @@ def run(FLAGS) -> None:
   masks = None
   if FLAGS.unet:  # One mask per photo: compiled without GPU autotuning (seconds, not a minute).
     segmenter = predict.Segmenter.from_workdir(FLAGS.unet, autotune=False)
-    masks = segmenter.photo_masks(mask_sides, square_sides)
+    masks = segmenter.photo_masks(mask_sides, square_sides, mask_core)
   pipeline.style_photos(styling, jobs, masks, devices)
 
 

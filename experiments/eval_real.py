@@ -26,7 +26,8 @@ Three measurements, each on real photos:
 The U-Net sees each photo as stylize.py shows it (`Segmenter.photo_probability`): for the
 MediaPipe encoder with its long side at 256 and 384 px and squashed to 256 x 256, for an ImageNet
 encoder with its long side at 160 and 224 px, the views averaged; a from-scratch U-Net at its
-training image size (`--mask_side` and `--mask_square_side` override). The reference model follows
+training image size, then for the MediaPipe encoder without the regions that never reach 0.9
+(`--mask_side`, `--mask_square_side` and `--mask_core` override). The reference model follows
 its own protocol (experiments/reference_model.py). Masks are probability > 0.5, scored at the
 photo's resolution.
 
@@ -205,8 +206,10 @@ def _model_label(name: str, runs: dict) -> str:
     return name
   run = runs[name]
   squares = ''.join(f' + {s}x{s} squashed' for s in run.get('mask_square_sides', ()))
+  core = f", regions cored at {run['mask_core']:g}" if run.get('mask_core', 0) > 0.5 else ''
   return (f"{name} ({run['encoder']} encoder, data {run['builder_config']}, best step "
-          f"{run['best_step']}, photo side {'+'.join(map(str, run['mask_sides']))} px{squares})")
+          f"{run['best_step']}, photo side {'+'.join(map(str, run['mask_sides']))} px{squares}"
+          f'{core})')
 
 
 def markdown(results: dict, runs: dict, people_photos, held_out_photos=()) -> str:
@@ -294,6 +297,7 @@ def main(argv):
   runs = dict(zip(names, (run_info(w) for w in workdirs)))
   mask_sides = predict.parse_sides(FLAGS.mask_side)
   square_sides = predict.parse_square_sides(FLAGS.mask_square_side)
+  mask_core = predict.parse_mask_core(FLAGS.mask_core)
   segmenters = {}
   loaded = {name: predict.Segmenter.from_workdir(w) for name, w in zip(names, workdirs)}
   if FLAGS.released_port:
@@ -301,9 +305,10 @@ def main(argv):
     runs[RELEASED_PORT] = {'workdir': None, 'builder_config': None, 'encoder': 'mediapipe_selfie',
                            'best_step': 0, 'steps': 0}
   for name, segmenter in loaded.items():
-    masks = segmenter.photo_masks(mask_sides, square_sides)
+    masks = segmenter.photo_masks(mask_sides, square_sides, mask_core)
     segmenters[name] = masks
-    runs[name].update(mask_sides=list(masks.sides), mask_square_sides=list(masks.square_sides))
+    runs[name].update(mask_sides=list(masks.sides), mask_square_sides=list(masks.square_sides),
+                      mask_core=masks.core)
 
   gt = {p: gt_photo(p) for p in GT_PHOTOS}
   photos = {p: rgb for p, (rgb, _, _) in gt.items()}
@@ -346,6 +351,9 @@ flags.DEFINE_list('mask_square_side', ['default'], 'Side(s) in pixels of the squ
                   "the photo is also squashed, averaged with the views above ('default': the "
                   "run's, 256 for the MediaPipe encoder, none for the others; 'none': no squashed "
                   'view).')
+flags.DEFINE_string('mask_core', 'default', 'A region of the mask is kept only if its '
+                    "probability reaches this somewhere ('default': the run's, 0.9 for the "
+                    "MediaPipe encoder, none for the others; 'none': every region kept).")
 flags.DEFINE_bool('released_port', False, f"Also score the reference network's Flax port with "
                   f'its released weights, not fine-tuned, as the run {RELEASED_PORT!r}.')
 flags.DEFINE_bool('held_out_photos', True, 'Score the held-out photos of people '

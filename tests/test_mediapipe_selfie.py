@@ -184,18 +184,28 @@ def test_segmenter_averages_two_aspect_kept_views_and_a_squashed_one(params):
   photo = data.astronaut()[64:448].astype(np.float32) / 255  # 384 x 512
   squashed = jax.image.resize(photo, (256, 256, 3), 'linear', antialias=True)
   square_view = jnp.clip(jax.image.resize(segmenter(squashed), (384, 512, 1), 'linear'), 0, 1)
-  aspect_views = segmenter.photo_probability(photo, square_side=[])
-  np.testing.assert_allclose(segmenter.photo_probability(photo),
-                             (2 * aspect_views + square_view) / 3, atol=1e-5)
+  aspect_views = segmenter.photo_probability(photo, square_side=[], core=0)
+  average = segmenter.photo_probability(photo, core=0)
+  np.testing.assert_allclose(average, (2 * aspect_views + square_view) / 3, atol=1e-5)
+  # Then regions without a core >= 0.9 are dropped, with a 2-pixel edge (512 / 256).
+  assert segmenter.photo_mask_core == predict.MEDIAPIPE_MASK_CORE == 0.9
+  np.testing.assert_array_equal(segmenter.photo_probability(photo),
+                                predict.drop_coreless_regions(average, 0.9, 2))
   masks = segmenter.photo_masks()
-  assert masks.description == 'long side 256, 384 px; squashed to 256x256 px'
+  assert masks.description == ('long side 256, 384 px; squashed to 256x256 px; regions without '
+                               'a core >= 0.9 dropped')
   np.testing.assert_allclose(masks(photo), segmenter.photo_probability(photo), atol=1e-6)
-  assert segmenter.photo_masks(384, []).description == 'long side 384 px'
+  assert segmenter.photo_masks(384, [], 0).description == 'long side 384 px'
   assert predict.parse_square_sides('default') is None
   assert predict.parse_square_sides(['none']) == []
   assert predict.parse_square_sides('256,320') == [256, 320]
   with pytest.raises(ValueError, match="mask square side '0': expected comma-separated"):
     predict.parse_square_sides('0')
+  assert predict.parse_mask_core('default') is None
+  assert predict.parse_mask_core('none') == 0.0 and predict.parse_mask_core('0.8') == 0.8
+  for bad in ('high', '1.5'):
+    with pytest.raises(ValueError, match=f"mask core '{bad}': expected a probability in"):
+      predict.parse_mask_core(bad)
 
 
 def test_bad_input_shape_is_one_clear_error():

@@ -234,8 +234,8 @@ def test_vgg19_side_encoder_starts_as_the_released_network_and_never_trains(monk
                       lambda **k: {n: params[n] for n in ('encoder', 'decoder')})
   pretrained = models.pretrained_params(model)
   assert sorted(pretrained) == ['decoder', 'encoder', 'side_encoder']
-  assert set(pretrained['side_encoder']) == set(
-      vgg.LAYERS[:vgg.layer_index('block3_conv4') + 1]) | {'input_norm'}
+  assert set(pretrained['side_encoder']) == {
+      n for n in vgg.LAYERS[:vgg.layer_index('block3_conv4') + 1] if 'conv' in n} | {'input_norm'}
   params = {**params, **pretrained}
   # Zero-initialised projections: at the first step it is the network without the side encoder.
   released = models.create_model(whole)
@@ -261,3 +261,27 @@ def test_vgg19_side_encoder_starts_as_the_released_network_and_never_trains(monk
                      ({**whole, 'side_encoder': 'vgg19', 'side_downsample': 3}, 'side_downsample')):
     with pytest.raises(ValueError, match=match):
       models.create_model(bad)
+
+
+def test_drop_coreless_regions_is_hysteresis_thresholding():
+  """Regions above 0.5 (8-connected) are kept only with a pixel >= core; a dropped region's
+  edge goes with it, a kept region's stays."""
+  p = np.zeros((12, 16), np.float32)
+  p[1:5, 1:5] = 0.6
+  p[2, 2] = 0.95                 # region A: has a core
+  p[7:10, 2:6] = 0.7             # region B: no core
+  p[10, 6] = 0.3                 # B's soft edge, diagonal to it
+  p[5, 6] = 0.8
+  p[4, 5] = 0.55                 # C: touches A diagonally, so it is part of A
+  p[7:11, 10:14] = 0.92          # D: a core everywhere
+  p[6, 10] = 0.4                 # D's soft edge
+  got = predict.drop_coreless_regions(jnp.asarray(p)[..., None], 0.9, 1)[..., 0]
+  kept = np.zeros_like(p, bool)
+  kept[1:5, 1:5] = kept[5, 6] = kept[4, 5] = True   # A with C
+  kept[7:11, 10:14] = True                          # D
+  np.testing.assert_array_equal(got > 0.5, kept)
+  assert got[10, 6] == 0.0 and got[6, 10] == p[6, 10]   # B's edge dropped, D's kept
+  np.testing.assert_array_equal(got[kept], p[kept])
+  # A core at or below the threshold keeps every region.
+  np.testing.assert_array_equal(
+      predict.drop_coreless_regions(p[..., None], 0.5, 1)[..., 0] > 0.5, p > 0.5)
