@@ -6,8 +6,8 @@ Command:
 The main job's recipe (configs/unet_person.py), which keeps people whole best on held-out real
 photos: the whole MediaPipe selfie segmentation network, fine-tuned from its released weights, here
 at 256 px, batch 32. COCO's photos are real, so the fine-tuned weights are used as they are
-(`weight_interpolation=1.0`; the main job halves them back towards the released ones because its
-composites are not photos). The first run
+(`weight_interpolation=1.0`; the main job takes them 70% of the way back to the released ones
+because its composites are not photos). The first run
 downloads and prepares TFDS `coco/2017_panoptic` (~20 GiB, 118,287 train / 5,000 validation
 images) into `config.data.data_dir` (default ~/tensorflow_datasets) as array_record; each
 example's mask is the union of its `person` (label 0) panoptic segments (unet_flax/datasets/coco_person.py).
