@@ -15,9 +15,10 @@ are seen with their long side at 256 and 384 px and squashed to 256 x 256, the t
 (`predict.MEDIAPIPE_PHOTO_SIDES`, `predict.MEDIAPIPE_SQUARE_SIDES`), and regions of the mask
 that never reach 0.9 are dropped (`predict.MEDIAPIPE_MASK_CORE`).
 
-Measured (2 idle CPU cores, 2026-12-03, person_composite 7.0.0): the command above from a fresh
-clone took 7 min 21 s with the install (400 steps at 1.2 steps/s); validation IoU 0.526 (step
-200) on the composites, whose validation people are the canteen's crowd (VGG19: 0.743). Real
+Measured (2 CPU cores, 2026-12-03, person_composite 7.0.0): the command above took 7 min 55 s
+(400 steps at 1.2 steps/s once the cores were idle; from a fresh clone with the install, 7 min
+21 s at weight_interpolation=0.5); validation IoU 0.480 (step 200) on the composites, whose
+validation people are the canteen's crowd (VGG19: 0.743). Real
 photos held out of training (experiments/eval_real.py, seeds 0 / 1 / 2 per held-out config,
 experiments/README.md, 2026-12-03): the labelme photos 0.822 / 0.819 / 0.820 on average (the
 reference model 0.788, VGG19 0.657), the canteen 0.602 / 0.599 / 0.599 (VGG19 0.659, the
