@@ -32,6 +32,27 @@ STYLE_PRESETS = {
 }
 
 
+@jax.custom_vjp
+def _gram_sum(fm):
+  """F^T F [N, C, C] of position-major features F [N, P, C]."""
+  return jnp.einsum('npc,npd->ncd', fm, fm, preferred_element_type=jnp.float32)
+
+
+def _gram_sum_fwd(fm):
+  return _gram_sum(fm), fm
+
+
+def _gram_sum_bwd(fm, dg):
+  # d(F^T F) = F (dG + dG^T): one [P, C] x [C, C] product in F's own layout. Autodiff gives
+  # two products whose results come out channel-major ([C, P]) and are transposed back; on
+  # XLA:CPU that cost the style loss's backward 1.4-1.9x (benchmarks/README.md).
+  sym = (dg + jnp.swapaxes(dg, 1, 2)).astype(fm.dtype)
+  return (jnp.einsum('npc,ncd->npd', fm, sym),)
+
+
+_gram_sum.defvjp(_gram_sum_fwd, _gram_sum_bwd)
+
+
 def gram(f, mask=None, eps: float = 1e-6):
   """Gram matrix [N, C, C] of features [N, H, W, C], averaged over positions and channels.
 
@@ -45,8 +66,7 @@ def gram(f, mask=None, eps: float = 1e-6):
   else:
     fm = (f * mask).reshape(n, h * w, c)
     denom = (jnp.sum(mask, axis=(1, 2, 3)) + eps)[:, None, None] * c
-  g = jnp.einsum('npc,npd->ncd', fm, fm, preferred_element_type=jnp.float32)
-  return g / denom
+  return _gram_sum(fm) / denom
 
 
 def resize_mask(mask, hw):
