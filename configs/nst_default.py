@@ -13,9 +13,9 @@ Until 2026-12 the default was 300 Adam steps at 256 px, then 100 at 512 px
 (`--config.optimizer=adam --config.multiscale=True --config.steps=300 --config.refine_steps=100`).
 
 Measured end to end (mask, weights, style transfer, composition), 2 idle CPU cores, 2026-12-03
-(docs/stylize.md): `final` 127.0 s on OpenCV's 548x342 messi5.jpg with an empty compilation
-cache (the Adam default took 286 s there), 195.2 s on the 512x512 astronaut against 357.6 s for
-the Adam default, at the same loss within 0.4%; `draft` 56.1 s on the astronaut. Each L-BFGS
+(docs/stylize.md): `final` 110.4 s on OpenCV's 548x342 messi5.jpg with an empty compilation
+cache (the Adam default took 286 s there), 134.2 s on the 512x512 astronaut against 263.4 s for
+the Adam default, at the same loss within 0.1%; `draft` 43.2 s on the astronaut. Each L-BFGS
 iteration costs about 1.1 forward-backward passes; the persistent compilation cache saves ~10-20 s
 on a rerun.
 

@@ -7,11 +7,11 @@ import ml_collections
 # Schedules by quality: `get_default_config("draft")`, or on the command line
 # `--config=configs/nst_default.py:draft`. Chosen by benchmarks/nst_time_to_quality.py and
 # benchmarks/nst_presets_sheet.py (benchmarks/README.md): 80 L-BFGS iterations at full size reach
-# the loss of the earlier default, 300 Adam steps at half size plus 100 at full size, in 0.55x its
+# the loss of the earlier default, 300 Adam steps at half size plus 100 at full size, in 0.51x its
 # time at 512 px; a half-size first scale (100 + 50 iterations) cost more than it saved.
 QUALITY_PRESETS = {
     'final': dict(optimizer='lbfgs', multiscale=False, steps=80, refine_steps=0),
-    # Previews: 256 px (stylize.py scales the result to the photo), 50 iterations: 3.5x faster
+    # Previews: 256 px (stylize.py scales the result to the photo), 50 iterations: 3.1x faster
     # end to end than 'final' (stylize.py on the 512-px astronaut, 2026-12-03).
     'draft': dict(optimizer='lbfgs', multiscale=False, steps=50, refine_steps=0, size=256),
 }
