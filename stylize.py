@@ -22,6 +22,7 @@ from __future__ import annotations
 import sys
 
 from nst_flax import cli
+from unet_flax import mask_flags
 
 
 def _define_flags():
@@ -36,18 +37,7 @@ def _define_flags():
   flags.DEFINE_float('threshold', None, 'Binarise the mask at this probability first.')
   flags.DEFINE_integer('devices', 0, 'With a folder of photos: style this many at once, one per '
                        'device (0: as many as there are local devices and photos).')
-  flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
-                    'photo; several are averaged (0: the default, predict.Segmenter.photo_sides: '
-                    '256 and 384 for the MediaPipe encoder, 160 and 224 for an ImageNet encoder, '
-                    'else the training image size).')
-  flags.DEFINE_list('mask_square_side', ['default'], 'Side(s) in pixels of the squares to which '
-                    'the photo is also squashed for the U-Net, averaged with the views above '
-                    "('default': predict.Segmenter.photo_square_sides, 256 for the MediaPipe "
-                    "encoder, none for the others; 'none': no squashed view).")
-  flags.DEFINE_string('mask_core', 'default', 'A region of the mask is kept only if its '
-                      "probability reaches this somewhere ('default': predict.Segmenter."
-                      "photo_mask_core, 0.9 for the MediaPipe encoder, none for the others; "
-                      "'none': every region kept).")
+  mask_flags.define_flags()  # --mask_side --mask_square_side --mask_core
   return FLAGS
 
 
@@ -61,9 +51,7 @@ def run(FLAGS) -> None:
     raise ValueError('--unet <train.py workdir> is required (or --mask <mask image>)')
   jobs = pipeline.photo_jobs(FLAGS.content, FLAGS.out)
   devices = pipeline.select_devices(FLAGS.devices, len(jobs))
-  mask_sides = predict.parse_sides(FLAGS.mask_side)
-  square_sides = predict.parse_square_sides(FLAGS.mask_square_side)
-  mask_core = predict.parse_mask_core(FLAGS.mask_core)
+  mask_sides, square_sides, mask_core = mask_flags.parse_flags(FLAGS)
   FLAGS.config.guided_style = FLAGS.mode == 'guided'
   style_weights = cli.parse_style_weights(FLAGS.style_weights, len(FLAGS.style))
   styling = pipeline.Styling.from_files(FLAGS.config, FLAGS.style, style_weights,

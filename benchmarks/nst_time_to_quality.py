@@ -17,6 +17,8 @@ Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss
   jax-lbfgs-ms     the same, multi-scale: `--lbfgs-ms-steps` at size/2, then at size
   jax-lbfgs-unit   the same single-scale loop with torch-lbfgs's algorithm: unit steps, no line
                    search (one evaluation per iteration), memory 100 (`--unit-steps` iterations)
+  jax-lbfgs-unit-ms  jax-lbfgs-unit's algorithm, multi-scale: `--unit-ms-steps` at size/2, then
+                   at size (a fresh L-BFGS memory at each scale)
   jax-adam         nst_flax.transfer, Adam, single scale, `--jax-adam-steps`
   torch-lbfgs      torch.optim.LBFGS(lr=1, history_size=100, no line search), as the classic
                    Gatys implementations run it (neural-style and its PyTorch ports): one closure
@@ -50,8 +52,8 @@ import numpy as np
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-METHODS = ('torch-lbfgs', 'jax-adam-ms', 'jax-lbfgs', 'jax-lbfgs-unit', 'jax-lbfgs-ms', 'jax-adam',
-           'torch-adam')
+METHODS = ('torch-lbfgs', 'jax-adam-ms', 'jax-lbfgs', 'jax-lbfgs-unit', 'jax-lbfgs-unit-ms',
+           'jax-lbfgs-ms', 'jax-adam', 'torch-adam')
 
 
 def load_images(size, style_path):
@@ -105,6 +107,10 @@ def run_jax(name, params, content, style, args):
   elif name == 'jax-lbfgs-unit':
     cfg.update(optimizer='lbfgs', multiscale=False, steps=args.unit_steps, lbfgs_memory=100,
                lbfgs_linesearch='none')
+  elif name == 'jax-lbfgs-unit-ms':
+    coarse, fine = args.unit_ms_steps
+    cfg.update(optimizer='lbfgs', multiscale=True, steps=coarse, refine_steps=fine,
+               lbfgs_memory=100, lbfgs_linesearch='none')
   elif name == 'jax-lbfgs-ms':
     coarse, fine = args.lbfgs_ms_steps
     cfg.update(optimizer='lbfgs', multiscale=True, steps=coarse, refine_steps=fine)
@@ -227,6 +233,8 @@ def main(argv=None):
   ap.add_argument('--jax-adam-steps', type=int, default=400, help='jax-adam: steps')
   ap.add_argument('--lbfgs-steps', type=int, default=300, help='jax-lbfgs: iterations')
   ap.add_argument('--unit-steps', type=int, default=500, help='jax-lbfgs-unit: iterations')
+  ap.add_argument('--unit-ms-steps', type=int, nargs=2, default=[200, 400],
+                  metavar=('COARSE', 'FINE'), help='jax-lbfgs-unit-ms: iterations per scale')
   ap.add_argument('--lbfgs-ms-steps', type=int, nargs=2, default=[150, 150],
                   metavar=('COARSE', 'FINE'), help='jax-lbfgs-ms: iterations per scale')
   ap.add_argument('--lbfgs-range-penalty', type=float, default=None,

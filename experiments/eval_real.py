@@ -46,6 +46,7 @@ from absl import flags
 from PIL import Image
 
 import reference_model  # experiments/reference_model.py, beside this script
+from unet_flax import mask_flags
 from unet_flax import visualize
 from unet_flax.datasets import person_composite
 
@@ -295,9 +296,7 @@ def main(argv):
     raise app.UsageError(f'--name {names}: expected one distinct name per --workdir, '
                          f"not 'reference' or {RELEASED_PORT!r}")
   runs = dict(zip(names, (run_info(w) for w in workdirs)))
-  mask_sides = predict.parse_sides(FLAGS.mask_side)
-  square_sides = predict.parse_square_sides(FLAGS.mask_square_side)
-  mask_core = predict.parse_mask_core(FLAGS.mask_core)
+  mask_sides, square_sides, mask_core = mask_flags.parse_flags(FLAGS)
   segmenters = {}
   loaded = {name: predict.Segmenter.from_workdir(w) for name, w in zip(names, workdirs)}
   if FLAGS.released_port:
@@ -344,16 +343,7 @@ flags.DEFINE_multi_string('workdir', [], 'A train.py workdir to score (repeatabl
 flags.DEFINE_multi_string('name', [], "A name per --workdir (default: the workdir's basename).")
 flags.DEFINE_string('out_dir', os.path.join(REPO, 'experiments', 'results', 'eval_real'),
                     'Where the table, JSON and sheet go.')
-flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees a photo; '
-                  "several are averaged (0: the run's default, 256 and 384 for the MediaPipe "
-                  'encoder, 160 and 224 for an ImageNet encoder, else its training image size).')
-flags.DEFINE_list('mask_square_side', ['default'], 'Side(s) in pixels of the squares to which '
-                  "the photo is also squashed, averaged with the views above ('default': the "
-                  "run's, 256 for the MediaPipe encoder, none for the others; 'none': no squashed "
-                  'view).')
-flags.DEFINE_string('mask_core', 'default', 'A region of the mask is kept only if its '
-                    "probability reaches this somewhere ('default': the run's, 0.9 for the "
-                    "MediaPipe encoder, none for the others; 'none': every region kept).")
+mask_flags.define_flags()  # --mask_side --mask_square_side --mask_core
 flags.DEFINE_bool('released_port', False, f"Also score the reference network's Flax port with "
                   f'its released weights, not fine-tuned, as the run {RELEASED_PORT!r}.')
 flags.DEFINE_bool('held_out_photos', True, 'Score the held-out photos of people '

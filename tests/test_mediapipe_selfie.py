@@ -196,16 +196,6 @@ def test_segmenter_averages_two_aspect_kept_views_and_a_squashed_one(params):
                                'a core >= 0.9 dropped')
   np.testing.assert_allclose(masks(photo), segmenter.photo_probability(photo), atol=1e-6)
   assert segmenter.photo_masks(384, [], 0).description == 'long side 384 px'
-  assert predict.parse_square_sides('default') is None
-  assert predict.parse_square_sides(['none']) == []
-  assert predict.parse_square_sides('256,320') == [256, 320]
-  with pytest.raises(ValueError, match="mask square side '0': expected comma-separated"):
-    predict.parse_square_sides('0')
-  assert predict.parse_mask_core('default') is None
-  assert predict.parse_mask_core('none') == 0.0 and predict.parse_mask_core('0.8') == 0.8
-  for bad in ('high', '1.5'):
-    with pytest.raises(ValueError, match=f"mask core '{bad}': expected a probability in"):
-      predict.parse_mask_core(bad)
 
 
 def test_bad_input_shape_is_one_clear_error():

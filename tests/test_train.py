@@ -58,9 +58,6 @@ def test_train_and_evaluate_writes_metrics_images_and_checkpoints(tiny_config, t
                              (at[32] + at[48]) / 2, atol=1e-6)
   with pytest.raises(ValueError, match='side'):
     segmenter.photo_probability(photo, [])
-  assert predict.parse_sides('0,160') == [0, 160]
-  with pytest.raises(ValueError, match="'96,big'"):
-    predict.parse_sides('96,big')
 
   # Running the finished job again resumes (nothing left to train) instead of starting over.
   again = train.train_and_evaluate(tiny_config, workdir)

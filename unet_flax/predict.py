@@ -91,56 +91,6 @@ def drop_coreless_regions(probability: np.ndarray | jax.Array, core: float, frin
   return np.where(drop, np.float32(0), p)[..., None]
 
 
-def _ints(items: list[str]) -> list[int]:
-  """['96', '160'] -> [96, 160]; [] when any item is not an integer."""
-  try:
-    return [int(v) for v in items]
-  except ValueError:
-    return []
-
-
-def parse_sides(values: Sequence[str] | str) -> list[int]:
-  """Command-line sides ('96,160' or ['96', '160']) -> [96, 160] (0: the model's default)."""
-  items = values.split(',') if isinstance(values, str) else list(values)
-  sides = _ints(items)
-  if not sides or any(v < 0 for v in sides):
-    raise ValueError(f'mask side {",".join(items)!r}: expected comma-separated integers >= 0 '
-                     "(0: the model's default)")
-  return sides
-
-
-def parse_square_sides(values: Sequence[str] | str) -> list[int] | None:
-  """Command-line square sides: 'default' -> None (the model's default), 'none' -> [], '256' or
-  ['256', '320'] -> [256, 320]."""
-  items = values.split(',') if isinstance(values, str) else list(values)
-  if items == ['default']:
-    return None
-  if items == ['none']:
-    return []
-  sides = _ints(items)
-  if not sides or any(v <= 0 for v in sides):
-    raise ValueError(f'mask square side {",".join(items)!r}: expected comma-separated integers '
-                     "> 0, 'default' (the model's) or 'none'")
-  return sides
-
-
-def parse_mask_core(value: str) -> float | None:
-  """Command-line mask core: 'default' -> None (the model's default), 'none' -> 0.0 (no region
-  dropped), '0.9' -> 0.9."""
-  if value == 'default':
-    return None
-  if value == 'none':
-    return 0.0
-  try:
-    core = float(value)
-  except ValueError:
-    core = -1.0
-  if not 0.0 <= core <= 1.0:
-    raise ValueError(f"mask core {value!r}: expected a probability in [0, 1], 'default' (the "
-                     "model's) or 'none'")
-  return core
-
-
 @dataclasses.dataclass(frozen=True)
 class Segmenter:
   """A trained U-Net and its variables: `segmenter(image)` -> person probability [H,W,1].

@@ -1,0 +1,83 @@
+"""The command-line flags of the photo masks, shared by stylize.py and experiments/eval_real.py.
+
+`define_flags()` defines `--mask_side`, `--mask_square_side` and `--mask_core`; `parse_flags(FLAGS)`
+turns them into the arguments of `predict.Segmenter.photo_masks`. Nothing here imports JAX, so
+that --help and flag errors answer at once.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def define_flags() -> None:
+  """Defines --mask_side, --mask_square_side and --mask_core (absl flags)."""
+  from absl import flags
+  flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
+                    "photo; several are averaged (0: the model's default, "
+                    'predict.Segmenter.photo_sides: 256 and 384 for the MediaPipe encoder, 160 '
+                    'and 224 for an ImageNet encoder, else the training image size).')
+  flags.DEFINE_list('mask_square_side', ['default'], 'Side(s) in pixels of the squares to which '
+                    'the photo is also squashed for the U-Net, averaged with the views above '
+                    "('default': predict.Segmenter.photo_square_sides, 256 for the MediaPipe "
+                    "encoder, none for the others; 'none': no squashed view).")
+  flags.DEFINE_string('mask_core', 'default', 'A region of the mask is kept only if its '
+                      "probability reaches this somewhere ('default': predict.Segmenter."
+                      'photo_mask_core, 0.9 for the MediaPipe encoder, none for the others; '
+                      "'none': every region kept).")
+
+
+def parse_flags(FLAGS) -> tuple[list[int], list[int] | None, float | None]:
+  """(sides, square sides, core) for `predict.Segmenter.photo_masks`; ValueError names the bad
+  value."""
+  return (parse_sides(FLAGS.mask_side), parse_square_sides(FLAGS.mask_square_side),
+          parse_mask_core(FLAGS.mask_core))
+
+
+def _ints(items: list[str]) -> list[int]:
+  """['96', '160'] -> [96, 160]; [] when any item is not an integer."""
+  try:
+    return [int(v) for v in items]
+  except ValueError:
+    return []
+
+
+def parse_sides(values: Sequence[str] | str) -> list[int]:
+  """Command-line sides ('96,160' or ['96', '160']) -> [96, 160] (0: the model's default)."""
+  items = values.split(',') if isinstance(values, str) else list(values)
+  sides = _ints(items)
+  if not sides or any(v < 0 for v in sides):
+    raise ValueError(f'mask side {",".join(items)!r}: expected comma-separated integers >= 0 '
+                     "(0: the model's default)")
+  return sides
+
+
+def parse_square_sides(values: Sequence[str] | str) -> list[int] | None:
+  """Command-line square sides: 'default' -> None (the model's default), 'none' -> [], '256' or
+  ['256', '320'] -> [256, 320]."""
+  items = values.split(',') if isinstance(values, str) else list(values)
+  if items == ['default']:
+    return None
+  if items == ['none']:
+    return []
+  sides = _ints(items)
+  if not sides or any(v <= 0 for v in sides):
+    raise ValueError(f'mask square side {",".join(items)!r}: expected comma-separated integers '
+                     "> 0, 'default' (the model's) or 'none'")
+  return sides
+
+
+def parse_mask_core(value: str) -> float | None:
+  """Command-line mask core: 'default' -> None (the model's default), 'none' -> 0.0 (no region
+  dropped), '0.9' -> 0.9."""
+  if value == 'default':
+    return None
+  if value == 'none':
+    return 0.0
+  try:
+    core = float(value)
+  except ValueError:
+    core = -1.0
+  if not 0.0 <= core <= 1.0:
+    raise ValueError(f"mask core {value!r}: expected a probability in [0, 1], 'default' (the "
+                     "model's) or 'none'")
+  return core
