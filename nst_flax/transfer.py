@@ -25,7 +25,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from nst_flax import color, losses
+from nst_flax import color, lbfgs, losses
 from nst_flax.config import get_default_config
 from nst_flax.image_io import fit_max_side, resize_image
 from nst_flax.vgg import LAYERS, VGG19, check_layers, grad_kernels, layer_index, valid_masks
@@ -239,11 +239,11 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
             jnp.sum(valid) * out.shape[-1])
       return loss_fn(x)[0] + range_penalty * jnp.mean(out)
     if lbfgs_linesearch == 'zoom':
-      opt = optax.lbfgs(memory_size=lbfgs_memory)
+      opt = lbfgs.lbfgs(memory_size=lbfgs_memory)
       # The line search has already evaluated the loss and gradient at the new point.
       vg = optax.value_and_grad_from_state(total_fn)
     elif lbfgs_linesearch == 'none':
-      opt = optax.lbfgs(learning_rate=1.0, memory_size=lbfgs_memory, linesearch=None)
+      opt = lbfgs.lbfgs(learning_rate=1.0, memory_size=lbfgs_memory, linesearch=None)
       vg = lambda x, state: jax.value_and_grad(total_fn)(x)
     else:
       raise ValueError(f"lbfgs_linesearch must be 'zoom' or 'none', not {lbfgs_linesearch!r}")

@@ -6,6 +6,7 @@ import pytest
 import skimage.data
 
 from nst_flax import losses as L
+from nst_flax import vgg
 from nst_flax.image_io import resize_image
 from nst_flax.vgg import VGG19, grad_kernels, init_params
 from nst_flax.weights import preprocess
@@ -54,6 +55,14 @@ def test_image_gradient_conv_matches_autodiff(params):
   scale = float(jnp.abs(exact).max())
   np.testing.assert_allclose(fast, exact, atol=1e-4 * scale)
   np.testing.assert_allclose(fast_pre, exact, atol=1e-4 * scale)
+
+
+def test_few_output_conv_matches_lax_conv():
+  """block1_conv1's input gradient (64 -> 3 channels) runs as a product and shifted sums."""
+  x = jax.random.normal(jax.random.PRNGKey(1), (2, 13, 10, 64))
+  kernel = jax.random.normal(jax.random.PRNGKey(2), (3, 3, 64, 3))
+  np.testing.assert_allclose(vgg._conv_few_outputs(x, kernel), vgg._conv(x, kernel),
+                             rtol=1e-4, atol=1e-4)
 
 
 def test_compiled_loop_keeps_plain_forward_convs(params):
