@@ -11,7 +11,8 @@ Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss
   jax-adam-ms      nst_flax.transfer with Adam, multi-scale: `--adam-steps` at size/2, then
                    `--adam-refine` at size (300 + 100: configs/nst_default.py's default until
                    2026-12)
-  jax-lbfgs        nst_flax.transfer, L-BFGS (optax.lbfgs, zoom line search) in the compiled loop,
+  jax-lbfgs        nst_flax.transfer, L-BFGS (nst_flax.lbfgs, optax.lbfgs's algorithm with the zoom
+                   line search) in the compiled loop,
                    single scale, `--lbfgs-steps` iterations, with the config's range penalty
                    (its curve's loss includes the penalty, ~0.1% at the end)
   jax-lbfgs-ms     the same, multi-scale: `--lbfgs-ms-steps` at size/2, then at size

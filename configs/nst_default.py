@@ -6,8 +6,8 @@
     python -m nst_flax ... --config.size=1024 --config.steps=120  # any field can be overridden
 
 Two quality presets (`nst_flax.config.QUALITY_PRESETS`), picked by the argument after the colon:
-- `final` (default): 80 L-BFGS iterations (optax.lbfgs in the compiled loop) at the output size,
-  512 px long side;
+- `final` (default): 80 L-BFGS iterations (`nst_flax.lbfgs`, optax.lbfgs's algorithm, in the
+  compiled loop) at the output size, 512 px long side;
 - `draft`: 50 L-BFGS iterations at 256 px, for previews.
 Until 2026-12 the default was 300 Adam steps at 256 px, then 100 at 512 px
 (`--config.optimizer=adam --config.multiscale=True --config.steps=300 --config.refine_steps=100`).

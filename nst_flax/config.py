@@ -44,7 +44,7 @@ def get_default_config(quality: str = 'final') -> ml_collections.ConfigDict:
 
   # Optimisation (the whole loop at each scale is one compiled XLA program).
   # The quality preset (QUALITY_PRESETS) sets optimizer, multiscale, steps, refine_steps.
-  c.optimizer = 'adam'  # 'adam' or 'lbfgs' (optax.lbfgs with zoom line search)
+  c.optimizer = 'adam'  # 'adam' or 'lbfgs' (nst_flax.lbfgs: optax.lbfgs's algorithm)
   c.steps = 300  # steps at the first (coarsest) scale
   c.refine_steps = 100  # steps at each finer scale
   c.lr = 0.02  # Adam learning rate; image values are in [0, 1]
