@@ -107,7 +107,8 @@ _ZOOM = object()  # the default line search, as optax.lbfgs's
 
 
 def lbfgs(learning_rate: Optional[float] = None, memory_size: int = 10,
-          scale_init_precond: bool = True, linesearch=_ZOOM) -> optax.GradientTransformationExtraArgs:
+          scale_init_precond: bool = True,
+          linesearch=_ZOOM) -> optax.GradientTransformationExtraArgs:
   """`optax.lbfgs` with `scale_by_lbfgs` above: the same arguments and defaults (the zoom line
   search; `linesearch=None` for none)."""
   if linesearch is _ZOOM:

@@ -98,7 +98,8 @@ FEW_OUTPUTS = 4  # output channels up to which `_conv_any` uses `_conv_few_outpu
 
 
 def _conv_any(x, kernel):
-  """Direct conv for an HWIO kernel, Winograd for a transformed [36, I, O] one."""
+  """Direct conv for an HWIO kernel (`_conv_few_outputs` for up to FEW_OUTPUTS output channels),
+  Winograd for a transformed [36, I, O] one."""
   if kernel.ndim == 3:
     return wg.conv3x3(x, kernel)
   return _conv_few_outputs(x, kernel) if kernel.shape[-1] <= FEW_OUTPUTS else _conv(x, kernel)
