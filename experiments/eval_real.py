@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import numpy as np
 from absl import app
