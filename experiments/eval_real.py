@@ -26,11 +26,12 @@ Three measurements, each on real photos:
    scored against its largest region, with the figure against its whole mask beside it.
 
 The U-Net sees each photo as stylize.py shows it (`Segmenter.photo_probability`): for the
-MediaPipe encoder with its long side at 256 and 384 px and squashed to 256 x 256, for an ImageNet
-encoder with its long side at 160 and 224 px, the views averaged; a from-scratch U-Net at its
-training image size, then for the MediaPipe encoder without the regions that never reach 0.9
-(`--mask_side`, `--mask_square_side` and `--mask_core` override). The reference model follows
-its own protocol (experiments/reference_model.py). Masks are probability > 0.5, scored at the
+MediaPipe encoder with its long side at 256 and 384 px, squashed to 256 x 256 and as 2 x 2
+overlapping crops, for an ImageNet encoder with its long side at 160 and 224 px, the views
+averaged; a from-scratch U-Net at its training image size, then for the MediaPipe encoder
+without the regions that never reach 0.9 (`--mask_side`, `--mask_square_side`, `--mask_tiles`
+and `--mask_core` override). The reference model follows its own protocol
+(experiments/reference_model.py). Masks are probability > 0.5, scored at the
 photo's resolution.
 
 Writes to --out_dir: `eval_real.md` (tables), `eval_real.json` (all numbers) and
@@ -228,6 +229,8 @@ def _model_label(name: str, runs: dict) -> str:
     return name
   run = runs[name]
   squares = ''.join(f' + {s}x{s} squashed' for s in run.get('mask_square_sides', ()))
+  tiles = run.get('mask_tiles', 0)
+  squares += f' + {tiles}x{tiles} crops' if tiles else ''
   core = f", regions cored at {run['mask_core']:g}" if run.get('mask_core', 0) > 0.5 else ''
   return (f"{name} ({run['encoder']} encoder, data {run['builder_config']}, best step "
           f"{run['best_step']}, photo side {'+'.join(map(str, run['mask_sides']))} px{squares}"
@@ -325,7 +328,7 @@ def main(argv):
     raise app.UsageError(f'--name {names}: expected one distinct name per --workdir, '
                          f"not 'reference' or {RELEASED_PORT!r}")
   runs = dict(zip(names, (run_info(w) for w in workdirs)))
-  mask_sides, square_sides, mask_core = mask_flags.parse_flags(FLAGS)
+  mask_sides, square_sides, mask_core, mask_tiles = mask_flags.parse_flags(FLAGS)
   segmenters = {}
   loaded = {name: predict.Segmenter.from_workdir(w) for name, w in zip(names, workdirs)}
   if FLAGS.released_port:
@@ -333,10 +336,10 @@ def main(argv):
     runs[RELEASED_PORT] = {'workdir': None, 'builder_config': None, 'encoder': 'mediapipe_selfie',
                            'best_step': 0, 'steps': 0}
   for name, segmenter in loaded.items():
-    masks = segmenter.photo_masks(mask_sides, square_sides, mask_core)
+    masks = segmenter.photo_masks(mask_sides, square_sides, mask_core, mask_tiles)
     segmenters[name] = masks
     runs[name].update(mask_sides=list(masks.sides), mask_square_sides=list(masks.square_sides),
-                      mask_core=masks.core)
+                      mask_core=masks.core, mask_tiles=masks.tiles)
 
   gt = {p: gt_photo(p) for p in GT_PHOTOS}
   photos = {p: rgb for p, (rgb, _, _) in gt.items()}
@@ -374,7 +377,7 @@ flags.DEFINE_multi_string('workdir', [], 'A train.py workdir to score (repeatabl
 flags.DEFINE_multi_string('name', [], "A name per --workdir (default: the workdir's basename).")
 flags.DEFINE_string('out_dir', os.path.join(REPO, 'experiments', 'results', 'eval_real'),
                     'Where the table, JSON and sheet go.')
-mask_flags.define_flags()  # --mask_side --mask_square_side --mask_core
+mask_flags.define_flags()  # --mask_side --mask_square_side --mask_tiles --mask_core
 flags.DEFINE_bool('released_port', False, f"Also score the reference network's Flax port with "
                   f'its released weights, not fine-tuned, as the run {RELEASED_PORT!r}.')
 flags.DEFINE_bool('held_out_photos', True, 'Score the held-out photos of people '

@@ -173,29 +173,35 @@ def test_other_input_sizes(params, port):
 
 @pytest.mark.network
 def test_segmenter_averages_two_aspect_kept_views_and_a_squashed_one(params):
-  """A U-Net on this network sees a photo with its long side at 256 and 384 px and squashed to
-  256 x 256 (the view the released network was trained on), the probabilities averaged."""
+  """A U-Net on this network sees a photo with its long side at 256 and 384 px, squashed to
+  256 x 256 (the view the released network was trained on) and as 2 x 2 crops, the
+  probabilities averaged."""
   from unet_flax import models
   from unet_flax import predict
   model = models.create_model(dict(encoder='mediapipe_selfie', decoder='mediapipe_selfie',
                                    depth=5))
   segmenter = predict.Segmenter(model, {'params': params}, mediapipe_selfie.INPUT_SIZE)
   assert segmenter.photo_sides == (256, 384) and segmenter.photo_square_sides == (256,)
+  assert segmenter.photo_tiles == predict.MEDIAPIPE_TILES == 2
   photo = data.astronaut()[64:448].astype(np.float32) / 255  # 384 x 512
   squashed = jax.image.resize(photo, (256, 256, 3), 'linear', antialias=True)
   square_view = jnp.clip(jax.image.resize(segmenter(squashed), (384, 512, 1), 'linear'), 0, 1)
-  aspect_views = segmenter.photo_probability(photo, square_side=[], core=0)
+  aspect_views = segmenter.photo_probability(photo, square_side=[], core=0, tiles=0)
+  whole = segmenter.photo_probability(photo, core=0, tiles=0)
+  np.testing.assert_allclose(whole, (2 * aspect_views + square_view) / 3, atol=1e-5)
+  tiles = (segmenter._tiled_probability(photo, 2, 256)
+           + segmenter._tiled_probability(photo, 2, 256, square=True))
   average = segmenter.photo_probability(photo, core=0)
-  np.testing.assert_allclose(average, (2 * aspect_views + square_view) / 3, atol=1e-5)
+  np.testing.assert_allclose(average, (3 * whole + tiles) / 5, atol=1e-5)
   # Then regions without a core >= 0.9 are dropped, with a 2-pixel edge (512 / 256).
   assert segmenter.photo_mask_core == predict.MEDIAPIPE_MASK_CORE == 0.9
   np.testing.assert_array_equal(segmenter.photo_probability(photo),
                                 predict.drop_coreless_regions(average, 0.9, 2))
   masks = segmenter.photo_masks()
-  assert masks.description == ('long side 256, 384 px; squashed to 256x256 px; regions without '
-                               'a core >= 0.9 dropped')
+  assert masks.description == ('long side 256, 384 px; squashed to 256x256 px; and as 2x2 '
+                               'crops of 0.6 its sides; regions without a core >= 0.9 dropped')
   np.testing.assert_allclose(masks(photo), segmenter.photo_probability(photo), atol=1e-6)
-  assert segmenter.photo_masks(384, [], 0).description == 'long side 384 px'
+  assert segmenter.photo_masks(384, [], 0, 0).description == 'long side 384 px'
 
 
 def test_bad_input_shape_is_one_clear_error():

@@ -285,3 +285,32 @@ def test_drop_coreless_regions_is_hysteresis_thresholding():
   # A core at or below the threshold keeps every region.
   np.testing.assert_array_equal(
       predict.drop_coreless_regions(p[..., None], 0.5, 1)[..., 0] > 0.5, p > 0.5)
+
+
+def test_photo_probability_tiles_average_overlapping_crops():
+  """tiles=2: four crops of 0.6 the photo's sides, flush with its corners, each seen at the
+  smallest side and squashed to each square side; each kind of crop view is averaged where the
+  crops overlap, then with the whole-photo views."""
+  model = models.create_model(dict(encoder='unet', depth=3, base_filters=4))
+  segmenter = predict.Segmenter(model, _init(model, 32), train_image_size=32)
+  assert segmenter.photo_tiles == 0  # on by default for the MediaPipe network only
+  photo = np.random.default_rng(0).random((50, 80, 3), np.float32)
+  view = lambda image, square: np.asarray(segmenter._probability_at(image, 32, square))
+  crops = [(y, x) for y in (0, 20) for x in (0, 32)]  # 30 x 48 crops
+  tiled = {}
+  for square in (False, True):
+    total, count = np.zeros((50, 80, 1)), np.zeros((50, 80, 1))
+    for y, x in crops:
+      total[y:y + 30, x:x + 48] += view(photo[y:y + 30, x:x + 48], square)
+      count[y:y + 30, x:x + 48] += 1
+    assert count.min() == 1 and count.max() == 4
+    tiled[square] = total / count
+  whole = (view(photo, False) + view(photo, True)) / 2
+  got = segmenter.photo_probability(photo, [32], [32], core=0, tiles=2)
+  np.testing.assert_allclose(got, (2 * whole + tiled[False] + tiled[True]) / 4, atol=1e-5)
+  masks = segmenter.photo_masks(32, [32], 0, tiles=2)
+  assert masks.description == ('long side 32 px; squashed to 32x32 px; and as 2x2 crops of 0.6 '
+                               'its sides')
+  np.testing.assert_allclose(masks(photo), got, atol=1e-6)
+  with pytest.raises(ValueError, match='tiles=1; expected 0'):
+    segmenter.photo_masks(tiles=1)

@@ -1,7 +1,7 @@
 """The command-line flags of the photo masks, shared by stylize.py and experiments/eval_real.py.
 
-`define_flags()` defines `--mask_side`, `--mask_square_side` and `--mask_core`; `parse_flags(FLAGS)`
-turns them into the arguments of `predict.Segmenter.photo_masks`. Nothing here imports JAX, so
+`define_flags()` defines `--mask_side`, `--mask_square_side`, `--mask_tiles` and `--mask_core`;
+`parse_flags(FLAGS)` turns them into the arguments of `predict.Segmenter.photo_masks`. Nothing here imports JAX, so
 that --help and flag errors answer at once.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Sequence
 
 
 def define_flags() -> None:
-  """Defines --mask_side, --mask_square_side and --mask_core (absl flags)."""
+  """Defines --mask_side, --mask_square_side, --mask_tiles and --mask_core (absl flags)."""
   from absl import flags
   flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
                     "photo; several are averaged (0: the model's default, "
@@ -20,17 +20,21 @@ def define_flags() -> None:
                     'the photo is also squashed for the U-Net, averaged with the views above '
                     "('default': predict.Segmenter.photo_square_sides, 256 for the MediaPipe "
                     "encoder, none for the others; 'none': no squashed view).")
+  flags.DEFINE_string('mask_tiles', 'default', 'The U-Net also sees the photo as an n x n grid '
+                      'of overlapping crops, each 0.6 of its sides, averaged with the views above '
+                      "('default': predict.Segmenter.photo_tiles, 2 for the MediaPipe encoder, "
+                      "none for the others; 'none' or 0: no crops).")
   flags.DEFINE_string('mask_core', 'default', 'A region of the mask is kept only if its '
                       "probability reaches this somewhere ('default': predict.Segmenter."
                       'photo_mask_core, 0.9 for the MediaPipe encoder, none for the others; '
                       "'none': every region kept).")
 
 
-def parse_flags(FLAGS) -> tuple[list[int], list[int] | None, float | None]:
-  """(sides, square sides, core) for `predict.Segmenter.photo_masks`; ValueError names the bad
-  value."""
+def parse_flags(FLAGS) -> tuple[list[int], list[int] | None, float | None, int | None]:
+  """(sides, square sides, core, tiles) for `predict.Segmenter.photo_masks`; ValueError names
+  the bad value."""
   return (parse_sides(FLAGS.mask_side), parse_square_sides(FLAGS.mask_square_side),
-          parse_mask_core(FLAGS.mask_core))
+          parse_mask_core(FLAGS.mask_core), parse_tiles(FLAGS.mask_tiles))
 
 
 def _ints(items: list[str]) -> list[int]:
@@ -81,3 +85,17 @@ def parse_mask_core(value: str) -> float | None:
     raise ValueError(f"mask core {value!r}: expected a probability in [0, 1], 'default' (the "
                      "model's) or 'none'")
   return core
+
+
+def parse_tiles(value: str) -> int | None:
+  """Command-line mask tiles: 'default' -> None (the model's default), 'none' or '0' -> 0, '3'
+  -> 3."""
+  if value == 'default':
+    return None
+  if value == 'none':
+    return 0
+  tiles = _ints([value])
+  if not tiles or tiles[0] < 0 or tiles[0] == 1:
+    raise ValueError(f"mask tiles {value!r}: expected an integer n >= 2 (n x n crops), 'default' "
+                     "(the model's) or 'none'")
+  return tiles[0]
