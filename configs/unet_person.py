@@ -11,20 +11,22 @@ photos without people (a cat, flowers) have none: the released network calls 75-
 photo person. Fine-tuning alone also costs it some of what it knew of real people (composites
 are not photos), so evaluation, the best checkpoint and prediction use the parameters 30% of
 the way from the released to the fine-tuned ones (`weight_interpolation=0.3`, WiSE-FT). Photos
-are seen with their long side at 256 and 384 px and squashed to 256 x 256, the three averaged
-(`predict.MEDIAPIPE_PHOTO_SIDES`, `predict.MEDIAPIPE_SQUARE_SIDES`), and regions of the mask
-that never reach 0.9 are dropped (`predict.MEDIAPIPE_MASK_CORE`).
+are seen with their long side at 256 and 384 px, squashed to 256 x 256 and as 2 x 2 overlapping
+crops, the views averaged (`predict.MEDIAPIPE_PHOTO_SIDES`, `predict.MEDIAPIPE_SQUARE_SIDES`,
+`predict.MEDIAPIPE_TILES`), and regions of the mask that never reach 0.9 are dropped
+(`predict.MEDIAPIPE_MASK_CORE`).
 
 Measured (2 CPU cores, 2026-12-03, person_composite 7.0.0): the command above took 7 min 55 s
 (400 steps at 1.2 steps/s once the cores were idle; from a fresh clone with the install, 7 min
 21 s at weight_interpolation=0.5); validation IoU 0.480 (step 200) on the composites, whose
 validation people are the canteen's crowd (VGG19: 0.743). Real
 photos held out of training (experiments/eval_real.py, seeds 0 / 1 / 2 per held-out config,
-experiments/README.md, 2026-12-03): the labelme photos 0.822 / 0.819 / 0.820 on average (the
-reference model 0.788, VGG19 0.657), the canteen 0.602 / 0.599 / 0.599 (VGG19 0.659, the
-reference 0.569); agreement with the reference on 7 held-out photos of people 0.923-0.946 on
-average, worst 0.705-0.813 (the soldier of BWPictureHuman.jpg; the footballer of messi5.jpg
-0.795-0.818, against VGG19's 0.35); at most 0.6-3.2% of a photo without people called person.
+experiments/README.md, 2026-12-03): the labelme photos 0.830 / 0.820 / 0.826 on average (the
+reference model 0.788, VGG19 0.657), the canteen 0.725 / 0.718 / 0.720 (VGG19 0.659, the
+reference 0.569); agreement with the reference on 7 held-out photos of people 0.944-0.963 on
+average, worst 0.859-0.896 (the soldier of BWPictureHuman.jpg, the footballer of messi5.jpg,
+against VGG19's 0.35 there); photos without people: under 1% called person in 4 of 6 runs, 2.3%
+of the flower photo in one and 7.8% of the cat in another.
 """
 from configs import default
 

@@ -287,24 +287,31 @@ def test_drop_coreless_regions_is_hysteresis_thresholding():
       predict.drop_coreless_regions(p[..., None], 0.5, 1)[..., 0] > 0.5, p > 0.5)
 
 
-def test_photo_probability_tiles_average_overlapping_crops():
+def test_photo_probability_tiles_cross_fade_overlapping_crops():
   """tiles=2: four crops of 0.6 the photo's sides, flush with its corners, each seen at the
-  smallest side and squashed to each square side; each kind of crop view is averaged where the
-  crops overlap, then with the whole-photo views."""
+  smallest side and squashed to each square side; each kind of crop view is cross-faded where the
+  crops overlap (weights falling linearly to ~0 across the overlap, summing to 1), then averaged
+  with the whole-photo views."""
   model = models.create_model(dict(encoder='unet', depth=3, base_filters=4))
   segmenter = predict.Segmenter(model, _init(model, 32), train_image_size=32)
   assert segmenter.photo_tiles == 0  # on by default for the MediaPipe network only
   photo = np.random.default_rng(0).random((50, 80, 3), np.float32)
   view = lambda image, square: np.asarray(segmenter._probability_at(image, 32, square))
-  crops = [(y, x) for y in (0, 20) for x in (0, 32)]  # 30 x 48 crops
+  # Rows: crops at 0 and 20, 30 high, overlapping on rows 20-29; columns at 0 and 32, 48 wide.
+  fade = lambda n: (np.arange(n) + 0.5) / n      # 0 -> 1 across an overlap of n
+  wy0 = np.concatenate([np.ones(20), 1 - fade(10)])
+  wx0 = np.concatenate([np.ones(32), 1 - fade(16)])
+  weights = {(0, 0): (wy0, wx0), (0, 32): (wy0, wx0[::-1]), (20, 0): (wy0[::-1], wx0),
+             (20, 32): (wy0[::-1], wx0[::-1])}
   tiled = {}
   for square in (False, True):
-    total, count = np.zeros((50, 80, 1)), np.zeros((50, 80, 1))
-    for y, x in crops:
-      total[y:y + 30, x:x + 48] += view(photo[y:y + 30, x:x + 48], square)
-      count[y:y + 30, x:x + 48] += 1
-    assert count.min() == 1 and count.max() == 4
-    tiled[square] = total / count
+    total, norm = np.zeros((50, 80, 1)), np.zeros((50, 80, 1))
+    for (y, x), (wy, wx) in weights.items():
+      w = np.outer(wy, wx)[..., None]
+      total[y:y + 30, x:x + 48] += w * view(photo[y:y + 30, x:x + 48], square)
+      norm[y:y + 30, x:x + 48] += w
+    np.testing.assert_allclose(norm, 1.0, atol=1e-6)  # a partition of unity
+    tiled[square] = total
   whole = (view(photo, False) + view(photo, True)) / 2
   got = segmenter.photo_probability(photo, [32], [32], core=0, tiles=2)
   np.testing.assert_allclose(got, (2 * whole + tiled[False] + tiled[True]) / 4, atol=1e-5)

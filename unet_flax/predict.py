@@ -77,11 +77,12 @@ MEDIAPIPE_MASK_CORE = 0.9
 # The MediaPipe network, released for selfies, misses people who fill little of the photo (the
 # canteen's seated crowd). So it also sees the photo as a MEDIAPIPE_TILES x MEDIAPIPE_TILES grid
 # of overlapping crops, each TILE_FRACTION of the photo's height and width (its people 1.7x as
-# large), each crop at the smallest long side and squashed to the square sides. On the held-out
-# runs (3 seeds per config, experiments/README.md, 2026-12-03) it took the canteen from
-# 0.599-0.602 to 0.735-0.742, the labelme photos from 0.819-0.822 to 0.820-0.830 and the worst
-# held-out photo of people from 0.705-0.793 to 0.855-0.887; the cat of one run went from 3.2% to
-# 6.8% called person, the dahlia of another from 2.7% to 2.2%.
+# large), each crop at the smallest long side and squashed to the square sides, cross-faded
+# where crops overlap. On the held-out runs (3 seeds per config, experiments/README.md,
+# 2026-12-03) it took the canteen from 0.599-0.602 to 0.718-0.725, the labelme photos from
+# 0.819-0.822 to 0.820-0.830 and the worst held-out photo of people from 0.705-0.856 to
+# 0.859-0.896; the cat of one run went from 3.2% to 7.8% called person, the dahlia of another
+# from 2.7% to 2.3%.
 MEDIAPIPE_TILES = 2
 TILE_FRACTION = 0.6
 
@@ -99,6 +100,23 @@ def drop_coreless_regions(probability: np.ndarray | jax.Array, core: float, frin
   kept = np.isin(labels, cored)
   drop = ndimage.binary_dilation(above & ~kept, np.ones((3, 3)), iterations=fringe) & ~kept
   return np.where(drop, np.float32(0), p)[..., None]
+
+
+def _crop_weights(length: int, crop: int, count: int) -> list[tuple[int, np.ndarray]]:
+  """(start, weight [crop]) of `count` crops along an axis, the last flush with its end: each
+  weight falls linearly to near 0 across the overlap with its neighbour (a cross-fade) and is 1
+  elsewhere, photo edges included."""
+  starts = [round(i * (length - crop) / (count - 1)) for i in range(count)]
+  u = np.arange(crop, dtype=np.float32) + 0.5
+  out = []
+  for i, start in enumerate(starts):
+    weight = np.ones(crop, np.float32)
+    if i > 0 and starts[i - 1] + crop > start:  # overlaps the previous crop
+      weight = np.minimum(weight, u / (starts[i - 1] + crop - start))
+    if i < count - 1 and start + crop > starts[i + 1]:  # overlaps the next crop
+      weight = np.minimum(weight, (crop - u) / (start + crop - starts[i + 1]))
+    out.append((start, weight))
+  return out
 
 
 @dataclasses.dataclass(frozen=True)
@@ -227,18 +245,19 @@ class Segmenter:
   def _tiled_probability(self, image: np.ndarray | jax.Array, tiles: int, side: int,
                          square: bool = False) -> jax.Array:
     """`_probability_at` each crop of a `tiles` x `tiles` grid of crops `TILE_FRACTION` of the
-    photo's sides (the last row and column flush with its edges), averaged where they overlap."""
+    photo's sides (the last row and column flush with its edges), cross-faded where they overlap
+    (`_crop_weights`), so that no crop's edge shows as a seam in the soft mask."""
     h, w = image.shape[:2]
     th, tw = max(1, round(h * TILE_FRACTION)), max(1, round(w * TILE_FRACTION))
     total = jnp.zeros((h, w, 1), jnp.float32)
-    count = np.zeros((h, w, 1), np.float32)
-    for i in range(tiles):
-      for j in range(tiles):
-        y, x = round(i * (h - th) / (tiles - 1)), round(j * (w - tw) / (tiles - 1))
+    weight = np.zeros((h, w, 1), np.float32)
+    for y, wy in _crop_weights(h, th, tiles):
+      for x, wx in _crop_weights(w, tw, tiles):
+        crop_weight = (wy[:, None] * wx[None, :])[..., None]
         crop = self._probability_at(image[y:y + th, x:x + tw], side, square)
-        total = total.at[y:y + th, x:x + tw].add(crop)
-        count[y:y + th, x:x + tw] += 1
-    return total / count
+        total = total.at[y:y + th, x:x + tw].add(crop * crop_weight)
+        weight[y:y + th, x:x + tw] += crop_weight
+    return total / weight
 
   def _probability_at(self, image: np.ndarray | jax.Array, side: int,
                       square: bool = False) -> jax.Array:
