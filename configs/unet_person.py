@@ -16,9 +16,9 @@ crops, the views averaged (`predict.MEDIAPIPE_PHOTO_SIDES`, `predict.MEDIAPIPE_S
 `predict.MEDIAPIPE_TILES`), and regions of the mask that never reach 0.9 are dropped
 (`predict.MEDIAPIPE_MASK_CORE`).
 
-Measured (2 CPU cores, 2026-12-03, person_composite 7.0.0): the command above took 7 min 55 s
-(400 steps at 1.2 steps/s once the cores were idle; from a fresh clone with the install, 7 min
-21 s at weight_interpolation=0.5); validation IoU 0.480 (step 200) on the composites, whose
+Measured (2 CPU cores, 2026-12-03, person_composite 7.0.0): from a fresh clone, the install and
+the command above took 6 min 10 s (400 steps at 1.6 steps/s; 7 min 55 s with the cores shared
+for the first 4 min); validation IoU 0.480 (step 200) on the composites, whose
 validation people are the canteen's crowd (VGG19: 0.743). Real
 photos held out of training (experiments/eval_real.py, seeds 0 / 1 / 2 per held-out config,
 experiments/README.md, 2026-12-03): the labelme photos 0.830 / 0.820 / 0.826 on average (the
