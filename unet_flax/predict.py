@@ -187,8 +187,8 @@ class Segmenter:
     `resolve_sides(side)` pixels, and squashed to a square of each of `square_side` pixels a side
     (None: `photo_square_sides`). With `tiles` n >= 2 (None: `photo_tiles`) it also sees an
     n x n grid of overlapping crops, each `TILE_FRACTION` of the photo's sides, each crop at the
-    smallest of those sides and squashed to each square side: one view per kind, averaged where
-    crops overlap. The probabilities are averaged over all views (multi-scale inference, as in
+    smallest of those sides and squashed to each square side: one view per kind, cross-faded
+    where crops overlap. The probabilities are averaged over all views (multi-scale inference, as in
     DeepLab). Regions above `MASK_THRESHOLD` without a pixel at `core` (None: `photo_mask_core`)
     are then dropped (`drop_coreless_regions`), with their soft edge: as wide as one pixel of
     the coarsest view.
