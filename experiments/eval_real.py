@@ -228,12 +228,12 @@ def _model_label(name: str, runs: dict) -> str:
   if name not in runs:
     return name
   run = runs[name]
-  squares = ''.join(f' + {s}x{s} squashed' for s in run.get('mask_square_sides', ()))
+  views = ''.join(f' + {s}x{s} squashed' for s in run.get('mask_square_sides', ()))
   tiles = run.get('mask_tiles', 0)
-  squares += f' + {tiles}x{tiles} crops' if tiles else ''
+  views += f' + {tiles}x{tiles} crops' if tiles else ''
   core = f", regions cored at {run['mask_core']:g}" if run.get('mask_core', 0) > 0.5 else ''
   return (f"{name} ({run['encoder']} encoder, data {run['builder_config']}, best step "
-          f"{run['best_step']}, photo side {'+'.join(map(str, run['mask_sides']))} px{squares}"
+          f"{run['best_step']}, photo side {'+'.join(map(str, run['mask_sides']))} px{views}"
           f'{core})')
 
 

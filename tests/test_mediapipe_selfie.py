@@ -172,7 +172,7 @@ def test_other_input_sizes(params, port):
 
 
 @pytest.mark.network
-def test_segmenter_averages_two_aspect_kept_views_and_a_squashed_one(params):
+def test_segmenter_averages_aspect_kept_squashed_and_cropped_views(params):
   """A U-Net on this network sees a photo with its long side at 256 and 384 px, squashed to
   256 x 256 (the view the released network was trained on) and as 2 x 2 crops, the
   probabilities averaged."""

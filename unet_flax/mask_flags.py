@@ -1,8 +1,8 @@
 """The command-line flags of the photo masks, shared by stylize.py and experiments/eval_real.py.
 
 `define_flags()` defines `--mask_side`, `--mask_square_side`, `--mask_tiles` and `--mask_core`;
-`parse_flags(FLAGS)` turns them into the arguments of `predict.Segmenter.photo_masks`. Nothing here imports JAX, so
-that --help and flag errors answer at once.
+`parse_flags(FLAGS)` turns them into the arguments of `predict.Segmenter.photo_masks`. Nothing
+here imports JAX, so that --help and flag errors answer at once.
 """
 from __future__ import annotations
 
@@ -21,7 +21,8 @@ def define_flags() -> None:
                     "('default': predict.Segmenter.photo_square_sides, 256 for the MediaPipe "
                     "encoder, none for the others; 'none': no squashed view).")
   flags.DEFINE_string('mask_tiles', 'default', 'The U-Net also sees the photo as an n x n grid '
-                      'of overlapping crops, each 0.6 of its sides, averaged with the views above '
+                      'of overlapping crops, each 0.6 of its sides, cross-faded where they overlap and '
+                      'averaged with the views above '
                       "('default': predict.Segmenter.photo_tiles, 2 for the MediaPipe encoder, "
                       "none for the others; 'none' or 0: no crops).")
   flags.DEFINE_string('mask_core', 'default', 'A region of the mask is kept only if its '
