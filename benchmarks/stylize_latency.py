@@ -101,14 +101,21 @@ def main(argv=None):
   ap.add_argument('--out', default=os.path.join(REPO, 'benchmarks', 'results',
                                                 'stylize_latency.json'),
                   help='per-photo seconds (JSON)')
+  ap.add_argument('--work', default=None,
+                  help='folder for the photos, cache and stylized images (default: a new temp '
+                  'folder); must not exist yet, so that the cache starts empty')
   ap.add_argument('--verbose', action='store_true', help="echo stylize.py's output")
   args = ap.parse_args(argv)
   if not os.path.exists(args.style):
     ap.error(f'--style {args.style}: no such file')
   if args.unet and not os.path.isdir(args.unet):
     ap.error(f'--unet {args.unet}: not a folder')
+  if args.work and os.path.exists(args.work):
+    ap.error(f'--work {args.work}: already exists; give a new folder')
 
-  work = tempfile.mkdtemp(prefix='stylize_latency_')
+  if args.work:
+    os.makedirs(args.work)
+  work = args.work or tempfile.mkdtemp(prefix='stylize_latency_')
   cache = os.path.join(work, 'jax_cache')  # new and empty: the first run compiles everything
   photos = write_photos(os.path.join(work, 'photos'))
   single = os.path.join(work, 'single')

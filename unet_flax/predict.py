@@ -6,11 +6,9 @@ multiple, runs the model, and crops the probabilities back to the image's own re
 `Segmenter.from_workdir` rebuilds the model from the best checkpoint of a training workdir;
 `Segmenter.photo_masks` gives the masks of whole photos to `nst_flax.pipeline` (stylize.py).
 
-One-shot use. On a GPU, XLA autotunes each convolution while it compiles (times candidate
-kernels): on an H200 the U-Net's mask took 49.5 s, mostly that, and 4.7 s without it. That pays
-for a program that runs thousands of times, not for one mask per photo, so
-`Segmenter(..., autotune=False)` (what stylize.py uses) compiles with
-`ONE_SHOT_COMPILER_OPTIONS`. CPUs ignore the option.
+One-shot use. `Segmenter(..., autotune=False)` (what stylize.py uses) compiles without GPU
+autotuning (`nst_flax.compilation_cache.ONE_SHOT_COMPILER_OPTIONS`): it pays for a program
+that runs thousands of times, not for one mask per photo.
 """
 from __future__ import annotations
 
@@ -22,6 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy import ndimage
 
+from nst_flax import compilation_cache
 from unet_flax import checkpoints
 from unet_flax import models
 
@@ -40,12 +39,26 @@ def _predict_mask(model: models.UNet, variables: dict, images: jax.Array) -> jax
   return jax.nn.sigmoid(logits[:, :h, :w, :1])
 
 
-# No GPU autotuning: the default algorithm per convolution, picked without timing candidates.
-ONE_SHOT_COMPILER_OPTIONS = {'xla_gpu_autotune_level': 0}
+ONE_SHOT_COMPILER_OPTIONS = compilation_cache.ONE_SHOT_COMPILER_OPTIONS
 
 predict_mask = jax.jit(_predict_mask, static_argnums=(0,))
 predict_mask_one_shot = jax.jit(_predict_mask, static_argnums=(0,),
                                 compiler_options=ONE_SHOT_COMPILER_OPTIONS)
+
+
+def _view_probability(model: models.UNet, variables: dict, image: jax.Array,
+                      view_hw: tuple[int, int]) -> jax.Array:
+  """Person probability [H, W, 1] of an image [H, W, 3] seen at `view_hw` (antialiased), resized
+  back to [H, W]. One program with the model: on a GPU each resize compiled on its own spent
+  4-12 s autotuning its matmuls (an H200, 2026-12-04), the model 0.7 s without autotuning."""
+  x = jax.image.resize(image, (*view_hw, 3), 'linear', antialias=True)
+  probs = _predict_mask(model, variables, x[None])[0]
+  return jnp.clip(jax.image.resize(probs, (*image.shape[:2], 1), 'linear'), 0.0, 1.0)
+
+
+view_probability = jax.jit(_view_probability, static_argnums=(0, 3))
+view_probability_one_shot = jax.jit(_view_probability, static_argnums=(0, 3),
+                                    compiler_options=ONE_SHOT_COMPILER_OPTIONS)
 
 
 # A U-Net with a pretrained encoder sees a photo near the scale at which its encoder learned
@@ -267,8 +280,8 @@ class Segmenter:
     else:
       scale = min(1.0, side / max(h, w))
       small = (max(1, round(h * scale)), max(1, round(w * scale)))
-    x = jax.image.resize(jnp.asarray(image, jnp.float32), small + (3,), 'linear', antialias=True)
-    return jnp.clip(jax.image.resize(self(x), (h, w, 1), 'linear'), 0.0, 1.0)
+    view = view_probability if self.autotune else view_probability_one_shot
+    return view(self.model, self.variables, jnp.asarray(image, jnp.float32), small)
 
 
 @dataclasses.dataclass(frozen=True)
