@@ -61,6 +61,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       crop_min_area=0.6,         # the train-time random resized crop keeps 60-100% of the area
       crop_max_aspect=4 / 3,     # and has an aspect ratio of 3:4-4:3 (stretched to a square)
       grayscale_prob=0.0,        # share of training examples shown in grey
+      # person_composite: each training example without people is seen this many times per
+      # epoch (1: as the dataset has them, about 20% of the examples).
+      negative_repeat=1,
       worker_count=0,            # Grain worker processes for training batches (0: in-process)
   ))
 

@@ -226,6 +226,23 @@ def test_get_splits_person_composite(tiny_data_dir):
     input_pipeline.get_splits(_data_config(name='imagenet'))
 
 
+def test_negative_repeat_shows_the_examples_without_people_more_often(tiny_data_dir):
+  train, val = input_pipeline.get_splits(_data_config(data_dir=tiny_data_dir))
+  empty = [i for i in range(len(train)) if not train[i]['mask'].any()]
+  assert 0 < len(empty) < len(train)
+  train3, val3 = input_pipeline.get_splits(_data_config(data_dir=tiny_data_dir,
+                                                        negative_repeat=3))
+  assert len(train3) == len(train) + 2 * len(empty) and len(val3) == len(val)
+  for i in range(len(train)):  # every example once, in order ...
+    np.testing.assert_array_equal(train3[i]['image'], train[i]['image'])
+  for k in range(len(train), len(train3)):  # ... then the negatives twice more
+    assert not train3[k]['mask'].any()
+    np.testing.assert_array_equal(train3[k]['image'], train[empty[(k - len(train)) % len(empty)]][
+        'image'])
+  with pytest.raises(ValueError, match='data.negative_repeat=0'):
+    input_pipeline.get_splits(_data_config(data_dir=tiny_data_dir, negative_repeat=0))
+
+
 # ----------------------------------------------------------------------------------------------
 # person_folder
 

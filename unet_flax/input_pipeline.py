@@ -124,7 +124,16 @@ def _prepare_builder(builder, manual_dir=None):
   builder.download_and_prepare(download_config=download_config)
 
 
-def _splits_from_builder(builder, train_split, eval_split, label):
+def _indices_repeating_negatives(labels, repeat: int) -> np.ndarray | None:
+  """Every example once, then the examples without people (`labels[i]['person_ids']` empty)
+  `repeat - 1` more times (None: every example once)."""
+  if repeat == 1:
+    return None
+  negatives = [i for i in range(len(labels)) if len(labels[i]['person_ids']) == 0]
+  return np.asarray(list(range(len(labels))) + negatives * (repeat - 1), np.int64)
+
+
+def _splits_from_builder(builder, train_split, eval_split, label, negative_repeat: int = 1):
   import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
   out = []
   for split in (train_split, eval_split):
@@ -136,7 +145,13 @@ def _splits_from_builder(builder, train_split, eval_split, label):
       raise ValueError(f'{label}: split {split!r} is empty; expected at least one example')
     raw_source = builder.as_data_source(
         split=split, deserialize_method=tfds.decode.DeserializeMethod.RAW_BYTES)
-    out.append(Split(source, f'{label}:{split}', raw_source=raw_source))
+    indices = None
+    if split == train_split and negative_repeat > 1:
+      # The labels alone, without decoding the images.
+      indices = _indices_repeating_negatives(builder.as_data_source(split=split, decoders={
+          'image': tfds.decode.SkipDecoding(), 'mask': tfds.decode.SkipDecoding()}),
+                                             negative_repeat)
+    out.append(Split(source, f'{label}:{split}', raw_source=raw_source, indices=indices))
   return tuple(out)
 
 
@@ -156,9 +171,14 @@ def get_splits(data_config) -> tuple[Split, Split]:
     if config not in known:
       raise ValueError(f'data.builder_config {config!r} is not a person_composite config; '
                        f'expected one of {known}')
+    repeat = _get(data_config, 'negative_repeat', 1)
+    if not isinstance(repeat, int) or repeat < 1:
+      raise ValueError(f'data.negative_repeat={repeat!r}; expected an integer >= 1 (how many '
+                       'times each training example without people is seen per epoch)')
     builder = person_composite.PersonComposite(config=config, data_dir=data_dir)
     _prepare_builder(builder)
-    return _splits_from_builder(builder, train_split, eval_split, f'person_composite/{config}')
+    return _splits_from_builder(builder, train_split, eval_split, f'person_composite/{config}',
+                                repeat)
 
   if name == 'person_folder':
     import tensorflow_datasets as tfds  # pylint: disable=g-import-not-at-top
