@@ -62,7 +62,8 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
       crop_max_aspect=4 / 3,     # and has an aspect ratio of 3:4-4:3 (stretched to a square)
       grayscale_prob=0.0,        # share of training examples shown in grey
       # person_composite: each training example without people is seen this many times per
-      # epoch (1: as the dataset has them, about 20% of the examples).
+      # epoch (1: as the dataset has them, 15% of the examples; 3 measured and left,
+      # experiments/README.md).
       negative_repeat=1,
       worker_count=0,            # Grain worker processes for training batches (0: in-process)
   ))
