@@ -97,7 +97,8 @@ def run_jax(name, params, content, style, args):
   from nst_flax import transfer as T
 
   cfg = nst_config.get_default_config()
-  cfg.update(size=args.size, log_every=1, multiscale_min=args.size // 2)
+  cfg.update(size=args.size, log_every=1, multiscale_min=args.size // 2,
+             grad_dtype=args.grad_dtype)
   if name == 'jax-adam-ms':
     cfg.update(optimizer='adam', multiscale=True, steps=args.adam_steps,
                refine_steps=args.adam_refine)
@@ -243,6 +244,8 @@ def main(argv=None):
                   '0: unconstrained, the objective torch-lbfgs minimises)')
   ap.add_argument('--torch-adam-steps', type=int, default=400, help='torch-adam: steps')
   ap.add_argument('--lr', type=float, default=0.02, help='Adam learning rate (both)')
+  ap.add_argument('--grad-dtype', default='auto', choices=['auto', 'float32', 'bfloat16'],
+                  help="config.grad_dtype of the jax methods ('auto': bfloat16 on CPUs with AMX)")
   ap.add_argument('--no-cache', action='store_true',
                   help='no persistent compilation cache (cold compiles)')
   ap.add_argument('--print-every', type=int, default=25, help='progress line every K points')
@@ -276,7 +279,8 @@ def main(argv=None):
     ap.error('the target needs torch-lbfgs among --methods')
 
   print(f'jax {jax.__version__} on {jax.devices()[0].platform}, torch {torch_version}, '
-        f'{os.cpu_count()} cores; load average before {os.getloadavg()}', flush=True)
+        f'{os.cpu_count()} cores; load average before {os.getloadavg()}; jax image gradient '
+        f'{T.resolve_grad_dtype(args.grad_dtype)}', flush=True)
   params = load_vgg19_params()
   spec = T.loss_spec_from_config(nst_config.get_default_config())
   content, style = load_images(args.size, args.style)

@@ -19,6 +19,10 @@ the Adam default, at the same loss within 0.1%; `draft` 43.2 s on the astronaut.
 iteration costs about 1.1 forward-backward passes; the persistent compilation cache saves ~10-20 s
 on a rerun.
 
+On CPUs with AMX (Intel Sapphire Rapids and later) the image gradient of the wide layers runs
+in bfloat16 (`grad_dtype='auto'`): 8% less per L-BFGS iteration at 512 px, the same loss
+(benchmarks/README.md, 2026-12-04); `--config.grad_dtype=float32` turns it off.
+
 Every field is documented in `nst_flax/config.py`.
 """
 from nst_flax.config import get_default_config

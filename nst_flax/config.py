@@ -77,6 +77,9 @@ def get_default_config(quality: str = 'final') -> ml_collections.ConfigDict:
   # Output while it runs.
   c.log_every = 25  # print per-term losses every K steps (0: quiet)
   c.snapshot_every = 0  # save a snapshot every K steps (0: none); see --snapshots_dir
+  # The image gradient of the layers from 128 channels as bfloat16 Winograd products with
+  # float32 sums (vgg.grad_kernels); the loss stays float32. 'auto': on CPUs with AMX.
+  c.grad_dtype = 'auto'  # 'auto', 'float32' or 'bfloat16'
   c.compilation_cache = True  # JAX persistent compilation cache (~/.cache/jax_compilation_cache)
   c.update(QUALITY_PRESETS[quality])
   return c

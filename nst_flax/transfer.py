@@ -25,7 +25,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from nst_flax import color, lbfgs, losses
+from nst_flax import color, lbfgs, losses, xla_cpu
 from nst_flax.config import get_default_config
 from nst_flax.image_io import fit_max_side, resize_image
 from nst_flax.vgg import LAYERS, VGG19, check_layers, grad_kernels, layer_index, valid_masks
@@ -77,10 +77,22 @@ def loss_spec_from_config(config) -> LossSpec:
                   config.pooling, bool(config.guided_style))
 
 
-def prepare_params(params):
+def resolve_grad_dtype(grad_dtype: str) -> str:
+  """`config.grad_dtype`: 'auto' is 'bfloat16' on a CPU backend whose CPU has AMX, else
+  'float32'."""
+  if grad_dtype == 'auto':
+    amx = jax.default_backend() == 'cpu' and xla_cpu.has_amx_bf16()
+    return 'bfloat16' if amx else 'float32'
+  if grad_dtype not in ('float32', 'bfloat16'):
+    raise ValueError(f"config.grad_dtype must be 'auto', 'float32' or 'bfloat16', not "
+                     f'{grad_dtype!r}')
+  return grad_dtype
+
+
+def prepare_params(params, grad_dtype: str = 'float32'):
   """params (numpy or jax) -> (params as jax arrays, the `grad_kernels` collection)."""
   p = jax.tree_util.tree_map(jnp.asarray, params)
-  return p, jax.jit(grad_kernels)(p)
+  return p, jax.jit(grad_kernels, static_argnames=('grad_dtype',))(p, grad_dtype=grad_dtype)
 
 
 def _features(spec: LossSpec, params, gk, x01, layers, valid=None):
@@ -409,7 +421,7 @@ def transfer_style(params, content, styles: Sequence,
   bucket = int(config.size_bucket)
   if bucket < 0:
     raise ValueError(f'config.size_bucket must be >= 0 (0 = no padding), not {bucket}')
-  jparams, gk = prepare_params(params)
+  jparams, gk = prepare_params(params, resolve_grad_dtype(str(config.grad_dtype)))
   history = {n: [] for n in TERM_NAMES}
   history.update(scale=[], sizes=sizes, seconds_per_step=[])
   t_start = time.perf_counter()

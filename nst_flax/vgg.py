@@ -133,25 +133,38 @@ def _conv3x3_bwd(res, g):
 conv3x3.defvjp(_conv3x3_fwd, _conv3x3_bwd)
 
 
-def _image_grad_kernels(kernel, winograd: bool):
+# Layers from this many input and output channels run their input-gradient conv as Winograd
+# products in bfloat16 with `grad_kernels(..., grad_dtype='bfloat16')`.
+BF16_GRAD_MIN_CHANNELS = 128
+
+
+def _image_grad_kernels(kernel, winograd: bool, grad_dtype: str = 'float32'):
   """(forward kernel, input-gradient kernel) as the image-gradient path runs them."""
   kernel_t = flip_kernel(kernel)
-  if winograd and wg.use_winograd(*kernel.shape[2:]):
-    return wg.transform_kernel(kernel), wg.transform_kernel(kernel_t)
-  return kernel, kernel_t
+  wide = winograd and wg.use_winograd(*kernel.shape[2:])
+  fwd = wg.transform_kernel(kernel) if wide else kernel
+  if grad_dtype == 'bfloat16' and winograd and min(kernel.shape[2:]) >= BF16_GRAD_MIN_CHANNELS:
+    return fwd, wg.transform_kernel(kernel_t).astype(jnp.bfloat16)
+  return fwd, wg.transform_kernel(kernel_t) if wide else kernel_t
 
 
-def grad_kernels(params, winograd: bool = True) -> Dict[str, Dict[str, jnp.ndarray]]:
+def grad_kernels(params, winograd: bool = True,
+                 grad_dtype: str = 'float32') -> Dict[str, Dict[str, jnp.ndarray]]:
   """The `grad_kernels` collection for `VGG19.apply`: the kernels of the image-gradient path
   (flipped/transposed, Winograd-transformed where that is faster), computed once.
 
   `kernel_t` is the input-gradient kernel; `kernel_w`, present for Winograd layers only, the
-  transformed forward kernel.
+  transformed forward kernel. `grad_dtype='bfloat16'`: the layers of at least
+  BF16_GRAD_MIN_CHANNELS channels take their input gradient as Winograd products of bfloat16
+  operands with float32 sums (the forward pass, and so the loss, stay float32): on a CPU with
+  AMX (Sapphire Rapids), 512 px: loss and gradient 1.039 -> 0.958 s, gradient within 0.77%.
   """
+  if grad_dtype not in ('float32', 'bfloat16'):
+    raise ValueError(f"grad_dtype must be 'float32' or 'bfloat16', not {grad_dtype!r}")
   out = {}
   for name in CONV_LAYERS:
     if name in params:
-      fwd, bwd = _image_grad_kernels(jnp.asarray(params[name]['kernel']), winograd)
+      fwd, bwd = _image_grad_kernels(jnp.asarray(params[name]['kernel']), winograd, grad_dtype)
       out[name] = {'kernel_t': bwd} if fwd.ndim == 4 else {'kernel_w': fwd, 'kernel_t': bwd}
   return out
 
@@ -203,8 +216,10 @@ class Conv3x3(nn.Module):
       y = wg.conv3x3(x, wg.transform_kernel(kernel)) if wide else _conv(x, kernel)
     else:
       if self.has_variable('grad_kernels', 'kernel_t'):
-        kernel_t = self.get_variable('grad_kernels', 'kernel_t').astype(x.dtype)
-        if kernel_t.ndim == 3:
+        kernel_t = self.get_variable('grad_kernels', 'kernel_t')
+        if kernel_t.dtype != jnp.bfloat16 or kernel_t.ndim == 4:  # keep bfloat16 Winograd
+          kernel_t = kernel_t.astype(x.dtype)
+        if self.has_variable('grad_kernels', 'kernel_w'):
           kernel = self.get_variable('grad_kernels', 'kernel_w').astype(x.dtype)
       else:
         kernel, kernel_t = _image_grad_kernels(kernel, self.winograd)

@@ -1,4 +1,4 @@
-"""XLA:CPU setting for both packages: dots and convolutions through YNNPACK.
+"""XLA:CPU for both packages: dots and convolutions through YNNPACK; whether the CPU has AMX.
 
 `--xla_cpu_experimental_ynn_fusion_type=individual_dot` hands XLA:CPU's dots to YNNPACK (XNNPACK's
 successor), which also takes the contractions that XLA:CPU lowers convolutions to. Measured on 2
@@ -18,3 +18,13 @@ def enable_ynnpack_dots() -> None:
   flags = os.environ.get('XLA_FLAGS', '')
   if YNN_OPTION not in flags:
     os.environ['XLA_FLAGS'] = f'{flags} {YNN_DOTS}'.strip()
+
+
+def has_amx_bf16(cpuinfo: str = '/proc/cpuinfo') -> bool:
+  """Whether this CPU multiplies bfloat16 matrices in AMX tiles (Intel Sapphire Rapids and
+  later; Linux's `amx_bf16` flag): measured 1330 against 340 GFLOP/s for float32 on 2 cores."""
+  try:
+    with open(cpuinfo) as f:
+      return any(line.startswith('flags') and 'amx_bf16' in line.split() for line in f)
+  except OSError:
+    return False

@@ -177,6 +177,24 @@ def test_bad_config_values(params, images):
               config=small_config(style_layers=('block5_conv1',)))
   with pytest.raises(ValueError, match='size_bucket'):
     T.transfer_style(params, photo, [style], config=small_config(size_bucket=-8))
+  with pytest.raises(ValueError, match="config.grad_dtype must be 'auto', 'float32'"):
+    T.transfer_style(params, photo, [style], config=small_config(grad_dtype='fp16'))
+
+
+def test_grad_dtype_auto_is_bfloat16_on_cpus_with_amx(tmp_path, monkeypatch):
+  from nst_flax import xla_cpu
+  sapphire, older = tmp_path / 'spr', tmp_path / 'skx'
+  sapphire.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16 amx_bf16 amx_tile\n')
+  older.write_text('processor\t: 0\nflags\t\t: fpu avx512f avx512_bf16\n')
+  assert xla_cpu.has_amx_bf16(str(sapphire)) and not xla_cpu.has_amx_bf16(str(older))
+  assert not xla_cpu.has_amx_bf16(str(tmp_path / 'missing'))
+  assert T.resolve_grad_dtype('float32') == 'float32'
+  assert T.resolve_grad_dtype('bfloat16') == 'bfloat16'
+  monkeypatch.setattr(xla_cpu, 'has_amx_bf16', lambda: True)
+  assert T.resolve_grad_dtype('auto') == ('bfloat16' if jax.default_backend() == 'cpu'
+                                          else 'float32')
+  monkeypatch.setattr(xla_cpu, 'has_amx_bf16', lambda: False)
+  assert T.resolve_grad_dtype('auto') == 'float32'
 
 
 @pytest.mark.network
