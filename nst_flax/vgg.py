@@ -217,7 +217,7 @@ class Conv3x3(nn.Module):
     else:
       if self.has_variable('grad_kernels', 'kernel_t'):
         kernel_t = self.get_variable('grad_kernels', 'kernel_t')
-        if kernel_t.dtype != jnp.bfloat16 or kernel_t.ndim == 4:  # keep bfloat16 Winograd
+        if kernel_t.dtype != jnp.bfloat16:  # bfloat16 Winograd kernels: float32 sums
           kernel_t = kernel_t.astype(x.dtype)
         if self.has_variable('grad_kernels', 'kernel_w'):
           kernel = self.get_variable('grad_kernels', 'kernel_w').astype(x.dtype)

@@ -124,11 +124,9 @@ def _prepare_builder(builder, manual_dir=None):
   builder.download_and_prepare(download_config=download_config)
 
 
-def _indices_repeating_negatives(labels, repeat: int) -> np.ndarray | None:
+def _indices_repeating_negatives(labels, repeat: int) -> np.ndarray:
   """Every example once, then the examples without people (`labels[i]['person_ids']` empty)
-  `repeat - 1` more times (None: every example once)."""
-  if repeat == 1:
-    return None
+  `repeat - 1` more times."""
   negatives = [i for i in range(len(labels)) if len(labels[i]['person_ids']) == 0]
   return np.asarray(list(range(len(labels))) + negatives * (repeat - 1), np.int64)
 
