@@ -8,6 +8,7 @@ digits. It only affects the CPU backend. It is appended to XLA_FLAGS when a pack
 so it must happen before JAX starts its backend (the first computation); an XLA_FLAGS that already
 sets the option (e.g. `--xla_cpu_experimental_ynn_fusion_type=` to turn it off) is left alone.
 """
+import functools
 import os
 
 YNN_OPTION = '--xla_cpu_experimental_ynn_fusion_type'
@@ -20,6 +21,7 @@ def enable_ynnpack_dots() -> None:
     os.environ['XLA_FLAGS'] = f'{flags} {YNN_DOTS}'.strip()
 
 
+@functools.lru_cache(maxsize=None)  # read once, not for every photo styled
 def has_amx_bf16(cpuinfo: str = '/proc/cpuinfo') -> bool:
   """Whether this CPU multiplies bfloat16 matrices in AMX tiles (Intel Sapphire Rapids and
   later; Linux's `amx_bf16` flag): measured 1330 against 340 GFLOP/s for float32 on 2 cores."""
