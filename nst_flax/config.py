@@ -80,6 +80,9 @@ def get_default_config(quality: str = 'final') -> ml_collections.ConfigDict:
   # The image gradient of the layers from 128 channels as bfloat16 Winograd products with
   # float32 sums (vgg.grad_kernels); the loss stays float32. 'auto': on CPUs with AMX.
   c.grad_dtype = 'auto'  # 'auto', 'float32' or 'bfloat16'
+  # The wide layers' convs: 'winograd' (F(4x4, 3x3) products, nst_flax.winograd), 'direct'
+  # (XLA's convolution), or 'auto': Winograd on CPUs, direct on GPUs and TPUs.
+  c.conv_algorithm = 'auto'
   c.compilation_cache = True  # JAX persistent compilation cache (~/.cache/jax_compilation_cache)
   c.update(QUALITY_PRESETS[quality])
   return c

@@ -32,7 +32,8 @@ from nst_flax.vgg import LAYERS, VGG19, check_layers, grad_kernels, layer_index,
 from nst_flax.weights import preprocess
 
 __all__ = ['transfer_style', 'LossSpec', 'loss_spec_from_config', 'make_loss_fn', 'compute_targets',
-           'run_optimisation', 'scale_schedule', 'prepare_params', 'TERM_NAMES']
+           'run_optimisation', 'scale_schedule', 'prepare_params', 'resolve_conv_algorithm',
+           'TERM_NAMES']
 
 TERM_NAMES = ('total', 'content', 'style', 'tv')
 
@@ -89,10 +90,26 @@ def resolve_grad_dtype(grad_dtype: str) -> str:
   return grad_dtype
 
 
-def prepare_params(params, grad_dtype: str = 'float32'):
-  """params (numpy or jax) -> (params as jax arrays, the `grad_kernels` collection)."""
+def resolve_conv_algorithm(conv_algorithm: str) -> str:
+  """`config.conv_algorithm`: 'auto' is 'winograd' on a CPU backend, else 'direct' (XLA's
+  convolution: cuDNN on GPUs, the MXU on TPUs). On an H200 (jax 0.11.2, 2026-12-04) Winograd
+  made a 512-px iteration only 1.03x faster, and its batched products are what XLA:GPU
+  autotunes and compiles for most of the first image's time (benchmarks/README.md)."""
+  if conv_algorithm == 'auto':
+    return 'winograd' if jax.default_backend() == 'cpu' else 'direct'
+  if conv_algorithm not in ('winograd', 'direct'):
+    raise ValueError(f"config.conv_algorithm must be 'auto', 'winograd' or 'direct', not "
+                     f'{conv_algorithm!r}')
+  return conv_algorithm
+
+
+def prepare_params(params, grad_dtype: str = 'float32', conv_algorithm: str = 'winograd'):
+  """params (numpy or jax) -> (params as jax arrays, the `grad_kernels` collection).
+  `conv_algorithm` ('winograd' or 'direct'; `resolve_conv_algorithm`) sets the wide layers'
+  convs through the kernels of that collection."""
   p = jax.tree_util.tree_map(jnp.asarray, params)
-  return p, jax.jit(grad_kernels, static_argnames=('grad_dtype',))(p, grad_dtype=grad_dtype)
+  return p, jax.jit(grad_kernels, static_argnames=('winograd', 'grad_dtype'))(
+      p, winograd=conv_algorithm == 'winograd', grad_dtype=grad_dtype)
 
 
 def _features(spec: LossSpec, params, gk, x01, layers, valid=None):
@@ -421,7 +438,8 @@ def transfer_style(params, content, styles: Sequence,
   bucket = int(config.size_bucket)
   if bucket < 0:
     raise ValueError(f'config.size_bucket must be >= 0 (0 = no padding), not {bucket}')
-  jparams, gk = prepare_params(params, resolve_grad_dtype(str(config.grad_dtype)))
+  jparams, gk = prepare_params(params, resolve_grad_dtype(str(config.grad_dtype)),
+                               resolve_conv_algorithm(str(config.conv_algorithm)))
   history = {n: [] for n in TERM_NAMES}
   history.update(scale=[], sizes=sizes, seconds_per_step=[])
   t_start = time.perf_counter()

@@ -179,6 +179,8 @@ def test_bad_config_values(params, images):
     T.transfer_style(params, photo, [style], config=small_config(size_bucket=-8))
   with pytest.raises(ValueError, match="config.grad_dtype must be 'auto', 'float32'"):
     T.transfer_style(params, photo, [style], config=small_config(grad_dtype='fp16'))
+  with pytest.raises(ValueError, match="config.conv_algorithm must be 'auto', 'winograd'"):
+    T.transfer_style(params, photo, [style], config=small_config(conv_algorithm='fft'))
 
 
 def test_grad_dtype_auto_is_bfloat16_on_cpus_with_amx(tmp_path, monkeypatch):
@@ -238,6 +240,24 @@ def test_size_bucket_compiles_once_and_matches_unpadded_runs(params, images, opt
     # Float rounding differs between the shapes (L-BFGS's line search magnifies it a little).
     np.testing.assert_allclose(out, ref, atol=5e-3)
     assert np.abs(out - ref).mean() < 1e-4
+
+
+def test_conv_algorithm_direct_matches_winograd(params, images, monkeypatch):
+  """'auto' is Winograd on a CPU backend and direct elsewhere; both give the same image."""
+  assert T.resolve_conv_algorithm('auto') == 'winograd'  # the tests run on CPU
+  monkeypatch.setattr(jax, 'default_backend', lambda: 'gpu')
+  assert T.resolve_conv_algorithm('auto') == 'direct'
+  monkeypatch.undo()
+  assert 'kernel_w' in T.prepare_params(params, conv_algorithm='winograd')[1]['block3_conv2']
+  assert 'kernel_w' not in T.prepare_params(params, conv_algorithm='direct')[1]['block3_conv2']
+  photo, style, _ = images
+  # From block3_conv2 on, the layers run Winograd (256 channels in and out).
+  layers = dict(content_layers=('block3_conv2',), style_layers=('block1_conv1', 'block3_conv1'))
+  runs = {a: T.transfer_style(params, photo, [style], config=small_config(
+      conv_algorithm=a, grad_dtype='float32', **layers)) for a in ('winograd', 'direct')}
+  (img_w, hist_w), (img_d, hist_d) = runs['winograd'], runs['direct']
+  np.testing.assert_allclose(hist_d['total'], hist_w['total'], rtol=1e-3)
+  np.testing.assert_allclose(img_d, img_w, atol=2e-3)
 
 
 def test_bucket_hw():
