@@ -93,9 +93,9 @@ def get_config(variant: str = '') -> ml_collections.ConfigDict:
   # < 1 with a pretrained network: evaluate, keep as best and predict with
   # (1 - w) * pretrained + w * fine-tuned parameters (WiSE-FT; unet_flax.train.interpolate_weights).
   config.weight_interpolation = 1.0
-  # > 1: train this many runs (seeds seed, seed + 1, ...) under workdir/members/ and keep the
-  # mean of their weights (a model soup; unet_flax.train.train_soup). Each run costs the full time.
-  config.soup_size = 1
+  # > 1: train this many runs (seeds seed, seed + 1, ...) under workdir/members/ and predict with
+  # the mean of their probabilities (unet_flax.train.train_ensemble). Each run costs the full time.
+  config.ensemble_size = 1
   # Compute dtype: 'float32' | 'bfloat16' (TPUs, recent GPUs). Parameters, the optimizer state and
   # the loss stay float32 either way.
   config.dtype = 'float32'

@@ -46,4 +46,5 @@ def get_config():
   config.optimizer.encoder_frozen_steps = 0
   config.optimizer.encoder_lr_factor = 0.3
   config.weight_interpolation = 0.3
+  config.ensemble_size = 3
   return config

@@ -90,25 +90,29 @@ def test_parameter_average_is_what_evaluation_and_prediction_use(tiny_config, tm
     train.validate_config(tiny_config, 1)
 
 
-def test_soup_averages_the_members_best_weights_and_resumes(tiny_config, tmp_path):
+def test_ensemble_averages_its_members_probabilities_and_resumes(tiny_config, tmp_path):
   tiny_config.num_train_steps, tiny_config.eval_every_steps = 3, 3
-  tiny_config.soup_size, tiny_config.seed = 2, 5
-  workdir = str(tmp_path / 'soup')
+  tiny_config.ensemble_size, tiny_config.seed = 2, 5
+  workdir = str(tmp_path / 'ensemble')
   summary = train.train_and_evaluate(tiny_config, workdir)
-  assert [m['seed'] for m in summary['soup_members']] == [5, 6]
+  assert [m['seed'] for m in summary['ensemble_members']] == [5, 6]
   assert summary['best_step'] == 3 and 0.0 <= summary['eval']['iou'] <= 1.0
-  members = [checkpoints.load_best(train.soup_member_workdir(workdir, s))[0] for s in (5, 6)]
-  soup = predict.Segmenter.from_workdir(workdir)  # what stylize.py and eval_real.py load
-  jax.tree.map(lambda a, b, c: np.testing.assert_allclose(c, (a + b) / 2, rtol=1e-6, atol=1e-7),
-               members[0], members[1], soup.variables)
-  assert not np.array_equal(members[0]['params']['head']['kernel'],
-                            members[1]['params']['head']['kernel'])
   assert os.path.exists(os.path.join(workdir, 'eval', 'step_000003.png'))
-  # Run again: the members are complete, the soup is the same.
+  members = [predict.Segmenter.from_workdir(train.ensemble_member_workdir(workdir, s))
+             for s in (5, 6)]
+  ensemble = predict.Segmenter.from_workdir(workdir)  # what stylize.py and eval_real.py load
+  assert ensemble.ensemble and not members[0].ensemble
+  assert not np.array_equal(members[0].variables['params']['head']['kernel'],
+                            members[1].variables['params']['head']['kernel'])
+  photo = np.random.default_rng(0).random((45, 70, 3), np.float32)
+  probs = [np.asarray(m(photo)) for m in members]
+  np.testing.assert_allclose(ensemble(photo), (probs[0] + probs[1]) / 2, atol=1e-6)
+  assert ensemble.photo_probability(photo).shape == (45, 70, 1)
+  # Run again: the members are complete, the ensemble is the same.
   again = train.train_and_evaluate(tiny_config, workdir)
   assert again['eval']['iou'] == pytest.approx(summary['eval']['iou'])
-  tiny_config.soup_size = 0
-  with pytest.raises(ValueError, match=r'config.soup_size=0: expected an integer >= 1'):
+  tiny_config.ensemble_size = 0
+  with pytest.raises(ValueError, match=r'config.ensemble_size=0: expected an integer >= 1'):
     train.validate_config(tiny_config, 1)
 
 

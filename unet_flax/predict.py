@@ -32,32 +32,43 @@ def pad_to_multiple(images: jax.Array, multiple: int) -> tuple[jax.Array, tuple[
   return jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode='edge'), (h, w)
 
 
-def _predict_mask(model: models.UNet, variables: dict, images: jax.Array) -> jax.Array:
+def ensemble_probability(model: models.UNet, variables: dict, images: jax.Array,
+                         ensemble: bool = False) -> jax.Array:
+  """sigmoid(model(images)) [B,H,W,1]; with `ensemble`, `variables` are stacked along a leading
+  axis, one row per member (`unet_flax.train.train_ensemble`), and their probabilities are
+  averaged."""
+  probability = lambda v: jax.nn.sigmoid(model.apply(v, images, train=False))
+  if ensemble:
+    return jnp.mean(jax.vmap(probability)(variables), axis=0)
+  return probability(variables)
+
+
+def _predict_mask(model: models.UNet, variables: dict, images: jax.Array,
+                  ensemble: bool = False) -> jax.Array:
   """Person probability [B,H,W,1] in [0,1] for float images [B,H,W,3] in [0,1], any H, W."""
   padded, (h, w) = pad_to_multiple(images, 2**(model.depth - 1))
-  logits = model.apply(variables, padded, train=False)
-  return jax.nn.sigmoid(logits[:, :h, :w, :1])
+  return ensemble_probability(model, variables, padded, ensemble)[:, :h, :w, :1]
 
 
 ONE_SHOT_COMPILER_OPTIONS = compilation_cache.ONE_SHOT_COMPILER_OPTIONS
 
-predict_mask = jax.jit(_predict_mask, static_argnums=(0,))
-predict_mask_one_shot = jax.jit(_predict_mask, static_argnums=(0,),
+predict_mask = jax.jit(_predict_mask, static_argnums=(0, 3))
+predict_mask_one_shot = jax.jit(_predict_mask, static_argnums=(0, 3),
                                 compiler_options=ONE_SHOT_COMPILER_OPTIONS)
 
 
 def _view_probability(model: models.UNet, variables: dict, image: jax.Array,
-                      view_hw: tuple[int, int]) -> jax.Array:
+                      view_hw: tuple[int, int], ensemble: bool = False) -> jax.Array:
   """Person probability [H, W, 1] of an image [H, W, 3] seen at `view_hw` (antialiased), resized
   back to [H, W]. One program with the model: on a GPU each resize compiled on its own spent
   4-12 s autotuning its matmuls (an H200, 2026-12-04), the model 0.7 s without autotuning."""
   x = jax.image.resize(image, (*view_hw, 3), 'linear', antialias=True)
-  probs = _predict_mask(model, variables, x[None])[0]
+  probs = _predict_mask(model, variables, x[None], ensemble)[0]
   return jnp.clip(jax.image.resize(probs, (*image.shape[:2], 1), 'linear'), 0.0, 1.0)
 
 
-view_probability = jax.jit(_view_probability, static_argnums=(0, 3))
-view_probability_one_shot = jax.jit(_view_probability, static_argnums=(0, 3),
+view_probability = jax.jit(_view_probability, static_argnums=(0, 3, 4))
+view_probability_one_shot = jax.jit(_view_probability, static_argnums=(0, 3, 4),
                                     compiler_options=ONE_SHOT_COMPILER_OPTIONS)
 
 
@@ -136,33 +147,37 @@ def _crop_weights(length: int, crop: int, count: int) -> list[tuple[int, np.ndar
 class Segmenter:
   """A trained U-Net and its variables: `segmenter(image)` -> person probability [H,W,1].
 
+  `ensemble`: `variables` are stacked along a leading axis, one row per member of an ensemble
+  (`config.ensemble_size`), whose probabilities are averaged.
   `autotune=False`: compiled without GPU autotuning, for a few masks (see the module doc).
   """
   model: models.UNet
   variables: dict
   train_image_size: int
   autotune: bool = True
+  ensemble: bool = False
 
   @classmethod
   def from_workdir(cls, workdir: str, autotune: bool = True) -> 'Segmenter':
     """Loads the best checkpoint (by validation IoU) of a `train.py` workdir."""
     variables, metadata = checkpoints.load_best(workdir)
     model = models.create_model(metadata['model'])
+    ensemble = int(metadata.get('ensemble_size', 0)) > 0
     expected = jax.eval_shape(lambda: model.init(
         jax.random.key(0), jnp.zeros((1, 2**(model.depth - 1), 2**(model.depth - 1), 3)),
         train=False))
-    got = jax.tree.map(lambda x: tuple(x.shape), variables)
+    got = jax.tree.map(lambda x: tuple(x.shape)[ensemble:], variables)
     want = jax.tree.map(lambda x: tuple(x.shape), dict(expected))
     if got != want:
       raise ValueError(f'{workdir}: checkpoint variables do not match the model config it was '
                        f'saved with ({metadata["model"]}); the checkpoint is incompatible')
-    return cls(model, variables, int(metadata.get('image_size', 0)), autotune)
+    return cls(model, variables, int(metadata.get('image_size', 0)), autotune, ensemble)
 
   def __call__(self, image: np.ndarray | jax.Array) -> jax.Array:
     image = jnp.asarray(image, jnp.float32)
     batched = image.ndim == 4
     predict = predict_mask if self.autotune else predict_mask_one_shot
-    probs = predict(self.model, self.variables, image if batched else image[None])
+    probs = predict(self.model, self.variables, image if batched else image[None], self.ensemble)
     return probs if batched else probs[0]
 
   @property
@@ -281,7 +296,7 @@ class Segmenter:
       scale = min(1.0, side / max(h, w))
       small = (max(1, round(h * scale)), max(1, round(w * scale)))
     view = view_probability if self.autotune else view_probability_one_shot
-    return view(self.model, self.variables, jnp.asarray(image, jnp.float32), small)
+    return view(self.model, self.variables, jnp.asarray(image, jnp.float32), small, self.ensemble)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,6 +39,7 @@ from unet_flax import checkpoints
 from unet_flax import input_pipeline
 from unet_flax import metrics as metrics_lib
 from unet_flax import models
+from unet_flax import predict
 from unet_flax import visualize
 
 
@@ -91,10 +92,10 @@ def validate_config(config: ml_collections.ConfigDict, num_devices: int) -> None
   if not 0.0 < interpolation <= 1.0:
     raise ValueError(f'config.weight_interpolation={interpolation}: expected 0 < value <= 1 '
                      '(1: the fine-tuned parameters)')
-  soup_size = config.get('soup_size', 1)
-  if not isinstance(soup_size, int) or soup_size < 1:
-    raise ValueError(f'config.soup_size={soup_size}: expected an integer >= 1 (1: one run, '
-                     'no soup)')
+  ensemble_size = config.get('ensemble_size', 1)
+  if not isinstance(ensemble_size, int) or ensemble_size < 1:
+    raise ValueError(f'config.ensemble_size={ensemble_size}: expected an integer >= 1 (1: one '
+                     'run)')
 
 
 def check_workdir(workdir: str) -> None:
@@ -228,12 +229,18 @@ def make_train_step(model: models.UNet, loss_config: ml_collections.ConfigDict, 
   return train_step
 
 
-def make_eval_step(model: models.UNet):
-  """Returns eval_step(variables, batch) -> (per-image confusion counts, probabilities)."""
+def make_eval_step(model: models.UNet, ensemble: bool = False):
+  """Returns eval_step(variables, batch) -> (per-image confusion counts, probabilities).
+  `ensemble`: variables stacked over members, their probabilities averaged."""
 
   def eval_step(variables: dict, batch: dict):
-    logits = model.apply(variables, batch['image'], train=False)
-    return metrics_lib.confusion_counts(logits, batch['mask']), jax.nn.sigmoid(logits)
+    if ensemble:
+      probs = predict.ensemble_probability(model, variables, batch['image'], ensemble=True)
+      logits = jnp.log(probs) - jnp.log1p(-probs)  # the counts threshold logits at 0 (p = 0.5)
+    else:
+      logits = model.apply(variables, batch['image'], train=False)
+      probs = jax.nn.sigmoid(logits)
+    return metrics_lib.confusion_counts(logits, batch['mask']), probs
 
   return eval_step
 
@@ -349,10 +356,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
   Writes TensorBoard events, `metrics.jsonl`, PNG grids under `eval/`, checkpoints under
   `checkpoints/` and `best/`, and returns (and writes to `summary.json`) the final summary.
-  With `config.soup_size` > 1, `train_soup` instead.
+  With `config.ensemble_size` > 1, `train_ensemble` instead.
   """
-  if config.get('soup_size', 1) != 1:
-    return train_soup(config, workdir)
+  if config.get('ensemble_size', 1) != 1:
+    return train_ensemble(config, workdir)
   # -- Setup ----------------------------------------------------------------------------------
   mesh = create_mesh()
   validate_config(config, mesh.size)
@@ -546,67 +553,70 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Model soups.
+# Ensembles.
 # ---------------------------------------------------------------------------------------------
 
-SOUP_MEMBERS_DIR = 'members'
+ENSEMBLE_MEMBERS_DIR = 'members'
 
 
-def soup_member_workdir(workdir: str, seed: int) -> str:
-  return os.path.join(workdir, SOUP_MEMBERS_DIR, f'seed_{seed}')
+def ensemble_member_workdir(workdir: str, seed: int) -> str:
+  return os.path.join(workdir, ENSEMBLE_MEMBERS_DIR, f'seed_{seed}')
 
 
-def average_variables(variables: list[dict]) -> dict:
-  """The element-wise mean of several variable trees of one model."""
-  return jax.tree.map(lambda *xs: np.mean(np.stack([np.asarray(x) for x in xs]), axis=0),
-                      *variables)
+def stack_variables(variables: list[dict]) -> dict:
+  """Variable trees of one model -> one tree with a leading member axis (what
+  `predict.Segmenter(..., ensemble=True)` and `make_eval_step(model, ensemble=True)` take)."""
+  return jax.tree.map(lambda *xs: np.stack([np.asarray(x) for x in xs]), *variables)
 
 
-def train_soup(config: ml_collections.ConfigDict, workdir: str) -> dict:
-  """A uniform model soup (Wortsman et al. 2022): `config.soup_size` runs of `config`, seeds
-  `seed`, `seed + 1`, ..., each a `train_and_evaluate` run under `workdir/members/seed_<s>/`, and
-  the mean of their best inference variables evaluated and written as this workdir's `best/`.
+def train_ensemble(config: ml_collections.ConfigDict, workdir: str) -> dict:
+  """`config.ensemble_size` runs of `config`, seeds `seed`, `seed + 1`, ..., each a
+  `train_and_evaluate` run under `workdir/members/seed_<s>/`, whose person probabilities are
+  averaged: their best inference variables, stacked, are evaluated and written as this workdir's
+  `best/` (metadata `ensemble_size`), which `predict.Segmenter.from_workdir` loads as one model.
 
-  The members fine-tune one pretrained network, so their weights average into one network of
-  the same size: what one run learns by chance (a patch of a cat called person in one seed, of a
-  flower in another) is diluted, what every run learns stays. Resumes like a single run: each
-  member resumes, finished members are only re-evaluated.
+  What one run learns by chance, such as a patch of a cat called person, the others outvote;
+  averaging their weights instead (a model soup) kept it (experiments/README.md). Resumes like
+  a single run: each member resumes, finished members are only re-evaluated.
   """
   mesh = create_mesh()
   validate_config(config, mesh.size)
   check_workdir(workdir)
   checkpoints.write_or_check_config(workdir, config.to_dict(), write=jax.process_index() == 0)
   members = []
-  for k in range(config.soup_size):
+  for k in range(config.ensemble_size):
     member = ml_collections.ConfigDict(config.to_dict())
-    member.soup_size, member.seed = 1, config.seed + k
-    logging.info('Soup member %d of %d: seed %d', k + 1, config.soup_size, member.seed)
-    summary = train_and_evaluate(member, soup_member_workdir(workdir, member.seed))
+    member.ensemble_size, member.seed = 1, config.seed + k
+    logging.info('Ensemble member %d of %d: seed %d', k + 1, config.ensemble_size, member.seed)
+    summary = train_and_evaluate(member, ensemble_member_workdir(workdir, member.seed))
     members.append({'seed': member.seed, 'best_step': summary['best_step'],
                     'best_iou': summary.get('best_iou')})
-  loaded = [checkpoints.load_best(soup_member_workdir(workdir, m['seed'])) for m in members]
+  loaded = [checkpoints.load_best(ensemble_member_workdir(workdir, m['seed'])) for m in members]
   replicated = NamedSharding(mesh, P())
   data_sharding = NamedSharding(mesh, P('data'))
-  variables = jax.device_put(average_variables([v for v, _ in loaded]), replicated)
+  variables = jax.device_put(stack_variables([v for v, _ in loaded]), replicated)
   model = models.create_model(config.model, config.get('dtype', 'float32'))
-  eval_step = jax.jit(make_eval_step(model), in_shardings=(replicated, data_sharding),
+  eval_step = jax.jit(make_eval_step(model, ensemble=True),
+                      in_shardings=(replicated, data_sharding),
                       out_shardings=(data_sharding, data_sharding))
   _, eval_split = input_pipeline.get_splits(config.data)
   step = config.num_train_steps
   eval_metrics, _ = evaluate(eval_step, variables, eval_split, config, data_sharding, workdir,
                              step)
-  logging.info('soup of %d: %s', config.soup_size, ', '.join(
+  logging.info('ensemble of %d: %s', config.ensemble_size, ', '.join(
       f'{k}={v:.4f}' for k, v in eval_metrics.items() if k.startswith(('iou', 'dice'))))
   best_ckpt = checkpoints.best_manager(workdir)
-  if best_ckpt.latest_step() != step:  # A re-run of a finished soup keeps the one it wrote.
+  if best_ckpt.latest_step() != step:  # A re-run of a finished ensemble keeps the one it wrote.
     checkpoints.save_best(best_ckpt, step, variables,
                           {**loaded[0][1], 'step': step, 'metrics': eval_metrics,
-                           'soup_members': members}, {'iou': eval_metrics['iou']})
+                           'ensemble_size': config.ensemble_size, 'ensemble_members': members},
+                          {'iou': eval_metrics['iou']})
   best_ckpt.wait_until_finished()
   best_ckpt.close()
   summary = {'step': step, 'eval': eval_metrics, 'best_step': step,
-             'best_iou': eval_metrics['iou'], 'num_params': models.param_count(variables['params']),
-             'soup_members': members, 'devices': mesh.size}
+             'best_iou': eval_metrics['iou'],
+             'num_params': models.param_count(loaded[0][0]['params']),
+             'ensemble_members': members, 'devices': mesh.size}
   if jax.process_index() == 0:
     with open(os.path.join(workdir, 'summary.json'), 'w') as f:
       json.dump(summary, f, indent=2)
