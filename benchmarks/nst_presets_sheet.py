@@ -34,10 +34,7 @@ SCHEDULES = {
     'final': [],
     'lbfgs-ms': ['--config.multiscale=True', '--config.steps=100', '--config.refine_steps=50'],
     'draft': [f"--config={os.path.join(REPO, 'configs', 'nst_default.py')}:draft"],
-    'lbfgs-unit': ['--config.lbfgs_linesearch=none', '--config.lbfgs_memory=100'],
-    'lbfgs-unit-100': ['--config.lbfgs_linesearch=none', '--config.lbfgs_memory=100',
-                       '--config.steps=100'],
-    'draft-unit': [f"--config={os.path.join(REPO, 'configs', 'nst_default.py')}:draft",
+}:draft",
                    '--config.lbfgs_linesearch=none', '--config.lbfgs_memory=100'],
 }
 
