@@ -34,8 +34,6 @@ SCHEDULES = {
     'final': [],
     'lbfgs-ms': ['--config.multiscale=True', '--config.steps=100', '--config.refine_steps=50'],
     'draft': [f"--config={os.path.join(REPO, 'configs', 'nst_default.py')}:draft"],
-}:draft",
-                   '--config.lbfgs_linesearch=none', '--config.lbfgs_memory=100'],
 }
 
 
