@@ -21,23 +21,18 @@ DEFAULT_DIR = os.path.join(os.path.expanduser('~'), '.cache', 'jax_compilation_c
 
 
 def enable_compilation_cache(directory: str | None = None) -> None:
-  """Caches compilations under `directory` ($JAX_COMPILATION_CACHE_DIR, else
-  ~/.cache/jax_compilation_cache). On GPUs and TPUs every compilation, the short ones too,
-  since there a photo's many small programs add up to seconds of a warm run (an H200,
-  2026-12-04: the mask of a 512-px photo on a warm cache 4.2 s with only the compilations of a
-  second or more cached, 1.9 s with all). On CPUs those of a second or more, JAX's default:
-  serialising every small executable, XLA:CPU (jax 0.10.2) crashed the process (a segfault in
-  `executable.serialize()`) after some hundreds of them, in one `experiments/eval_real.py` run
-  over four workdirs."""
+  """Caches every compilation under `directory` ($JAX_COMPILATION_CACHE_DIR, else
+  ~/.cache/jax_compilation_cache): the short ones too, since on a GPU a photo's many small
+  programs add up to seconds of a warm run (an H200, 2026-12-04: the mask of a 512-px photo
+  on a warm cache 4.2 s with only the compilations of a second or more cached, 1.9 s with all)."""
   import jax  # pylint: disable=g-import-not-at-top
   try:
     if not os.environ.get('JAX_COMPILATION_CACHE_DIR'):
       directory = directory or DEFAULT_DIR
       os.makedirs(directory, exist_ok=True)
       jax.config.update('jax_compilation_cache_dir', directory)
-    if (not os.environ.get('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS')
-        and jax.default_backend() != 'cpu'):
+    if not os.environ.get('JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS'):
       jax.config.update('jax_persistent_cache_min_compile_time_secs', 0.0)
-      jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
+    jax.config.update('jax_persistent_cache_min_entry_size_bytes', 0)
   except OSError:  # a read-only home: run without the cache
     pass
