@@ -10,23 +10,25 @@ learning_rate, its encoder at learning_rate * encoder_lr_factor. Fine-tuning tea
 photos without people (a cat, flowers) have none: the released network calls 75-93% of the cat
 photo person. Fine-tuning alone also costs it some of what it knew of real people (composites
 are not photos), so evaluation, the best checkpoint and prediction use the parameters 30% of
-the way from the released to the fine-tuned ones (`weight_interpolation=0.3`, WiSE-FT). Photos
+the way from the released to the fine-tuned ones (`weight_interpolation=0.3`, WiSE-FT). Three
+such runs (seeds 0, 1, 2, under workdir/members/) are ensembled: their probabilities averaged
+(`ensemble_size=3`), which outvotes what one run alone calls person. Photos
 are seen with their long side at 256 and 384 px, squashed to 256 x 256 and as 2 x 2 overlapping
 crops, the views averaged (`predict.MEDIAPIPE_PHOTO_SIDES`, `predict.MEDIAPIPE_SQUARE_SIDES`,
 `predict.MEDIAPIPE_TILES`), and regions of the mask that never reach 0.9 are dropped
 (`predict.MEDIAPIPE_MASK_CORE`).
 
-Measured (2 CPU cores, 2026-12-03, person_composite 7.0.0): from a fresh clone, the install and
-the command above took 6 min 10 s (400 steps at 1.6 steps/s; 7 min 55 s with the cores shared
-for the first 4 min); validation IoU 0.480 (step 200) on the composites, whose
-validation people are the canteen's crowd (VGG19: 0.743). Real
-photos held out of training (experiments/eval_real.py, seeds 0 / 1 / 2 per held-out config,
-experiments/README.md, 2026-12-03): the labelme photos 0.830 / 0.820 / 0.826 on average (the
-reference model 0.788, VGG19 0.657), the canteen 0.725 / 0.718 / 0.720 (VGG19 0.659, the
-reference 0.569); agreement with the reference on 7 held-out photos of people 0.944-0.963 on
-average, worst 0.859-0.896 (the soldier of BWPictureHuman.jpg, the footballer of messi5.jpg,
-against VGG19's 0.35 there); photos without people: under 1% called person in 4 of 6 runs, 2.3%
-of the flower photo in one and 7.8% of the cat in another.
+Measured (2 CPU cores, person_composite 7.0.0): one run (400 steps at 1.6 steps/s, with its
+evaluations and checkpoints) takes 288-296 s on idle cores, so the three take about 15 min;
+from a fresh clone the install and one run took 6 min 10 s (2026-12-03). Validation IoU of one
+run 0.480 on the composites, whose validation people are the canteen's crowd (VGG19: 0.743).
+Real photos held out of training (experiments/eval_real.py, experiments/README.md, 2026-12-04;
+ensembles of seeds 0-2 and of seeds 3-5 per held-out config): the labelme photos 0.824 and 0.829
+on average (the reference model 0.788, VGG19 0.657), the canteen 0.720 and 0.761 (VGG19 0.659,
+the reference 0.569); agreement with the reference on 7 held-out photos of people 0.948-0.959 on
+average, worst 0.867-0.891 (the soldier of BWPictureHuman.jpg, the footballer of messi5.jpg,
+against VGG19's 0.35 there); photos without people: under 1% called person by the ensembles of
+seeds 0-2, 3.0-3.2% of the cat by those of seeds 3-5 (single runs: up to 7.8%).
 """
 from configs import default
 
