@@ -166,7 +166,7 @@ class Segmenter:
     expected = jax.eval_shape(lambda: model.init(
         jax.random.key(0), jnp.zeros((1, 2**(model.depth - 1), 2**(model.depth - 1), 3)),
         train=False))
-    got = jax.tree.map(lambda x: tuple(x.shape)[ensemble:], variables)
+    got = jax.tree.map(lambda x: tuple(x.shape)[int(ensemble):], variables)  # no member axis
     want = jax.tree.map(lambda x: tuple(x.shape), dict(expected))
     if got != want:
       raise ValueError(f'{workdir}: checkpoint variables do not match the model config it was '

@@ -245,6 +245,13 @@ def make_eval_step(model: models.UNet, ensemble: bool = False):
   return eval_step
 
 
+def jit_eval_step(model: models.UNet, replicated: NamedSharding, data_sharding: NamedSharding,
+                  ensemble: bool = False):
+  """`make_eval_step`, jitted: variables replicated, batches and outputs split along 'data'."""
+  return jax.jit(make_eval_step(model, ensemble), in_shardings=(replicated, data_sharding),
+                 out_shardings=(data_sharding, data_sharding))
+
+
 def put_batch(batch: dict, sharding: NamedSharding) -> dict:
   """This process's rows of a batch (numpy) -> global jax.Array split along the mesh's 'data'
   axis."""
@@ -325,6 +332,13 @@ def evaluate(eval_step, variables, split, config, data_sharding, workdir: str | 
 # ---------------------------------------------------------------------------------------------
 # The loop.
 # ---------------------------------------------------------------------------------------------
+
+def write_summary(workdir: str, summary: dict) -> None:
+  """`summary.json` of a run (process 0 only)."""
+  if jax.process_index() == 0:
+    with open(os.path.join(workdir, 'summary.json'), 'w') as f:
+      json.dump(summary, f, indent=2)
+
 
 def _append_jsonl(path: str, record: dict) -> None:
   if jax.process_index() == 0:
@@ -420,8 +434,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
         make_train_step(model, config.loss, dropout_key, freeze_encoder, ema_decay),
         in_shardings=(replicated, data_sharding), out_shardings=(replicated, replicated),
         donate_argnums=(0,))
-  eval_step = jax.jit(make_eval_step(model), in_shardings=(replicated, data_sharding),
-                      out_shardings=(data_sharding, data_sharding))
+  eval_step = jit_eval_step(model, replicated, data_sharding)
 
   # Imported here: flax's SummaryWriter imports TensorFlow, which the steps do not need, so that
   # `make_train_step` & co. import without it (benchmarks/unet_train_step.py on a JAX-only GPU).
@@ -543,13 +556,10 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> dict:
     best_metadata = best_ckpt.restore(summary['best_step'], args=ocp.args.Composite(
         metadata=ocp.args.JsonRestore()))['metadata']
     summary['best_iou'] = best_metadata['metrics']['iou']
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'summary.json'), 'w') as f:
-      json.dump(summary, f, indent=2)
+  write_summary(workdir, summary)
   train_ckpt.close()
   best_ckpt.close()
   return summary
-
 
 
 # ---------------------------------------------------------------------------------------------
@@ -596,9 +606,7 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str) -> dict:
   data_sharding = NamedSharding(mesh, P('data'))
   variables = jax.device_put(stack_variables([v for v, _ in loaded]), replicated)
   model = models.create_model(config.model, config.get('dtype', 'float32'))
-  eval_step = jax.jit(make_eval_step(model, ensemble=True),
-                      in_shardings=(replicated, data_sharding),
-                      out_shardings=(data_sharding, data_sharding))
+  eval_step = jit_eval_step(model, replicated, data_sharding, ensemble=True)
   _, eval_split = input_pipeline.get_splits(config.data)
   step = config.num_train_steps
   eval_metrics, _ = evaluate(eval_step, variables, eval_split, config, data_sharding, workdir,
@@ -617,7 +625,5 @@ def train_ensemble(config: ml_collections.ConfigDict, workdir: str) -> dict:
              'best_iou': eval_metrics['iou'],
              'num_params': models.param_count(loaded[0][0]['params']),
              'ensemble_members': members, 'devices': mesh.size}
-  if jax.process_index() == 0:
-    with open(os.path.join(workdir, 'summary.json'), 'w') as f:
-      json.dump(summary, f, indent=2)
+  write_summary(workdir, summary)
   return summary
