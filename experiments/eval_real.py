@@ -42,6 +42,7 @@ from __future__ import annotations
 import json
 import os
 
+import jax
 import numpy as np
 from absl import app
 from absl import flags
@@ -178,6 +179,11 @@ def evaluate(models: dict, photos: dict, reference) -> dict:
   for name, segmenter in models.items():
     masks[name] = {p: np.asarray(segmenter(rgb.astype(np.float32) / 255.0))[..., 0] > 0.5
                    for p, rgb in photos.items()}
+    # Each model compiles its views at every photo size. XLA:CPU keeps every compiled program
+    # mapped, and four workdirs' worth in one process (several hundred programs) ran out of
+    # memory mappings (vm.max_map_count 65530: "LLVM compilation error: Cannot allocate
+    # memory", then a crash). A model's programs are not needed by the next one.
+    jax.clear_caches()
   return masks
 
 
