@@ -6,11 +6,12 @@ A later run of the same program loads its compiled executables instead of compil
 
 One-shot programs. On a GPU, XLA autotunes each convolution and matmul while it compiles (times
 candidate kernels). That pays for a program that runs thousands of times (a training step), not
-for a person mask, computed once per photo: `unet_flax.predict` compiles it with
-`ONE_SHOT_COMPILER_OPTIONS` (on an H200, 2026-11-30: 4.7 s against 49.5 s). The style-transfer
-loop keeps autotuning: without it (H200, 2026-12-04, 512 px, 80 L-BFGS iterations) its compile
-took 47 s instead of about 75 s, but each iteration 0.26 s instead of a few ms, 104 s in all
-against 83 s. CPUs ignore the option.
+for one that runs once per photo: the person mask (`unet_flax.predict`; on an H200, 2026-11-30:
+4.7 s against 49.5 s) and the style-transfer targets and background masks (`nst_flax.transfer`;
+2026-12-04: 8.2 s against 15.1 s, and 0.8 s against 12 s) compile with
+`ONE_SHOT_COMPILER_OPTIONS`. The style-transfer loop keeps autotuning: without it (H200,
+2026-12-04, 512 px, 80 L-BFGS iterations, direct convolutions) its compile took 4.2 s instead of
+12.9 s, but each iteration 0.87 s instead of a few ms. CPUs ignore the option.
 """
 import os
 

@@ -190,7 +190,7 @@ def test_segmenter_averages_aspect_kept_squashed_and_cropped_views(params):
   whole = segmenter.photo_probability(photo, core=0, tiles=0)
   np.testing.assert_allclose(whole, (2 * aspect_views + square_view) / 3, atol=1e-5)
   tiles = (segmenter._tiled_probability(photo, 2, 256)
-           + segmenter._tiled_probability(photo, 2, 256, square=True))[0]  # the one member
+           + segmenter._tiled_probability(photo, 2, 256, square=True))
   average = segmenter.photo_probability(photo, core=0)
   np.testing.assert_allclose(average, (3 * whole + tiles) / 5, atol=1e-5)
   # Then regions without a core >= 0.9 are dropped, with a 2-pixel edge (512 / 256).

@@ -285,13 +285,17 @@ def test_drop_coreless_regions_is_hysteresis_thresholding():
   # A core at or below the threshold keeps every region.
   np.testing.assert_array_equal(
       predict.drop_coreless_regions(p[..., None], 0.5, 1)[..., 0] > 0.5, p > 0.5)
-  # The core looked for elsewhere (an ensemble's members' minimum): D has none there, A has.
-  members_min = p.copy()
-  members_min[7:11, 10:14] = 0.6
-  got = predict.drop_coreless_regions(p[..., None], 0.9, 1,
-                                      core_probability=members_min[..., None])[..., 0]
-  kept[7:11, 10:14] = False
-  np.testing.assert_array_equal(got > 0.5, kept)
+
+
+def test_photo_probability_with_a_core_and_one_view_size():
+  """A core above the threshold with one long side and no square view (the fringe's width is
+  taken over the view sizes)."""
+  model = models.create_model(dict(encoder='unet', depth=3, base_filters=4))
+  segmenter = predict.Segmenter(model, _init(model, 32), train_image_size=32)
+  photo = np.random.default_rng(0).random((50, 80, 3), np.float32)
+  cored = np.asarray(segmenter.photo_probability(photo, 32, [], core=0.6))
+  plain = np.asarray(segmenter.photo_probability(photo, 32, [], core=0))
+  np.testing.assert_array_equal(cored, predict.drop_coreless_regions(plain, 0.6, 3))
 
 
 def test_photo_probability_tiles_cross_fade_overlapping_crops():
@@ -303,7 +307,7 @@ def test_photo_probability_tiles_cross_fade_overlapping_crops():
   segmenter = predict.Segmenter(model, _init(model, 32), train_image_size=32)
   assert segmenter.photo_tiles == 0  # on by default for the MediaPipe network only
   photo = np.random.default_rng(0).random((50, 80, 3), np.float32)
-  view = lambda image, square: np.asarray(segmenter._probability_at(image, 32, square))[0]
+  view = lambda image, square: np.asarray(segmenter._probability_at(image, 32, square))
   # Rows: crops at 0 and 20, 30 high, overlapping on rows 20-29; columns at 0 and 32, 48 wide.
   fade = lambda n: (np.arange(n) + 0.5) / n      # 0 -> 1 across an overlap of n
   wy0 = np.concatenate([np.ones(20), 1 - fade(10)])

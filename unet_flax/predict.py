@@ -32,34 +32,22 @@ def pad_to_multiple(images: jax.Array, multiple: int) -> tuple[jax.Array, tuple[
   return jnp.pad(images, ((0, 0), (0, ph), (0, pw), (0, 0)), mode='edge'), (h, w)
 
 
-def member_probabilities(model: models.UNet, variables: dict, images: jax.Array,
-                         ensemble: bool = False) -> jax.Array:
-  """sigmoid(model(images)) [M,B,H,W,1] of each member: with `ensemble`, `variables` are stacked
-  along a leading axis, one row per member (`unet_flax.train.train_ensemble`); else M = 1."""
-  probability = lambda v: jax.nn.sigmoid(model.apply(v, images, train=False))
-  if ensemble:
-    return jax.vmap(probability)(variables)
-  return probability(variables)[None]
-
-
 def ensemble_probability(model: models.UNet, variables: dict, images: jax.Array,
                          ensemble: bool = False) -> jax.Array:
-  """sigmoid(model(images)) [B,H,W,1], averaged over the members with `ensemble`."""
-  return jnp.mean(member_probabilities(model, variables, images, ensemble), axis=0)
-
-
-def _member_masks(model: models.UNet, variables: dict, images: jax.Array,
-                  ensemble: bool = False) -> jax.Array:
-  """Each member's person probability [M,B,H,W,1] in [0,1] for float images [B,H,W,3] in [0,1],
-  any H, W."""
-  padded, (h, w) = pad_to_multiple(images, 2**(model.depth - 1))
-  return member_probabilities(model, variables, padded, ensemble)[:, :, :h, :w, :1]
+  """sigmoid(model(images)) [B,H,W,1]; with `ensemble`, `variables` are stacked along a leading
+  axis, one row per member (`unet_flax.train.train_ensemble`), and their probabilities are
+  averaged."""
+  probability = lambda v: jax.nn.sigmoid(model.apply(v, images, train=False))
+  if ensemble:
+    return jnp.mean(jax.vmap(probability)(variables), axis=0)
+  return probability(variables)
 
 
 def _predict_mask(model: models.UNet, variables: dict, images: jax.Array,
                   ensemble: bool = False) -> jax.Array:
   """Person probability [B,H,W,1] in [0,1] for float images [B,H,W,3] in [0,1], any H, W."""
-  return jnp.mean(_member_masks(model, variables, images, ensemble), axis=0)
+  padded, (h, w) = pad_to_multiple(images, 2**(model.depth - 1))
+  return ensemble_probability(model, variables, padded, ensemble)[:, :h, :w, :1]
 
 
 ONE_SHOT_COMPILER_OPTIONS = compilation_cache.ONE_SHOT_COMPILER_OPTIONS
@@ -71,14 +59,12 @@ predict_mask_one_shot = jax.jit(_predict_mask, static_argnums=(0, 3),
 
 def _view_probability(model: models.UNet, variables: dict, image: jax.Array,
                       view_hw: tuple[int, int], ensemble: bool = False) -> jax.Array:
-  """Each member's person probability [M, H, W, 1] of an image [H, W, 3] seen at `view_hw`
-  (antialiased), resized back to [H, W]. One program with the model: on a GPU each resize
-  compiled on its own spent 4-12 s autotuning its matmuls (an H200, 2026-12-04), the model 0.7 s
-  without autotuning."""
+  """Person probability [H, W, 1] of an image [H, W, 3] seen at `view_hw` (antialiased), resized
+  back to [H, W]. One program with the model: on a GPU each resize compiled on its own spent
+  4-12 s autotuning its matmuls (an H200, 2026-12-04), the model 0.7 s without autotuning."""
   x = jax.image.resize(image, (*view_hw, 3), 'linear', antialias=True)
-  probs = _member_masks(model, variables, x[None], ensemble)[:, 0]
-  return jnp.clip(jax.image.resize(probs, (probs.shape[0], *image.shape[:2], 1), 'linear'),
-                  0.0, 1.0)
+  probs = _predict_mask(model, variables, x[None], ensemble)[0]
+  return jnp.clip(jax.image.resize(probs, (*image.shape[:2], 1), 'linear'), 0.0, 1.0)
 
 
 view_probability = jax.jit(_view_probability, static_argnums=(0, 3, 4))
@@ -110,10 +96,6 @@ MEDIAPIPE_SQUARE_SIDES = (256,)
 # face) are not. On the held-out runs (3 seeds per config, experiments/README.md, 2026-12-03) it
 # took the worst photo without people from 1.8-7.3% to 0.7-2.6% called person and the canteen up
 # by 0.012-0.015, the labelme photos and the mean agreement with the reference within 0.005.
-# An ensemble's region needs a core where every member is at or above it: on 4 ensembles of 3
-# held-out runs (2026-12-04, experiments/README.md), one whose members each called part of the
-# cat person, at different places, kept 3.0-3.2% of it with the core on the members' mean and
-# none with the core on their minimum; every region of the photos of people was kept.
 MASK_THRESHOLD = 0.5
 MEDIAPIPE_MASK_CORE = 0.9
 # The MediaPipe network, released for selfies, misses people who fill little of the photo (the
@@ -130,19 +112,15 @@ TILE_FRACTION = 0.6
 
 
 def drop_coreless_regions(probability: np.ndarray | jax.Array, core: float, fringe: int = 1,
-                          threshold: float = MASK_THRESHOLD,
-                          core_probability: np.ndarray | jax.Array | None = None) -> np.ndarray:
+                          threshold: float = MASK_THRESHOLD) -> np.ndarray:
   """`probability` [H, W, 1] with every region above `threshold` (8-connected) that has no pixel
   at or above `core` set to 0, and its soft edge, the `fringe` pixels around it (not of a kept
-  region), too. The core is looked for in `core_probability` [H, W, 1] (default: `probability`;
-  an ensemble's: its members' minimum). On the host: one pass of connected-component labelling
-  (scipy), where a geodesic dilation on the device needs as many steps as the longest region is
-  wide."""
+  region), too. On the host: one pass of connected-component labelling (scipy), where a
+  geodesic dilation on the device needs as many steps as the longest region is wide."""
   p = np.asarray(probability, np.float32)[..., 0]
-  c = p if core_probability is None else np.asarray(core_probability, np.float32)[..., 0]
   above = p > threshold
   labels, _ = ndimage.label(above, structure=np.ones((3, 3)))
-  cored = np.unique(labels[above & (c >= core)])
+  cored = np.unique(labels[above & (p >= core)])
   kept = np.isin(labels, cored)
   drop = ndimage.binary_dilation(above & ~kept, np.ones((3, 3)), iterations=fringe) & ~kept
   return np.where(drop, np.float32(0), p)[..., None]
@@ -203,11 +181,6 @@ class Segmenter:
     return probs if batched else probs[0]
 
   @property
-  def members(self) -> int:
-    """The number of members of the ensemble (1: a single run)."""
-    return int(jax.tree.leaves(self.variables)[0].shape[0]) if self.ensemble else 1
-
-  @property
   def photo_sides(self) -> tuple[int, ...]:
     """The long sides (pixels) at which `photo_probability` shows a photo by default."""
     if self.model.encoder == 'mediapipe_selfie':
@@ -244,9 +217,9 @@ class Segmenter:
     n x n grid of overlapping crops, each `TILE_FRACTION` of the photo's sides, each crop at the
     smallest of those sides and squashed to each square side: one view per kind, cross-faded
     where crops overlap. The probabilities are averaged over all views (multi-scale inference, as in
-    DeepLab), and an ensemble's over its members. Regions above `MASK_THRESHOLD` without a pixel
-    at `core` (None: `photo_mask_core`) in every member are then dropped
-    (`drop_coreless_regions`), with their soft edge: as wide as one pixel of the coarsest view.
+    DeepLab). Regions above `MASK_THRESHOLD` without a pixel at `core` (None: `photo_mask_core`)
+    are then dropped (`drop_coreless_regions`), with their soft edge: as wide as one pixel of
+    the coarsest view.
     """
     sides = self.resolve_sides(side)
     square_sides = self.resolve_square_sides(square_side)
@@ -256,15 +229,12 @@ class Segmenter:
     if tiles:
       views += [self._tiled_probability(image, tiles, min(sides))]
       views += [self._tiled_probability(image, tiles, s, square=True) for s in square_sides]
-    members = sum(views) / len(views)  # [M, H, W, 1]
-    probability = jnp.mean(members, axis=0)
+    probability = sum(views) / len(views)
     core = self.resolve_core(core)
     if core <= MASK_THRESHOLD:
       return probability
     fringe = -(-max(image.shape[:2]) // min((*sides, *square_sides)))
-    # An ensemble's core must be every member's (see MEDIAPIPE_MASK_CORE).
-    return jnp.asarray(drop_coreless_regions(probability, core, fringe,
-                                             core_probability=jnp.min(members, axis=0)))
+    return jnp.asarray(drop_coreless_regions(probability, core, fringe))
 
   def photo_masks(self, side: int | Sequence[int] = 0,
                   square_side: Sequence[int] | None = None,
@@ -304,22 +274,21 @@ class Segmenter:
                          square: bool = False) -> jax.Array:
     """`_probability_at` each crop of a `tiles` x `tiles` grid of crops `TILE_FRACTION` of the
     photo's sides (the last row and column flush with its edges), cross-faded where they overlap
-    (`_crop_weights`), so that no crop's edge shows as a seam in the soft mask. [M, H, W, 1]."""
+    (`_crop_weights`), so that no crop's edge shows as a seam in the soft mask."""
     h, w = image.shape[:2]
     th, tw = max(1, round(h * TILE_FRACTION)), max(1, round(w * TILE_FRACTION))
-    total = jnp.zeros((self.members, h, w, 1), jnp.float32)
+    total = jnp.zeros((h, w, 1), jnp.float32)
     weight = np.zeros((h, w, 1), np.float32)
     for y, wy in _crop_weights(h, th, tiles):
       for x, wx in _crop_weights(w, tw, tiles):
         crop_weight = (wy[:, None] * wx[None, :])[..., None]
         crop = self._probability_at(image[y:y + th, x:x + tw], side, square)
-        total = total.at[:, y:y + th, x:x + tw].add(crop * crop_weight)
+        total = total.at[y:y + th, x:x + tw].add(crop * crop_weight)
         weight[y:y + th, x:x + tw] += crop_weight
     return total / weight
 
   def _probability_at(self, image: np.ndarray | jax.Array, side: int,
                       square: bool = False) -> jax.Array:
-    """Each member's probability [M, H, W, 1] of the photo seen at `side` (`view_probability`)."""
     h, w = image.shape[:2]
     if square:
       small = (side, side)
