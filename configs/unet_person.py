@@ -19,9 +19,10 @@ crops, the views averaged (`predict.MEDIAPIPE_PHOTO_SIDES`, `predict.MEDIAPIPE_S
 (`predict.MEDIAPIPE_MASK_CORE`).
 
 Measured (2 CPU cores, person_composite 7.0.0): one run (400 steps at 1.6 steps/s, with its
-evaluations and checkpoints) takes 288-296 s on idle cores, so the three take about 15 min;
-from a fresh clone the install and one run took 6 min 10 s (2026-12-03). Validation IoU of one
-run 0.480 on the composites, whose validation people are the canteen's crowd (VGG19: 0.743).
+evaluations and checkpoints) takes 288-296 s on idle cores; from a fresh clone in a new venv
+(2026-12-04) the install took 60 s and this job 16 min 54 s: the dataset build and the three
+runs (5.0-5.3 min each). Validation IoU of one run 0.480 (of the ensemble 0.484) on the
+composites, whose validation people are the canteen's crowd (VGG19: 0.743).
 Real photos held out of training (experiments/eval_real.py, experiments/README.md, 2026-12-04;
 ensembles of seeds 0-2 and of seeds 3-5 per held-out config): the labelme photos 0.824 and 0.829
 on average (the reference model 0.788, VGG19 0.657), the canteen 0.720 and 0.761 (VGG19 0.659,
