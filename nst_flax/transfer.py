@@ -1,5 +1,4 @@
-"""Gatys style transfer: the optimisation at each scale is one compiled XLA loop, run in chunks
-between progress reports.
+"""Gatys style transfer: the whole N-step optimisation at each scale is one jitted XLA program.
 
 Public API:
 
@@ -11,15 +10,14 @@ Public API:
 float32 RGB in [0, 1] at the content's aspect ratio (`config.size` long side, 0 = full size).
 
 Building blocks that the benchmarks reuse: `make_loss_fn`, `compute_targets`, `run_optimisation`
-(the whole loop as one program), `start_optimisation` / `continue_optimisation` (the same loop in
-chunks), `scale_schedule`.
+(pure functions of arrays), `scale_schedule`.
 """
 from __future__ import annotations
 
 import functools
-import math
+import itertools
 import time
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -35,8 +33,7 @@ from nst_flax.vgg import LAYERS, VGG19, check_layers, grad_kernels, layer_index,
 from nst_flax.weights import preprocess
 
 __all__ = ['transfer_style', 'LossSpec', 'loss_spec_from_config', 'make_loss_fn', 'compute_targets',
-           'run_optimisation', 'start_optimisation', 'continue_optimisation', 'LoopSettings',
-           'scale_schedule', 'prepare_params', 'resolve_conv_algorithm',
+           'run_optimisation', 'scale_schedule', 'prepare_params', 'resolve_conv_algorithm',
            'TERM_NAMES']
 
 TERM_NAMES = ('total', 'content', 'style', 'tv')
@@ -201,128 +198,120 @@ def compute_targets(spec: LossSpec, params, content, styles, style_weights, mask
   return out
 
 
-# ---------------------------------------------------------------------- the loop
-# No host callbacks in the compiled loop: JAX does not write programs with host callbacks to
-# the persistent compilation cache (jax 0.10.2 on CPU), so a rerun would compile the loop again
-# (on 2 CPU cores at 512 px, 2026-12-04: a warm rerun of stylize.py 114.7 s with
-# callbacks, 106.8 s in chunks). `transfer_style` runs it in chunks instead, one compiled
-# program called between progress reports, and reports from Python.
-class LoopSettings(NamedTuple):
-  """Static (hashable) settings of the compiled loop."""
-  optimizer: str = 'adam'
-  steps: int = 100
-  lr: float = 0.02
-  lbfgs_memory: int = 10
-  unroll: int = 1
-  range_penalty: float = 0.0
-  lbfgs_linesearch: str = 'zoom'
-  log_every: int = 0  # full loss terms at these steps (L-BFGS computes them on demand)
-  log_terms: bool = True
+# ---------------------------------------------------------------------- progress callbacks
+# The jitted loop calls back into Python through one module-level dispatcher, which looks the
+# run's callbacks up by an integer id that the loop takes as a (traced) argument. So the compiled
+# program depends neither on the user's callback functions nor on the run (nothing recompiles),
+# and runs in several threads at once (`pipeline.style_photos`, one device each) report to their
+# own callbacks. jax 0.10.2 does not write a program with host callbacks to the persistent cache
+# on a CPU (jax 0.11.2 on a GPU did), so a CPU rerun compiles the loop again: ~10 s at 512 px on
+# 2 cores. Run in chunks between reports instead (one program, donated carry), each call cost
+# ~0.1 s (1.29 s against 1.17 s per L-BFGS step at 512 px, 2026-12-04), which would slow the
+# time-to-quality benchmark's step-by-step curve by 10%; so the loop keeps its callbacks.
+_RUNS: Dict[int, Tuple[Optional[Callable], Optional[Callable]]] = {}
+_RUN_IDS = itertools.count(1)
 
 
-def _optimizer(spec: LossSpec, params, gk, targets, s: LoopSettings):
-  """(optax transformation, step(x, state, full_terms) -> (x, state, terms[4]))."""
-  loss_fn = make_loss_fn(spec, params, gk, targets)
-  if s.optimizer == 'adam':
-    opt = optax.adam(s.lr)
-
-    def adam_step(x, st, full_terms):
-      del full_terms  # Adam's gradient comes with every term
-      (_, terms), g = jax.value_and_grad(loss_fn, has_aux=True)(x)
-      upd, st = opt.update(g, st, x)
-      return jnp.clip(optax.apply_updates(x, upd), 0.0, 1.0), st, terms
-
-    return opt, adam_step
-  if s.optimizer != 'lbfgs':
-    raise ValueError(f"optimizer must be 'adam' or 'lbfgs', not {s.optimizer!r}")
-  # Unconstrained, L-BFGS pushes pixels out of [0, 1] where that lowers the loss, and
-  # clipping the result then costs what it gained (at 128 px, 100 iterations: loss 1.199,
-  # clipped 1.621). A smooth penalty keeps them in range at the same loss (1.201, clipped
-  # 1.201 with 1000) and leaves L-BFGS's line search a smooth function.
-  valid = targets.get('valid')
-
-  def total_fn(x):
-    out = jnp.square(jax.nn.relu(x - 1.0)) + jnp.square(jax.nn.relu(-x))
-    if valid is not None:  # a padded image: the mean over its real pixels
-      return loss_fn(x)[0] + s.range_penalty * jnp.sum(out * valid) / (
-          jnp.sum(valid) * out.shape[-1])
-    return loss_fn(x)[0] + s.range_penalty * jnp.mean(out)
-  if s.lbfgs_linesearch == 'zoom':
-    opt = lbfgs.lbfgs(memory_size=s.lbfgs_memory)
-    # The line search has already evaluated the loss and gradient at the new point.
-    vg = optax.value_and_grad_from_state(total_fn)
-  elif s.lbfgs_linesearch == 'none':
-    opt = lbfgs.lbfgs(learning_rate=1.0, memory_size=s.lbfgs_memory, linesearch=None)
-    vg = lambda x, state: jax.value_and_grad(total_fn)(x)
-  else:
-    raise ValueError(f"lbfgs_linesearch must be 'zoom' or 'none', not {s.lbfgs_linesearch!r}")
-
-  def lbfgs_step(x, st, full_terms):
-    value, g = vg(x, state=st)
-    upd, st = opt.update(g, st, x, value=value, grad=g, value_fn=total_fn)
-    total_only = jnp.full((4,), jnp.nan).at[0].set(value)
-    if full_terms is False:
-      terms = total_only
-    else:  # one more forward pass, at the logged steps only
-      terms = jax.lax.cond(full_terms, lambda: loss_fn(x)[1], lambda: total_only)
-    return optax.apply_updates(x, upd), st, terms
-
-  return opt, lbfgs_step
+def _dispatch(run_id, step, terms, x, do_log, do_snap):
+  progress, snapshot = _RUNS.get(int(run_id), (None, None))
+  step = int(step)
+  if bool(do_log) and progress is not None:
+    progress(step, np.asarray(terms))
+  if bool(do_snap) and snapshot is not None and x is not None:
+    snapshot(step, np.asarray(x)[0])
 
 
-def _run_steps(step, carry, start, length: int, s: LoopSettings):
-  """Steps start .. start + length - 1 of the loop; carry = (x, optimiser state, history)."""
-
-  def body(j, carry):
-    i = start + j
-    x, st, hist = carry
-    full = False
-    if s.log_terms and s.log_every > 0:
-      full = ((i + 1) % s.log_every == 0) | (i == s.steps - 1)
-    x, st, terms = step(x, st, full)
-    return x, st, hist.at[i].set(terms)
-
-  return jax.lax.fori_loop(0, length, body, carry, unroll=s.unroll)
-
-
-@functools.partial(jax.jit, static_argnames=('spec', 'settings'))
-def start_optimisation(spec: LossSpec, params, gk, x0, targets, *, settings: LoopSettings):
-  """The loop's first carry: (x0, optimiser state, empty history [steps, 4])."""
-  opt, _ = _optimizer(spec, params, gk, targets, settings)
-  # Strongly typed, as `continue_optimisation` returns it (optax's line search starts with
-  # weakly typed scalars): else the second chunk would compile the loop again.
-  state = jax.tree.map(lambda a: jnp.asarray(a, a.dtype), opt.init(x0))
-  return x0, state, jnp.zeros((settings.steps, len(TERM_NAMES)), jnp.float32)
-
-
-@functools.partial(jax.jit, static_argnames=('spec', 'settings', 'length'))
-def continue_optimisation(spec: LossSpec, params, gk, carry, targets, start, *,
-                          settings: LoopSettings, length: int):
-  """`length` more steps of the loop from step `start` (traced: one program for every chunk)."""
-  _, step = _optimizer(spec, params, gk, targets, settings)
-  return _run_steps(step, carry, start, length, settings)
-
-
-@functools.partial(jax.jit, static_argnames=('spec', 'optimizer', 'steps', 'lr', 'lbfgs_memory',
-                                             'unroll', 'range_penalty', 'lbfgs_linesearch'))
+@functools.partial(jax.jit, static_argnames=('spec', 'optimizer', 'steps', 'lr', 'log_every',
+                                             'snapshot_every', 'lbfgs_memory', 'unroll',
+                                             'log_terms', 'range_penalty', 'lbfgs_linesearch'))
 def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str = 'adam',
-                     steps: int = 100, lr: float = 0.02, lbfgs_memory: int = 10,
-                     unroll: int = 1, range_penalty: float = 0.0,
+                     steps: int = 100, lr: float = 0.02, log_every: int = 0,
+                     snapshot_every: int = 0, lbfgs_memory: int = 10, unroll: int = 1,
+                     run_id=0, log_terms: bool = True, range_penalty: float = 0.0,
                      lbfgs_linesearch: str = 'zoom'):
-  """The whole N-step loop as one program. Returns (x [1, H, W, 3] in [0, 1], history
-  [steps, 4]: the total, and with Adam the terms too; L-BFGS's terms are NaN).
+  """The compiled N-step loop. Returns (x [1, H, W, 3] in [0, 1], history [steps, 4]).
 
+  Every `log_every` / `snapshot_every` steps it calls the progress / snapshot callbacks
+  registered under `run_id` in `_RUNS` (what `transfer_style` does); none registered: no calls.
+  With `log_terms=False` L-BFGS reports the total only (NaN for the terms), so that logging
+  every step costs no extra forward pass (what the time-to-quality benchmark does).
   L-BFGS minimises the loss plus `range_penalty` x the mean squared distance of the pixels
   outside [0, 1] (Adam clips after each step instead); its history's total includes it.
   `lbfgs_linesearch`: 'zoom' (optax's zoom line search, strong Wolfe conditions) or 'none'
   (a unit step every iteration, one loss evaluation each, as torch.optim.LBFGS runs by default;
   optax caps the first step at unit length).
   """
-  s = LoopSettings(optimizer, steps, lr, lbfgs_memory, unroll, range_penalty, lbfgs_linesearch)
-  opt, step = _optimizer(spec, params, gk, targets, s)
-  carry = (x0, opt.init(x0), jnp.zeros((steps, len(TERM_NAMES)), jnp.float32))
-  x, _, hist = _run_steps(step, carry, 0, steps, s)
-  return jnp.clip(x, 0.0, 1.0), hist
+  loss_fn = make_loss_fn(spec, params, gk, targets)
+  hist0 = jnp.zeros((steps, len(TERM_NAMES)), jnp.float32)
+  want_cb = log_every > 0 or snapshot_every > 0
+
+  def report(i, terms, x):
+    if not want_cb:
+      return
+    last = i == steps - 1
+    do_log = ((i + 1) % log_every == 0) | last if log_every > 0 else jnp.bool_(False)
+    do_snap = ((i + 1) % snapshot_every == 0) | last if snapshot_every > 0 else jnp.bool_(False)
+    xs = x if snapshot_every > 0 else None
+
+    def cb():
+      jax.debug.callback(_dispatch, run_id, i, terms, xs, do_log, do_snap)
+
+    jax.lax.cond(do_log | do_snap, cb, lambda: None)
+
+  if optimizer == 'adam':
+    opt = optax.adam(lr)
+
+    def body(i, carry):
+      x, st, hist = carry
+      (_, terms), g = jax.value_and_grad(loss_fn, has_aux=True)(x)
+      upd, st = opt.update(g, st, x)
+      x = jnp.clip(optax.apply_updates(x, upd), 0.0, 1.0)
+      report(i, terms, x)
+      return x, st, hist.at[i].set(terms)
+
+    x, _, hist = jax.lax.fori_loop(0, steps, body, (x0, opt.init(x0), hist0), unroll=unroll)
+  elif optimizer == 'lbfgs':
+    # Unconstrained, L-BFGS pushes pixels out of [0, 1] where that lowers the loss, and
+    # clipping the result then costs what it gained (at 128 px, 100 iterations: loss 1.199,
+    # clipped 1.621). A smooth penalty keeps them in range at the same loss (1.201, clipped
+    # 1.201 with 1000) and leaves L-BFGS's line search a smooth function.
+    valid = targets.get('valid')
+
+    def total_fn(x):
+      out = jnp.square(jax.nn.relu(x - 1.0)) + jnp.square(jax.nn.relu(-x))
+      if valid is not None:  # a padded image: the mean over its real pixels
+        return loss_fn(x)[0] + range_penalty * jnp.sum(out * valid) / (
+            jnp.sum(valid) * out.shape[-1])
+      return loss_fn(x)[0] + range_penalty * jnp.mean(out)
+    if lbfgs_linesearch == 'zoom':
+      opt = lbfgs.lbfgs(memory_size=lbfgs_memory)
+      # The line search has already evaluated the loss and gradient at the new point.
+      vg = optax.value_and_grad_from_state(total_fn)
+    elif lbfgs_linesearch == 'none':
+      opt = lbfgs.lbfgs(learning_rate=1.0, memory_size=lbfgs_memory, linesearch=None)
+      vg = lambda x, state: jax.value_and_grad(total_fn)(x)
+    else:
+      raise ValueError(f"lbfgs_linesearch must be 'zoom' or 'none', not {lbfgs_linesearch!r}")
+
+    def body(i, carry):
+      x, st, hist = carry
+      value, g = vg(x, state=st)
+      upd, st = opt.update(g, st, x, value=value, grad=g, value_fn=total_fn)
+      x_new = optax.apply_updates(x, upd)
+      if want_cb and log_terms:
+        terms = jax.lax.cond(((i + 1) % max(log_every, 1) == 0) | (i == steps - 1),
+                             lambda: loss_fn(x)[1],
+                             lambda: jnp.full((4,), jnp.nan).at[0].set(value))
+      else:
+        terms = jnp.full((4,), jnp.nan).at[0].set(value)
+      report(i, terms, jnp.clip(x_new, 0.0, 1.0))
+      return x_new, st, hist.at[i].set(terms)
+
+    x, _, hist = jax.lax.fori_loop(0, steps, body, (x0, opt.init(x0), hist0), unroll=unroll)
+    x = jnp.clip(x, 0.0, 1.0)
+  else:
+    raise ValueError(f"optimizer must be 'adam' or 'lbfgs', not {optimizer!r}")
+  return x, hist
 
 
 # ---------------------------------------------------------------------- driver
@@ -519,33 +508,29 @@ def transfer_style(params, content, styles: Sequence,
     else:
       run_progress = progress
     offset = global_step
-    log_every = int(config.log_every) if run_progress is not None else 0
-    snapshot_every = int(config.snapshot_every) if snapshot is not None else 0
-    settings = LoopSettings(
-        optimizer=str(config.optimizer), steps=steps, lr=float(config.lr),
-        lbfgs_memory=int(config.lbfgs_memory), unroll=int(config.unroll),
-        range_penalty=float(config.lbfgs_range_penalty),
-        lbfgs_linesearch=str(config.lbfgs_linesearch), log_every=log_every,
-        log_terms=progress_terms)
-    # Chunks end at every report (one program for all chunks: `start` is traced).
-    length = math.gcd(steps, log_every, snapshot_every)
+    run_snapshot = (None if snapshot is None else
+                    (lambda step, img, _o=offset, _h=hw[0], _w=hw[1]:
+                     snapshot(_o + step + 1, img[:_h, :_w])))
+    run_id = next(_RUN_IDS)
+    _RUNS[run_id] = (run_progress, run_snapshot)
     if verbose and config.log_every > 0:
       print(f'[{label}] scale {si + 1}/{len(sizes)}: compiling the {steps}-step '
             f'{config.optimizer} loop ...', flush=True)
     t0 = time.perf_counter()
-    carry = start_optimisation(spec, jparams, gk, jnp.asarray(pad(x0), jnp.float32), targets,
-                               settings=settings)
-    for start in range(0, steps, length):
-      carry = continue_optimisation(spec, jparams, gk, carry, targets, start,
-                                    settings=settings, length=length)
-      done = start + length
-      if log_every and (done % log_every == 0 or done == steps):
-        run_progress(done - 1, np.asarray(carry[2][done - 1]))
-      if snapshot_every and (done % snapshot_every == 0 or done == steps):
-        image = np.clip(np.asarray(carry[0])[0, :hw[0], :hw[1]], 0.0, 1.0)
-        snapshot(offset + done, image)
-    x = jnp.clip(carry[0], 0.0, 1.0)[:, :hw[0], :hw[1]]
-    hist = np.asarray(carry[2])
+    try:
+      x, hist = run_optimisation(
+          spec, jparams, gk, jnp.asarray(pad(x0), jnp.float32), targets,
+          optimizer=config.optimizer, steps=steps, lr=float(config.lr),
+          log_every=int(config.log_every if (verbose or progress) else 0),
+          snapshot_every=int(config.snapshot_every if snapshot else 0),
+          lbfgs_memory=int(config.lbfgs_memory), unroll=int(config.unroll), run_id=run_id,
+          log_terms=progress_terms,
+          range_penalty=float(config.lbfgs_range_penalty),
+          lbfgs_linesearch=str(config.lbfgs_linesearch))
+      hist = np.asarray(hist)
+      x = x[:, :hw[0], :hw[1]]
+    finally:
+      _RUNS.pop(run_id, None)
     history['seconds_per_step'].append((time.perf_counter() - t0) / steps)
     for j, n in enumerate(TERM_NAMES):
       history[n].extend(hist[:, j].tolist())

@@ -134,30 +134,7 @@ def test_concurrent_runs_report_to_their_own_callbacks(params, images):
                                results[name + '_total'][[1, 3, 5, 7]], rtol=1e-6)
     assert [(k, s) for k, s, _ in calls[name] if k == 'snapshot'] == [('snapshot', 4),
                                                                       ('snapshot', 8)]
-
-
-def test_chunked_loop_reaches_the_persistent_cache_and_matches_one_program(params, images):
-  """Run in chunks between progress reports, the loop has no host callbacks, so JAX writes it
-  to the persistent compilation cache (a rerun does not compile it again), and it gives the
-  image and losses of the whole loop run as one program."""
-  import os
-  photo, style, _ = images
-  cfg = small_config(optimizer='lbfgs', steps=6, log_every=4, lbfgs_linesearch='none')
-  reports = []
-  before = T.continue_optimisation._cache_size()
-  chunked, hist = T.transfer_style(params, photo, [style], config=cfg, verbose=False,
-                                   progress=lambda step, terms: reports.append(step))
-  assert reports == [3, 5]  # every 4 steps and the last: chunks of gcd(6, 4) = 2 steps
-  assert T.continue_optimisation._cache_size() - before == 1  # one program for the 3 chunks
-  whole, hist_whole = T.transfer_style(params, photo, [style], config=small_config(
-      optimizer='lbfgs', steps=6, log_every=0, lbfgs_linesearch='none'), verbose=False)
-  np.testing.assert_allclose(chunked, whole, atol=1e-5)
-  # At the logged steps (3, 5) the total is the loss's own, without L-BFGS's range penalty.
-  unlogged = [0, 1, 2, 4]
-  np.testing.assert_allclose(hist['total'][unlogged], hist_whole['total'][unlogged], rtol=1e-5)
-  cache_dir = jax.config.jax_compilation_cache_dir
-  if cache_dir:  # tests/conftest.py sets one per session
-    assert any(f.startswith('jit_continue_optimisation') for f in os.listdir(cache_dir))
+  assert not T._RUNS  # every run unregistered its callbacks
 
 
 def test_preserve_colors(params, images):
@@ -248,12 +225,12 @@ def test_size_bucket_compiles_once_and_matches_unpadded_runs(params, images, opt
   for m in masks:
     m[8:20, 10:25] = 1.0
   steps = 7 if optimizer == 'adam' else 6  # step counts no other test compiles
-  before = T.continue_optimisation._cache_size()
+  before = T.run_optimisation._cache_size()
   padded = [T.transfer_style(params, p, [style], verbose=False, content_mask=m,
                       config=small_config(steps=steps, size_bucket=48, optimizer=optimizer,
                                           guided_style=guided))[0]
             for p, m in zip(photos, masks)]
-  assert T.continue_optimisation._cache_size() - before == 1
+  assert T.run_optimisation._cache_size() - before == 1
   for p, m, out in zip(photos, masks, padded):
     ref, _ = T.transfer_style(params, p, [style], verbose=False, content_mask=m,
                        config=small_config(steps=steps, size_bucket=0, optimizer=optimizer,
