@@ -12,7 +12,8 @@ Three measurements, each on real photos:
    held out for a run only if the run was trained without it (`person_composite/voc_holdout`
    holds out the canteen, `labelme_holdout` the labelme photos); the table marks the others.
 2. Foreground fraction on real photos without people: the dataset's validation backgrounds (no
-   run trains on them, labelme's photo of buses among them), mean and worst photo.
+   run trains on them, labelme's photo of buses among them) and the held-out animals that no
+   builder config uses (`person_composite.HELD_OUT_ANIMAL_PHOTOS`), mean and worst photo.
 3. Agreement with the reference model (IoU of the two masks) on real photos of people without
    ground truth: the pseudo-labelled photos (marked when a run trained on their pseudo-labels).
 4. The held-out benchmark: agreement with the reference model on real photos of people that no
