@@ -9,7 +9,6 @@ from PIL import Image
 import tensorflow_datasets as tfds
 
 from unet_flax import input_pipeline
-from unet_flax.datasets import animal_cutouts
 from unet_flax.datasets import coco_person
 from unet_flax.datasets import person_composite
 from unet_flax.datasets import person_folder
@@ -43,14 +42,9 @@ def test_tiny_builds_offline_with_expected_features(tiny_builder):
   assert tiny_builder.info.file_format.value == 'array_record'
   assert tiny_builder.info.splits['train'].num_examples == cfg.num_train == 48
   assert tiny_builder.info.splits['validation'].num_examples == cfg.num_validation == 16
-  num_with_people = num_without = num_pseudo = num_animals = 0
+  num_with_people = num_without = num_pseudo = 0
   for split in ('train', 'validation'):
     for ex in _all(tiny_builder, split):
-      # Animal cut-outs are pasted into train composites only, as background.
-      animals = [a.decode() for a in ex['animal_ids']]
-      assert set(animals) <= set(animal_cutouts.ANIMAL_CUTOUTS) and len(animals) <= 1
-      assert split == 'train' or not animals
-      num_animals += len(animals)
       assert ex['image'].shape == (64, 64, 3) and ex['image'].dtype == np.uint8
       assert ex['mask'].shape == (64, 64, 1) and ex['mask'].dtype == np.uint8
       assert set(np.unique(ex['mask']).tolist()) <= {0, 1}
@@ -68,7 +62,6 @@ def test_tiny_builds_offline_with_expected_features(tiny_builder):
         num_without += 1
         assert not ex['mask'].any()
   assert num_with_people > 30 and num_without > 0  # positives and negatives
-  assert 4 <= num_animals <= 24  # 30% of the ~38 train composites
   assert 0 < num_pseudo < 48  # ground truth and pseudo-labels, told apart
 
 
@@ -208,28 +201,6 @@ def test_pasting_is_exact_outside_and_inside_the_mask(monkeypatch, hue_prob):
       assert changed.mean() > 0.9
       checked += 1
   assert checked >= 5
-
-
-@pytest.mark.network
-def test_animal_cutouts_load_and_are_pasted_as_background(monkeypatch):
-  cutouts = animal_cutouts.load_animal_cutouts()
-  assert len(cutouts) == len(animal_cutouts.ANIMAL_CUTOUTS) == 102
-  assert len({os.path.basename(n) for n in cutouts}) == 102  # cached by file name
-  for rgb, alpha in cutouts.values():
-    assert rgb.dtype == np.uint8 and rgb.shape == (*alpha.shape, 3) and min(alpha.shape) >= 40
-    assert 0.1 < (alpha > 0.5).mean() < 0.9 and alpha.min() == 0.0  # a cut-out, not a box
-  # No people: an animal pasted (animal_prob 1) changes the background but not the all-zero mask.
-  monkeypatch.setattr(person_composite, 'NUM_PEOPLE_PROBS', (1.0, 0.0, 0.0, 0.0))
-  pools = (person_composite.TRAIN_PERSONS, person_composite.TRAIN_BACKGROUNDS,
-           animal_cutouts.ANIMAL_CUTOUTS)
-  changed = []
-  for i in range(6):
-    ex, bare = (person_composite.make_composite(pools[0], pools[1], 96, np.random.default_rng(i),
-                                                0.0, pools[2], p) for p in (1.0, 0.0))
-    assert len(ex['animal_ids']) == 1 and not bare['animal_ids']
-    assert not ex['mask'].any() and not bare['mask'].any() and not ex['person_ids']
-    changed.append(np.any(ex['image'] != bare['image'], axis=-1).mean())
-  assert min(changed) > 0.01 and max(changed) > 0.3
 
 
 def test_hue_rotation_keeps_luma_and_turns_red_to_other_hues():

@@ -1,7 +1,6 @@
 """TFDS builders for person segmentation.
 
 - `person_composite`: embedded offline dataset (real VOC person cut-outs on real background photos).
-- `animal_cutouts`: photos of animals cut out by alpha, pasted into the composites as background.
 - `person_folder`: a user's own folder with `images/` + `masks/`.
 - `coco_person`: person masks converted on the fly from `coco/2017_panoptic`.
 

