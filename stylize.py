@@ -37,7 +37,7 @@ def _define_flags():
   flags.DEFINE_float('threshold', None, 'Binarise the mask at this probability first.')
   flags.DEFINE_integer('devices', 0, 'With a folder of photos: style this many at once, one per '
                        'device (0: as many as there are local devices and photos).')
-  mask_flags.define_flags()  # --mask_side --mask_square_side --mask_tiles --mask_core
+  mask_flags.define_flags()  # --mask_{side,square_side,tiles,core,animals}
   return FLAGS
 
 
@@ -51,7 +51,7 @@ def run(FLAGS) -> None:
     raise ValueError('--unet <train.py workdir> is required (or --mask <mask image>)')
   jobs = pipeline.photo_jobs(FLAGS.content, FLAGS.out)
   devices = pipeline.select_devices(FLAGS.devices, len(jobs))
-  mask_sides, square_sides, mask_core, mask_tiles = mask_flags.parse_flags(FLAGS)
+  mask_sides, square_sides, mask_core, mask_tiles, mask_animals = mask_flags.parse_flags(FLAGS)
   FLAGS.config.guided_style = FLAGS.mode == 'guided'
   style_weights = cli.parse_style_weights(FLAGS.style_weights, len(FLAGS.style))
   styling = pipeline.Styling.from_files(FLAGS.config, FLAGS.style, style_weights,
@@ -60,7 +60,7 @@ def run(FLAGS) -> None:
   masks = None
   if FLAGS.unet:  # One mask per photo: compiled without GPU autotuning (seconds, not a minute).
     segmenter = predict.Segmenter.from_workdir(FLAGS.unet, autotune=False)
-    masks = segmenter.photo_masks(mask_sides, square_sides, mask_core, mask_tiles)
+    masks = segmenter.photo_masks(mask_sides, square_sides, mask_core, mask_tiles, mask_animals)
   pipeline.style_photos(styling, jobs, masks, devices)
 
 

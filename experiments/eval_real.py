@@ -13,7 +13,9 @@ Three measurements, each on real photos:
    holds out the canteen, `labelme_holdout` the labelme photos); the table marks the others.
 2. Foreground fraction on real photos without people: the dataset's validation backgrounds (no
    run trains on them, labelme's photo of buses among them) and the held-out animals that no
-   builder config uses (`person_composite.HELD_OUT_ANIMAL_PHOTOS`), mean and worst photo.
+   builder config uses (`person_composite.HELD_OUT_ANIMAL_PHOTOS`, and with `--animal_scenes`
+   GCompris's 57 photos of animals in their own scenes, `HELD_OUT_ANIMAL_SCENES`): mean, worst
+   photo and how many are over 2%.
 3. Agreement with the reference model (IoU of the two masks) on real photos of people without
    ground truth: the pseudo-labelled photos (marked when a run trained on their pseudo-labels).
 4. The held-out benchmark: agreement with the reference model on real photos of people that no
@@ -30,8 +32,9 @@ The U-Net sees each photo as stylize.py shows it (`Segmenter.photo_probability`)
 MediaPipe encoder with its long side at 256 and 384 px, squashed to 256 x 256 and as 2 x 2
 overlapping crops, for an ImageNet encoder with its long side at 160 and 224 px, the views
 averaged; a from-scratch U-Net at its training image size, then for the MediaPipe encoder
-without the regions that never reach 0.9 (`--mask_side`, `--mask_square_side`, `--mask_tiles`
-and `--mask_core` override). The reference model follows its own protocol
+without the regions that never reach 0.9 and those an ImageNet classifier sees as animals
+(`--mask_side`, `--mask_square_side`, `--mask_tiles`, `--mask_core` and `--mask_animals`
+override). The reference model follows its own protocol
 (experiments/reference_model.py). Masks are probability > 0.5, scored at the
 photo's resolution.
 
@@ -84,6 +87,8 @@ REFERENCE_LARGEST_REGION = {
                          'for person, each a region apart from the player',
 }
 SHEET_HEIGHT = 160
+# A photo without people is counted as failed where more than this share of it is called person.
+FOREGROUND_LIMIT = 0.02
 
 
 # ---------------------------------------------------------------------------------------------
@@ -193,16 +198,18 @@ def evaluate(models: dict, photos: dict, reference) -> dict:
   return masks
 
 
-def score(masks: dict, truths: dict, people_photos, runs: dict, held_out_photos=()) -> dict:
-  """Per model: IoU on each ground-truth photo, foreground on each negative photo, agreement on
-  each people photo (`people_photos`, the held-out ones among them). `truths`: {photo: (person
-  mask, void mask)}; `runs`: {name: run_info} of the trained runs (other models: none)."""
+def score(masks: dict, truths: dict, people_photos, runs: dict, held_out_photos=(),
+          negative_photos=NEGATIVE_PHOTOS) -> dict:
+  """Per model: IoU on each ground-truth photo, foreground on each of `negative_photos`,
+  agreement on each people photo (`people_photos`, the held-out ones among them). `truths`:
+  {photo: (person mask, void mask)}; `runs`: {name: run_info} of the trained runs (other models:
+  none)."""
   results = {}
   reference = {p: largest_region(masks['reference'][p]) if p in REFERENCE_LARGEST_REGION
                else masks['reference'][p] for p in people_photos}
   for name, by_photo in masks.items():
     seen = trained_on(runs[name]['builder_config']) if name in runs else set()
-    foreground = {p: float(by_photo[p].mean()) for p in NEGATIVE_PHOTOS}
+    foreground = {p: float(by_photo[p].mean()) for p in negative_photos}
     agreement = {p: iou(by_photo[p], reference[p]) for p in people_photos}
     held_out = [p for p in people_photos if p not in seen and p not in AGREEMENT_EXCLUDED]
     benchmark = [p for p in held_out_photos if p not in AGREEMENT_EXCLUDED]
@@ -217,6 +224,8 @@ def score(masks: dict, truths: dict, people_photos, runs: dict, held_out_photos=
         'foreground': foreground,
         'foreground_mean': float(np.mean(list(foreground.values()))),
         'foreground_max': float(np.max(list(foreground.values()))),
+        'foreground_worst_photo': max(foreground, key=foreground.get),
+        'foreground_over_limit': [p for p, v in foreground.items() if v > FOREGROUND_LIMIT],
         'agreement': agreement,
         'agreement_full_reference': {p: iou(by_photo[p], masks['reference'][p])
                                      for p in people_photos if p in REFERENCE_LARGEST_REGION},
@@ -244,19 +253,22 @@ def _model_label(name: str, runs: dict) -> str:
   tiles = run.get('mask_tiles', 0)
   views += f' + {tiles}x{tiles} crops' if tiles else ''
   core = f", regions cored at {run['mask_core']:g}" if run.get('mask_core', 0) > 0.5 else ''
+  core += ', animal regions dropped' if run.get('mask_drop_animals') else ''
   return (f"{name} ({run['encoder']} encoder, data {run['builder_config']}, best step "
           f"{run['best_step']}, photo side {'+'.join(map(str, run['mask_sides']))} px{views}"
           f'{core})')
 
 
-def markdown(results: dict, runs: dict, people_photos, held_out_photos=()) -> str:
+def markdown(results: dict, runs: dict, people_photos, held_out_photos=(),
+             negative_photos=NEGATIVE_PHOTOS) -> str:
   """The summary table (one row per model) and the per-photo table (one row per photo)."""
   pct = lambda x: f'{100 * x:.1f}%'
   short = {VOC_PHOTO: 'canteen'} | {p: p.split(':', 1)[1] for p in GT_PHOTOS[1:]}
   scored = [p for p in held_out_photos if p not in AGREEMENT_EXCLUDED]
-  lines = ['| model | person IoU, held-out ground-truth photos: mean (photos) | no-person photos: '
-           'foreground mean / worst | agreement with reference, people photos not trained on | '
-           f'held-out benchmark ({len(scored)} photos): agreement mean / worst (photo) |',
+  lines = ['| model | person IoU, held-out ground-truth photos: mean (photos) | '
+           f'{len(negative_photos)} no-person photos: foreground mean / worst (photo), photos '
+           f'over {pct(FOREGROUND_LIMIT)} | agreement with reference, people photos not trained '
+           f'on | held-out benchmark ({len(scored)} photos): agreement mean / worst (photo) |',
            '|---|---|---|---|---|']
   for name, r in results.items():
     gt = '-' if r['gt_iou_held_out_mean'] is None else (
@@ -266,7 +278,8 @@ def markdown(results: dict, runs: dict, people_photos, held_out_photos=()) -> st
     bench = '-' if worst is None else (f"{r['held_out_agreement_mean']:.3f} / {worst['iou']:.3f} "
                                        f"({worst['photo']})")
     lines.append(f"| {_model_label(name, runs)} | {gt} | {pct(r['foreground_mean'])} / "
-                 f"{pct(r['foreground_max'])} | {agree} | {bench} |")
+                 f"{pct(r['foreground_max'])} ({r['foreground_worst_photo']}), "
+                 f"{len(r['foreground_over_limit'])} | {agree} | {bench} |")
   lines += ['', 'Per photo (IoU with the ground truth on photos with it; foreground fraction on '
             'photos without people; IoU with the reference mask on the other photos of people, '
             "where the reference's column gives its foreground fraction on held-out photos; "
@@ -277,7 +290,7 @@ def markdown(results: dict, runs: dict, people_photos, held_out_photos=()) -> st
     lines.append(f'| {p} (ground truth) | ' + ' | '.join(
         f"{r['gt_iou'][p]:.3f}" + ('*' if p in r['trained_on'] else '')
         for r in results.values()) + ' |')
-  for p in NEGATIVE_PHOTOS:
+  for p in negative_photos:
     lines.append(f'| {p} (no person) | ' + ' | '.join(
         pct(r['foreground'][p]) for r in results.values()) + ' |')
   for p in people_photos:
@@ -340,7 +353,7 @@ def main(argv):
     raise app.UsageError(f'--name {names}: expected one distinct name per --workdir, '
                          f"not 'reference' or {RELEASED_PORT!r}")
   runs = dict(zip(names, (run_info(w) for w in workdirs)))
-  mask_sides, square_sides, mask_core, mask_tiles = mask_flags.parse_flags(FLAGS)
+  mask_sides, square_sides, mask_core, mask_tiles, mask_animals = mask_flags.parse_flags(FLAGS)
   segmenters = {}
   loaded = {name: predict.Segmenter.from_workdir(w) for name, w in zip(names, workdirs)}
   if FLAGS.released_port:
@@ -348,14 +361,18 @@ def main(argv):
     runs[RELEASED_PORT] = {'workdir': None, 'builder_config': None, 'encoder': 'mediapipe_selfie',
                            'best_step': 0, 'steps': 0}
   for name, segmenter in loaded.items():
-    masks = segmenter.photo_masks(mask_sides, square_sides, mask_core, mask_tiles)
+    masks = segmenter.photo_masks(mask_sides, square_sides, mask_core, mask_tiles, mask_animals)
     segmenters[name] = masks
     runs[name].update(mask_sides=list(masks.sides), mask_square_sides=list(masks.square_sides),
-                      mask_core=masks.core, mask_tiles=masks.tiles)
+                      mask_core=masks.core, mask_tiles=masks.tiles,
+                      mask_drop_animals=masks.drop_animals)
 
   gt = {p: gt_photo(p) for p in GT_PHOTOS}
   photos = {p: rgb for p, (rgb, _, _) in gt.items()}
-  photos.update({p: person_composite.load_photo(p) for p in NEGATIVE_PHOTOS})
+  negatives = {p: person_composite.load_photo(p) for p in NEGATIVE_PHOTOS}
+  if FLAGS.animal_scenes:
+    negatives.update(fetch_held_out_photos(person_composite.HELD_OUT_ANIMAL_SCENES))
+  photos.update(negatives)
   # Agreement is scored on photos the reference model labels whole (not the windowed Solvay photo,
   # of which it finds no one when it sees it whole).
   people = {p: person_composite.load_photo(p) for p in person_composite.PSEUDO_LABELLED_PHOTOS
@@ -367,13 +384,14 @@ def main(argv):
 
   masks = evaluate(segmenters, photos, reference_model.ReferenceSegmenter())
   results = score(masks, {p: (truth, void) for p, (_, truth, void) in gt.items()},
-                  list(people), runs, list(held_out))
+                  list(people), runs, list(held_out), list(negatives))
   os.makedirs(FLAGS.out_dir, exist_ok=True)
-  table = markdown(results, runs, list(people), list(held_out))
+  table = markdown(results, runs, list(people), list(held_out), list(negatives))
   with open(os.path.join(FLAGS.out_dir, 'eval_real.md'), 'w') as f:
     f.write('# Real-photo benchmark (experiments/eval_real.py)\n\n' + table)
   with open(os.path.join(FLAGS.out_dir, 'eval_real.json'), 'w') as f:
     json.dump({'runs': runs, 'results': results, 'held_out_photos': list(held_out),
+               'negative_photos': list(negatives),
                'agreement_excluded': {p: AGREEMENT_EXCLUDED[p] for p in held_out
                                       if p in AGREEMENT_EXCLUDED},
                'reference_largest_region': {p: REFERENCE_LARGEST_REGION[p] for p in people
@@ -389,11 +407,14 @@ flags.DEFINE_multi_string('workdir', [], 'A train.py workdir to score (repeatabl
 flags.DEFINE_multi_string('name', [], "A name per --workdir (default: the workdir's basename).")
 flags.DEFINE_string('out_dir', os.path.join(REPO, 'experiments', 'results', 'eval_real'),
                     'Where the table, JSON and sheet go.')
-mask_flags.define_flags()  # --mask_side --mask_square_side --mask_tiles --mask_core
+mask_flags.define_flags()  # --mask_{side,square_side,tiles,core,animals}
 flags.DEFINE_bool('released_port', False, f"Also score the reference network's Flax port with "
                   f'its released weights, not fine-tuned, as the run {RELEASED_PORT!r}.')
 flags.DEFINE_bool('held_out_photos', True, 'Score the held-out photos of people '
                   '(person_composite.HELD_OUT_PEOPLE_PHOTOS; fetched once from their packages).')
+flags.DEFINE_bool('animal_scenes', True, "Also score GCompris's 57 photos of animals in their own "
+                  'scenes as photos without people (person_composite.HELD_OUT_ANIMAL_SCENES; '
+                  'fetched once, 44 MB).')
 
 if __name__ == '__main__':
   from unet_flax import runtime  # pylint: disable=g-import-not-at-top

@@ -162,6 +162,25 @@ def test_people_are_exact_cutouts_and_backgrounds_load():
     person_composite.load_photo('visp:lena.png')
 
 
+def test_qt_resource_webp_finds_the_riff_webp_files_in_order():
+  webp = lambda body: b'RIFF' + (4 + len(body)).to_bytes(4, 'little') + b'WEBP' + body
+  first, second = webp(b'VP8 one'), webp(b'VP8L two, with RIFF inside')
+  data = b'qres\x00\x00\x00\x03' + first + b'RIFF\x04\x00\x00\x00WAVE' + second + b'names'
+  assert person_composite.qt_resource_webp(data) == [first, second]
+  assert person_composite.qt_resource_webp(b'qres' + first[:-2]) == []      # cut short: not a file
+
+
+@pytest.mark.network
+def test_gcompris_animal_scenes_load_from_their_qt_resources():
+  scenes = person_composite.HELD_OUT_ANIMAL_SCENES
+  assert len(scenes) == 57 and scenes[0] == 'gcompris:erase.rcc#0'
+  photos = [person_composite.load_photo(p) for p in scenes]
+  assert all(p.dtype == np.uint8 and p.ndim == 3 and min(p.shape[:2]) >= 400 for p in photos)
+  assert len({p.tobytes()[:4096] for p in photos}) == 57      # 57 different photos
+  with pytest.raises(ValueError, match=r'erase.rcc holds 33 photos \(#0 to #32\)'):
+    person_composite.load_photo('gcompris:erase.rcc#33')
+
+
 def test_composite_is_deterministic_in_seed(tiny_builder, tmp_path):
   again = person_composite.PersonComposite(config='tiny', data_dir=str(tmp_path))
   again.download_and_prepare()

@@ -85,6 +85,10 @@ def test_no_builder_config_uses_held_out_photos():
   # The held-out animals are photos without people that no config uses in any role either.
   animals = set(pc.HELD_OUT_ANIMAL_PHOTOS)
   assert animals <= set(pc.PACKAGE_FILES_SHA256) and animals <= set(eval_real.NEGATIVE_PHOTOS)
+  # So are GCompris's animal scenes, the 57 photos of its three Qt resource files.
+  scenes = set(pc.HELD_OUT_ANIMAL_SCENES)
+  assert len(scenes) == 57 and {p.split('#')[0] for p in scenes} == set(pc.QT_RESOURCE_SHA256)
+  animals |= scenes
   for config in pc.PersonComposite.BUILDER_CONFIGS:
     used = {*config.photos_train, *config.photos_validation}
     assert not (held_out | animals) & used, config.name  # neither whole nor as cut-outs

@@ -11,11 +11,13 @@ from unet_flax import mask_flags
 
 def test_parse_flags_defaults_and_values():
   defaults = types.SimpleNamespace(mask_side=['0'], mask_square_side=['default'],
-                                   mask_core='default', mask_tiles='default')
-  assert mask_flags.parse_flags(defaults) == ([0], None, None, None)
+                                   mask_core='default', mask_tiles='default',
+                                   mask_animals='default')
+  assert mask_flags.parse_flags(defaults) == ([0], None, None, None, None)
   given = types.SimpleNamespace(mask_side=['256', '384'], mask_square_side=['none'],
-                                mask_core='0.8', mask_tiles='3')
-  assert mask_flags.parse_flags(given) == ([256, 384], [], 0.8, 3)
+                                mask_core='0.8', mask_tiles='3', mask_animals='keep')
+  assert mask_flags.parse_flags(given) == ([256, 384], [], 0.8, 3, False)
+  assert mask_flags.parse_animals('drop') is True
   assert mask_flags.parse_tiles('none') == mask_flags.parse_tiles('0') == 0
   assert mask_flags.parse_sides('0,160') == [0, 160]
   assert mask_flags.parse_square_sides('256,320') == [256, 320]
@@ -30,6 +32,7 @@ def test_parse_flags_defaults_and_values():
     (mask_flags.parse_mask_core, '1.5', "mask core '1.5': expected a probability in"),
     (mask_flags.parse_tiles, '1', "mask tiles '1': expected an integer n >= 2"),
     (mask_flags.parse_tiles, 'many', "mask tiles 'many': expected an integer n >= 2"),
+    (mask_flags.parse_animals, 'yes', "mask animals 'yes': expected 'drop', 'keep' or"),
 ])
 def test_bad_values_name_the_value(parse, value, message):
   with pytest.raises(ValueError, match=message):

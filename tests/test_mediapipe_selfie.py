@@ -193,15 +193,18 @@ def test_segmenter_averages_aspect_kept_squashed_and_cropped_views(params):
            + segmenter._tiled_probability(photo, 2, 256, square=True))
   average = segmenter.photo_probability(photo, core=0)
   np.testing.assert_allclose(average, (3 * whole + tiles) / 5, atol=1e-5)
-  # Then regions without a core >= 0.9 are dropped, with a 2-pixel edge (512 / 256).
+  # Then regions without a core >= 0.9 are dropped, with a 2-pixel edge (512 / 256), and those
+  # an ImageNet classifier sees as animals: not the astronaut.
   assert segmenter.photo_mask_core == predict.MEDIAPIPE_MASK_CORE == 0.9
+  assert segmenter.photo_drop_animals
   np.testing.assert_array_equal(segmenter.photo_probability(photo),
                                 predict.drop_coreless_regions(average, 0.9, 2))
   masks = segmenter.photo_masks()
   assert masks.description == ('long side 256, 384 px; squashed to 256x256 px; and as 2x2 '
-                               'crops of 0.6 its sides; regions without a core >= 0.9 dropped')
+                               'crops of 0.6 its sides; regions without a core >= 0.9 dropped; '
+                               'regions an ImageNet classifier sees as animals dropped')
   np.testing.assert_allclose(masks(photo), segmenter.photo_probability(photo), atol=1e-6)
-  assert segmenter.photo_masks(384, [], 0, 0).description == 'long side 384 px'
+  assert segmenter.photo_masks(384, [], 0, 0, False).description == 'long side 384 px'
 
 
 def test_bad_input_shape_is_one_clear_error():

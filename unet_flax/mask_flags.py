@@ -1,6 +1,7 @@
 """The command-line flags of the photo masks, shared by stylize.py and experiments/eval_real.py.
 
-`define_flags()` defines `--mask_side`, `--mask_square_side`, `--mask_tiles` and `--mask_core`;
+`define_flags()` defines `--mask_side`, `--mask_square_side`, `--mask_tiles`, `--mask_core` and
+`--mask_animals`;
 `parse_flags(FLAGS)` turns them into the arguments of `predict.Segmenter.photo_masks`. Nothing
 here imports JAX, so that --help and flag errors answer at once.
 """
@@ -10,7 +11,8 @@ from typing import Sequence
 
 
 def define_flags() -> None:
-  """Defines --mask_side, --mask_square_side, --mask_tiles and --mask_core (absl flags)."""
+  """Defines --mask_side, --mask_square_side, --mask_tiles, --mask_core and --mask_animals (absl
+  flags)."""
   from absl import flags
   flags.DEFINE_list('mask_side', ['0'], 'Long side(s) in pixels at which the U-Net sees the '
                     "photo; several are averaged (0: the model's default, "
@@ -29,13 +31,19 @@ def define_flags() -> None:
                       "probability reaches this somewhere ('default': predict.Segmenter."
                       'photo_mask_core, 0.9 for the MediaPipe encoder, none for the others; '
                       "'none': every region kept).")
+  flags.DEFINE_string('mask_animals', 'default', "'drop': a region of the mask that an ImageNet "
+                      'classifier sees as an animal is dropped; '
+                      "'keep': it is kept ('default': predict.Segmenter.photo_drop_animals, drop "
+                      'for the MediaPipe encoder, keep for the others).')
 
 
-def parse_flags(FLAGS) -> tuple[list[int], list[int] | None, float | None, int | None]:
-  """(sides, square sides, core, tiles) for `predict.Segmenter.photo_masks`; ValueError names
-  the bad value."""
+def parse_flags(FLAGS) -> tuple[list[int], list[int] | None, float | None, int | None,
+                                bool | None]:
+  """(sides, square sides, core, tiles, drop animals) for `predict.Segmenter.photo_masks`;
+  ValueError names the bad value."""
   return (parse_sides(FLAGS.mask_side), parse_square_sides(FLAGS.mask_square_side),
-          parse_mask_core(FLAGS.mask_core), parse_tiles(FLAGS.mask_tiles))
+          parse_mask_core(FLAGS.mask_core), parse_tiles(FLAGS.mask_tiles),
+          parse_animals(FLAGS.mask_animals))
 
 
 def _ints(items: list[str]) -> list[int]:
@@ -100,3 +108,13 @@ def parse_tiles(value: str) -> int | None:
     raise ValueError(f"mask tiles {value!r}: expected an integer n >= 2 (n x n crops), 'default' "
                      "(the model's) or 'none'")
   return tiles[0]
+
+
+def parse_animals(value: str) -> bool | None:
+  """Command-line mask animals: 'default' -> None (the model's default), 'drop' -> True, 'keep'
+  -> False."""
+  choices = {'default': None, 'drop': True, 'keep': False}
+  if value not in choices:
+    raise ValueError(f"mask animals {value!r}: expected 'drop', 'keep' or 'default' (the "
+                     "model's)")
+  return choices[value]

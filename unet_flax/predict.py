@@ -21,6 +21,7 @@ import numpy as np
 from scipy import ndimage
 
 from nst_flax import compilation_cache
+from unet_flax import animal_regions
 from unet_flax import checkpoints
 from unet_flax import models
 
@@ -109,6 +110,13 @@ MEDIAPIPE_MASK_CORE = 0.9
 # from 2.7% to 2.3%.
 MEDIAPIPE_TILES = 2
 TILE_FRACTION = 0.6
+# The MediaPipe network calls furry animals that face the camera person, and training on animals
+# costs real people (experiments/README.md). So each region that is left is shown to an ImageNet
+# classifier, and dropped where it sees an animal (`drop_animal_regions`,
+# `unet_flax.animal_regions`). On the 4 held-out ensembles (experiments/README.md, 2026-12-05)
+# it took the cheetah cub from 36-49% to 0%, the quokka from 30% to 0% and the cat from
+# 3.0-3.2% to 0%, and left every photo of people as it was.
+MEDIAPIPE_DROP_ANIMALS = True
 
 
 def drop_coreless_regions(probability: np.ndarray | jax.Array, core: float, fringe: int = 1,
@@ -121,7 +129,31 @@ def drop_coreless_regions(probability: np.ndarray | jax.Array, core: float, frin
   above = p > threshold
   labels, _ = ndimage.label(above, structure=np.ones((3, 3)))
   cored = np.unique(labels[above & (p >= core)])
-  kept = np.isin(labels, cored)
+  return _drop_regions(p, above, np.isin(labels, cored), fringe)
+
+
+def drop_animal_regions(probability: np.ndarray | jax.Array, image: np.ndarray | jax.Array,
+                        classifier: animal_regions.AnimalClassifier,
+                        max_animal: float = animal_regions.MAX_ANIMAL, fringe: int = 1,
+                        threshold: float = MASK_THRESHOLD) -> np.ndarray:
+  """`probability` [H, W, 1] of `image` [H, W, 3] with every region above `threshold`
+  (8-connected) that `classifier` sees as an animal (`animal_probability` above `max_animal`)
+  set to 0, with its `fringe` as in `drop_coreless_regions`. Regions whose box is under
+  `animal_regions.MIN_REGION_SIDE` pixels on both sides are kept unseen: too few pixels to tell
+  a person from an animal."""
+  p = np.asarray(probability, np.float32)[..., 0]
+  above = p > threshold
+  labels, _ = ndimage.label(above, structure=np.ones((3, 3)))
+  animals = [r for r, box in enumerate(ndimage.find_objects(labels), start=1)
+             if max(box[0].stop - box[0].start, box[1].stop - box[1].start)
+             >= animal_regions.MIN_REGION_SIDE
+             and classifier.animal_probability(image, labels == r) > max_animal]
+  return _drop_regions(p, above, above & ~np.isin(labels, animals), fringe)
+
+
+def _drop_regions(p: np.ndarray, above: np.ndarray, kept: np.ndarray, fringe: int) -> np.ndarray:
+  """`p` [H, W] -> [H, W, 1] with the regions of `above` outside `kept` set to 0, and the
+  `fringe` pixels around them that are not in `kept`."""
   drop = ndimage.binary_dilation(above & ~kept, np.ones((3, 3)), iterations=fringe) & ~kept
   return np.where(drop, np.float32(0), p)[..., None]
 
@@ -201,6 +233,12 @@ class Segmenter:
     return MEDIAPIPE_TILES if self.model.encoder == 'mediapipe_selfie' else 0
 
   @property
+  def photo_drop_animals(self) -> bool:
+    """Whether `photo_probability` drops the regions an ImageNet classifier sees as animals by
+    default (not measured for the other encoders)."""
+    return MEDIAPIPE_DROP_ANIMALS and self.model.encoder == 'mediapipe_selfie'
+
+  @property
   def photo_mask_core(self) -> float:
     """The core that a region of `photo_probability` needs to be kept by default (0: all kept;
     not measured for the other encoders)."""
@@ -208,7 +246,8 @@ class Segmenter:
 
   def photo_probability(self, image: np.ndarray | jax.Array, side: int | Sequence[int] = 0,
                         square_side: Sequence[int] | None = None,
-                        core: float | None = None, tiles: int | None = None) -> jax.Array:
+                        core: float | None = None, tiles: int | None = None,
+                        drop_animals: bool | None = None) -> jax.Array:
     """Person probability [H, W, 1] of a photo [H, W, 3] in [0, 1], at the photo's resolution.
 
     The U-Net sees the photo (antialiased, never upscaled) with its long side at each of
@@ -219,7 +258,8 @@ class Segmenter:
     where crops overlap. The probabilities are averaged over all views (multi-scale inference, as in
     DeepLab). Regions above `MASK_THRESHOLD` without a pixel at `core` (None: `photo_mask_core`)
     are then dropped (`drop_coreless_regions`), with their soft edge: as wide as one pixel of
-    the coarsest view.
+    the coarsest view. With `drop_animals` (None: `photo_drop_animals`), so are the regions left
+    that an ImageNet classifier sees as animals (`drop_animal_regions`).
     """
     sides = self.resolve_sides(side)
     square_sides = self.resolve_square_sides(square_side)
@@ -231,19 +271,24 @@ class Segmenter:
       views += [self._tiled_probability(image, tiles, s, square=True) for s in square_sides]
     probability = sum(views) / len(views)
     core = self.resolve_core(core)
-    if core <= MASK_THRESHOLD:
-      return probability
+    drop_animals = self.resolve_drop_animals(drop_animals)
     fringe = -(-max(image.shape[:2]) // min((*sides, *square_sides)))
-    return jnp.asarray(drop_coreless_regions(probability, core, fringe))
+    if core > MASK_THRESHOLD:
+      probability = drop_coreless_regions(probability, core, fringe)
+    if drop_animals:
+      probability = drop_animal_regions(probability, image, animal_regions.default_classifier(),
+                                        fringe=fringe)
+    return jnp.asarray(probability)
 
   def photo_masks(self, side: int | Sequence[int] = 0,
                   square_side: Sequence[int] | None = None,
-                  core: float | None = None, tiles: int | None = None) -> PhotoMasks:
-    """`photo_probability` at `side`, `square_side`, `core` and `tiles` as a mask predictor of
-    whole photos (what stylize.py hands to `nst_flax.pipeline`)."""
+                  core: float | None = None, tiles: int | None = None,
+                  drop_animals: bool | None = None) -> PhotoMasks:
+    """`photo_probability` at `side`, `square_side`, `core`, `tiles` and `drop_animals` as a
+    mask predictor of whole photos (what stylize.py hands to `nst_flax.pipeline`)."""
     return PhotoMasks(self, tuple(self.resolve_sides(side)),
                       self.resolve_square_sides(square_side), self.resolve_core(core),
-                      self.resolve_tiles(tiles))
+                      self.resolve_tiles(tiles), self.resolve_drop_animals(drop_animals))
 
   def resolve_sides(self, side: int | Sequence[int] = 0) -> list[int]:
     """The long sides (pixels) at which `photo_probability(image, side)` shows a photo; a 0
@@ -262,6 +307,11 @@ class Segmenter:
   def resolve_core(self, core: float | None = None) -> float:
     """The core of `photo_probability(..., core)`; None stands for `photo_mask_core`."""
     return self.photo_mask_core if core is None else float(core)
+
+  def resolve_drop_animals(self, drop_animals: bool | None = None) -> bool:
+    """`drop_animals` of `photo_probability(..., drop_animals)`; None stands for
+    `photo_drop_animals`."""
+    return self.photo_drop_animals if drop_animals is None else bool(drop_animals)
 
   def resolve_tiles(self, tiles: int | None = None) -> int:
     """The grid of `photo_probability(..., tiles)`; None stands for `photo_tiles`."""
@@ -308,11 +358,13 @@ class PhotoMasks:
   square_sides: tuple[int, ...] = ()
   core: float = 0.0
   tiles: int = 0
+  drop_animals: bool = False
 
   def __call__(self, photo: np.ndarray | jax.Array) -> np.ndarray:
     """Person probability [H, W, 1] of a photo [H, W, 3] in [0, 1]."""
     return np.asarray(self.segmenter.photo_probability(photo, list(self.sides),
-                                                       self.square_sides, self.core, self.tiles))
+                                                       self.square_sides, self.core, self.tiles,
+                                                       self.drop_animals))
 
   @property
   def description(self) -> str:
@@ -323,6 +375,8 @@ class PhotoMasks:
       text += f'; and as {self.tiles}x{self.tiles} crops of {TILE_FRACTION:g} its sides'
     if self.core > MASK_THRESHOLD:
       text += f'; regions without a core >= {self.core:g} dropped'
+    if self.drop_animals:
+      text += '; regions an ImageNet classifier sees as animals dropped'
     return text
 
   def on_device(self, device) -> PhotoMasks:

