@@ -15,8 +15,9 @@ such runs (seeds 0, 1, 2, under workdir/members/) are ensembled: their probabili
 (`ensemble_size=3`), which outvotes what one run alone calls person. Photos
 are seen with their long side at 256 and 384 px, squashed to 256 x 256 and as 2 x 2 overlapping
 crops, the views averaged (`predict.MEDIAPIPE_PHOTO_SIDES`, `predict.MEDIAPIPE_SQUARE_SIDES`,
-`predict.MEDIAPIPE_TILES`), and regions of the mask that never reach 0.9 are dropped
-(`predict.MEDIAPIPE_MASK_CORE`).
+`predict.MEDIAPIPE_TILES`), regions of the mask that never reach 0.9 are dropped
+(`predict.MEDIAPIPE_MASK_CORE`), and so are those that an ImageNet classifier sees as animals
+(`predict.MEDIAPIPE_DROP_ANIMALS`, `unet_flax/animal_regions.py`).
 
 Measured (2 CPU cores, person_composite 7.0.0): one run (400 steps at 1.6 steps/s, with its
 evaluations and checkpoints) takes 288-296 s on idle cores; from a fresh clone in a new venv
@@ -28,10 +29,10 @@ ensembles of seeds 0-2 and of seeds 3-5 per held-out config): the labelme photos
 on average (the reference model 0.788, VGG19 0.657), the canteen 0.720 and 0.761 (VGG19 0.659,
 the reference 0.569); agreement with the reference on 7 held-out photos of people 0.948-0.959 on
 average, worst 0.867-0.891 (the soldier of BWPictureHuman.jpg, the footballer of messi5.jpg,
-against VGG19's 0.35 there); photos without people: under 1% called person by the ensembles of
-seeds 0-2, 3.0-3.2% of the cat by those of seeds 3-5 (single runs: up to 7.8%); of the held-out
-animals, a cheetah cub's face 36-49% and a quokka sitting up 30% by every ensemble (the reference
-55% and 28%).
+against VGG19's 0.35 there); the 9 photos without people (the cat, a cheetah cub's face, a quokka
+sitting up among them): under 1% called person by every ensemble (2026-12-05; without the animal
+check the cub 36-49%, the quokka 30%, the cat 3.0-3.2% in two); of GCompris's 57 animal scenes,
+2-3 over 2% (without the check 43, the reference 46).
 """
 from configs import default
 

@@ -38,8 +38,9 @@ override). The reference model follows its own protocol
 (experiments/reference_model.py). Masks are probability > 0.5, scored at the
 photo's resolution.
 
-Writes to --out_dir: `eval_real.md` (tables), `eval_real.json` (all numbers) and
-`eval_real.png` (a sheet: photo, reference mask, each run's mask).
+Writes to --out_dir: `eval_real.md` (tables), `eval_real.json` (all numbers),
+`eval_real.png` (a sheet: photo, reference mask, each run's mask) and, where a run calls more than
+2% of an animal scene person, `eval_real_animal_scenes.png` (the same for those scenes).
 """
 from __future__ import annotations
 
@@ -398,8 +399,16 @@ def main(argv):
                                             if p in REFERENCE_LARGEST_REGION}}, f, indent=2)
   sheet_photos = {p: photos[p] for p in [*GT_PHOTOS, *people, *SHEET_NEGATIVE_PHOTOS]}
   Image.fromarray(sheet(sheet_photos, masks)).save(os.path.join(FLAGS.out_dir, 'eval_real.png'))
+  written = ['eval_real.md', 'eval_real.json', 'eval_real.png']
+  # The animal scenes that a run calls person, on a sheet of their own (the others are empty).
+  failed = [p for p in negatives if p not in NEGATIVE_PHOTOS and any(
+      p in r['foreground_over_limit'] for name, r in results.items() if name != 'reference')]
+  if failed:
+    Image.fromarray(sheet({p: photos[p] for p in failed}, masks)).save(
+        os.path.join(FLAGS.out_dir, 'eval_real_animal_scenes.png'))
+    written.append('eval_real_animal_scenes.png')
   print(table)
-  print(f'wrote eval_real.md, eval_real.json, eval_real.png to {FLAGS.out_dir}')
+  print(f'wrote {", ".join(written)} to {FLAGS.out_dir}')
 
 
 FLAGS = flags.FLAGS

@@ -42,6 +42,10 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
   assert fg['skimage:chelsea'] > 0.5
   # The held-out animals are scored as photos without people; it takes them for people too.
   assert fg['gradio:cheetah2.jpg'] > 0.3 and fg['imgaug:quokka.jpg'] > 0.15
+  # So are GCompris's 57 animal scenes (on by default): it calls 46 of them over 2% person.
+  scenes = [p for p in data['negative_photos'] if p.startswith('gcompris:')]
+  assert len(scenes) == 57 and len(data['negative_photos']) == 9 + 57
+  assert 40 <= len(set(scenes) & set(ref['foreground_over_limit'])) <= 52
   # The tiny run trained on person_composite/tiny, which uses every ground-truth photo: none of
   # them is held out.
   assert run['gt_held_out'] == [] and run['gt_iou_held_out_mean'] is None
@@ -69,6 +73,8 @@ def test_eval_real_scores_run_and_reference_side_by_side(tiny_unet_workdir, tmp_
   assert all(f'| {p} (held out' in table for p in HELD_OUT)
   assert '| opencv:basketball1.png (held out, excluded) |' in table
   assert 'held-out benchmark (7 photos)' in table
+  assert '| 66 no-person photos: foreground mean / worst (photo), photos over 2.0% |' in table
+  assert '| gcompris:explore_world_animals.rcc#14 (no person) |' in table
   assert f"({run['held_out_agreement_worst']['photo']}) |" in table
   assert '- ultralytics:zidane.jpg: the reference takes the blurred crowd' in table
   sheet = np.asarray(Image.open(tmp_path / 'eval_real.png'))
