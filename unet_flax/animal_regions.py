@@ -18,9 +18,9 @@ person's box can hold an animal beside them (a man and his dog: the dog's class 
 unmasked box).
 
 `unet_flax.predict.drop_animal_regions` drops the regions above `MAX_ANIMAL` (those at least
-`MIN_REGION_SIDE` pixels across). Measured on the
-held-out ensembles (experiments/README.md, 2026-12-05): people's regions 0.20 at most (a face
-close up), the quokka 0.56-0.59, the cheetah cub 0.82-0.89, the cat 0.95-0.96.
+`MIN_REGION_SIDE` pixels across). Measured on the held-out ensembles (experiments/README.md,
+2026-12-05): people's regions 0.20 at most (a face close up), the quokka 0.56-0.59, the cheetah
+cub 0.82-0.89, the cat 0.95-0.97.
 """
 from __future__ import annotations
 

@@ -116,7 +116,7 @@ TILE_FRACTION = 0.6
 # `unet_flax.animal_regions`). On the 4 held-out ensembles (experiments/README.md, 2026-12-05)
 # it took the cheetah cub from 36-49% to 0%, the quokka from 30% to 0% and the cat from
 # 3.0-3.2% to 0%, and left every photo of people as it was; of GCompris's 57 animal scenes,
-# those over 2% from 43 to 2-3.
+# those over 2% from 41-44 to 2-3.
 MEDIAPIPE_DROP_ANIMALS = True
 
 
