@@ -143,6 +143,7 @@ def drop_animal_regions(probability: np.ndarray | jax.Array, image: np.ndarray |
   `animal_regions.MIN_REGION_SIDE` pixels on both sides are kept unseen: too few pixels to tell
   a person from an animal."""
   p = np.asarray(probability, np.float32)[..., 0]
+  image = np.asarray(image, np.float32)  # on the host once, not once per region
   above = p > threshold
   labels, _ = ndimage.label(above, structure=np.ones((3, 3)))
   animals = [r for r, box in enumerate(ndimage.find_objects(labels), start=1)
