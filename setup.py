@@ -46,7 +46,8 @@ setup(
                                     'configs']),
     python_requires='>=3.10',
     # The reference model's pseudo-labels (and where they came from) are part of the dataset.
-    package_data={'unet_flax.datasets': ['pseudo_labels/*.png', 'pseudo_labels/*.json']},
+    package_data={'unet_flax': ['person_head.npz'],
+                  'unet_flax.datasets': ['pseudo_labels/*.png', 'pseudo_labels/*.json']},
     install_requires=INSTALL_REQUIRES,
     extras_require={
         # ipython: the Colab notebook's code (tests/test_colab_notebook.py runs it) displays

@@ -31,8 +31,8 @@ the reference 0.569); agreement with the reference on 7 held-out photos of peopl
 average, worst 0.867-0.891 (the soldier of BWPictureHuman.jpg, the footballer of messi5.jpg,
 against VGG19's 0.35 there); the 9 photos without people (the cat, a cheetah cub's face, a quokka
 sitting up among them): under 1% called person by every ensemble (2026-12-05; without the animal
-check the cub 36-49%, the quokka 30%, the cat 3.0-3.2% in two); of GCompris's 57 animal scenes,
-2-3 over 2% (without the check 41-44, the reference 46).
+check the cub 36-49%, the quokka 30%, the cat 3.0-3.2% in two); GCompris's 57 animal scenes:
+every one at 0% (without the check 41-44 over 2%, the reference 46).
 """
 from configs import default
 

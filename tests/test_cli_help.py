@@ -18,6 +18,7 @@ ENTRY_POINTS = [
     (['experiments/eval_real.py'], ['--workdir', '--out_dir']),
     (['experiments/make_colab_notebook.py'], ['--out']),
     (['experiments/make_pseudo_labels.py'], []),
+    (['experiments/fit_person_head.py'], ['--out']),
     (['experiments/measure_vmap_seeds.py'], ['--seeds', '--cells']),
     (['benchmarks/nst_step.py'], ['--sizes', '--steps']),
     (['benchmarks/nst_time_to_quality.py'], ['--size', '--methods', '--target-iters']),

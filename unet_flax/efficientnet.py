@@ -3,6 +3,8 @@
     params = efficientnet.load_params()                        # fetched once, then cached
     model = efficientnet.EfficientNetLite0()
     logits = model.apply({'params': params}, images)          # [N, 1000] ImageNet logits
+    logits, state = model.apply({'params': params}, images, mutable='intermediates')
+    state['intermediates']['pooled'][0]                       # [N, 1280], the pooled embedding
     feats = model.apply({'params': params}, images, num_levels=5)
     [f.shape for f in feats]  # strides 2..32: [N, H/2, W/2, 16], ..., [N, H/32, W/32, 320]
 
@@ -141,7 +143,10 @@ class EfficientNetLite0(nn.Module):
     if num_levels is not None:
       return features
     x = nn.relu6(nn.Conv(HEAD_FEATURES, (1, 1), name='head')(x))
-    return nn.Dense(self.num_classes, name='classifier')(x.mean(axis=(1, 2)))
+    pooled = x.mean(axis=(1, 2))
+    # The image's embedding [N, HEAD_FEATURES], for heads of one's own (`mutable='intermediates'`).
+    self.sow('intermediates', 'pooled', pooled)
+    return nn.Dense(self.num_classes, name='classifier')(pooled)
 
 
 def feature_params(params: dict, num_levels: int) -> dict:
