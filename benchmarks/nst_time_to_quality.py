@@ -29,9 +29,12 @@ Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss
 The target loss is what torch-lbfgs reaches after `--target-iters` iterations at `--size`
 (500 at 512 px by default). Methods run in the order given (on a shared machine, put
 torch-lbfgs between JAX methods so that a drifting load does not favour either side). Each
-method's curve is recorded one point per step (JAX: a host callback per step of the compiled
-loop, with the total only, so L-BFGS pays no extra forward pass for it; PyTorch: per closure
-evaluation). A method reaches the target at the first
+method's curve has one point per step (PyTorch: per closure evaluation). JAX runs its loop in spans
+between reports (`--jax-report-every` steps; a report per step would cost ~0.06 s each): each
+step's total comes from the run's history (the total only, so L-BFGS pays no extra forward pass
+for it), its time from the report that ends its span, less the span's steps after it at the
+span's own pace (a scale's first span at the pace of its other spans, so that the targets and
+compiling stay before the first step). A method reaches the target at the first
 step of its final (full-size) scale whose loss is at or below it. JAX times start at the
 `transfer_style` call, so they include computing the targets and compiling (from the persistent
 compilation cache when it holds the programs: `--no-cache` to measure cold compiles); the table
@@ -97,7 +100,7 @@ def run_jax(name, params, content, style, args):
   from nst_flax import transfer as T
 
   cfg = nst_config.get_default_config()
-  cfg.update(size=args.size, log_every=1, multiscale_min=args.size // 2,
+  cfg.update(size=args.size, log_every=args.jax_report_every, multiscale_min=args.size // 2,
              grad_dtype=args.grad_dtype)
   if name == 'jax-adam-ms':
     cfg.update(optimizer='adam', multiscale=True, steps=args.adam_steps,
@@ -118,11 +121,44 @@ def run_jax(name, params, content, style, args):
     cfg.update(optimizer='lbfgs', multiscale=True, steps=coarse, refine_steps=fine)
   if args.lbfgs_range_penalty is not None:
     cfg.lbfgs_range_penalty = args.lbfgs_range_penalty
-  curve = Curve(name, args.print_every)
+  t0, reports = time.perf_counter(), []
   image, hist = T.transfer_style(params, content, [style], config=cfg, verbose=False,
-                          progress=lambda step, terms: curve.add(step, terms[0]),
+                          progress=lambda step, terms: reports.append(
+                              (step, time.perf_counter() - t0)),
                           progress_terms=False)
+  curve = Curve(name, args.print_every)
+  curve.t0 = t0
+  for t, scale, total in step_points(reports, hist['scale'], hist['total']):
+    curve.points.append((t, scale, total))
   return curve, image, hist
+
+
+def step_points(reports, scales, totals):
+  """[(seconds, scale, total)] per step from the span-end reports [(step within its scale,
+  seconds)] of a JAX run and its history's per-step scales and totals: a step's time is its
+  span's report less the span's later steps at the span's pace (a scale's first span: at the
+  median pace of its others)."""
+  scales, totals = np.asarray(scales), np.asarray(totals)
+  firsts = np.searchsorted(scales, np.unique(scales))
+  spans, scale, prev = [], -1, (-1, 0.0)
+  for step, t in reports:
+    if spans and step <= spans[-1][1]:  # the steps restart on each scale
+      scale += 1
+    elif not spans:
+      scale = 0
+    begin = prev[0] + 1 if spans and spans[-1][0] == scale else 0
+    spans.append((scale, step, begin, t, prev[1]))
+    prev = (step, t)
+  points = []
+  for scale in range(len(firsts)):
+    mine = [sp for sp in spans if sp[0] == scale]
+    paces = [(t - t_prev) / (step + 1 - begin) for _, step, begin, t, t_prev in mine[1:]]
+    for k, (_, step, begin, t, t_prev) in enumerate(mine):
+      pace = (t - t_prev) / (step + 1 - begin) if k else (
+          float(np.median(paces)) if paces else (t - t_prev) / (step + 1 - begin))
+      for i in range(begin, step + 1):
+        points.append((t - (step - i) * pace, scale, float(totals[firsts[scale] + i])))
+  return points
 
 
 def torch_final_loss(loss_fn, image):
@@ -248,6 +284,8 @@ def main(argv=None):
                   help="config.grad_dtype of the jax methods ('auto': bfloat16 on CPUs with AMX)")
   ap.add_argument('--no-cache', action='store_true',
                   help='no persistent compilation cache (cold compiles)')
+  ap.add_argument('--jax-report-every', type=int, default=10,
+                  help='JAX: steps per span of the compiled loop between reports')
   ap.add_argument('--print-every', type=int, default=25, help='progress line every K points')
   ap.add_argument('--out', default=os.path.join(REPO, 'benchmarks', 'results',
                                                 'nst_time_to_quality'),

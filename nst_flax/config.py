@@ -42,7 +42,8 @@ def get_default_config(quality: str = 'final') -> ml_collections.ConfigDict:
   # one compiled program per scale (a folder compiles once per bucket). 0: no padding.
   c.size_bucket = 64
 
-  # Optimisation (the whole loop at each scale is one compiled XLA program).
+  # Optimisation (the loop at each scale is one compiled XLA program, called in spans of up to
+  # 100 steps between progress reports).
   # The quality preset (QUALITY_PRESETS) sets optimizer, multiscale, steps, refine_steps.
   c.optimizer = 'adam'  # 'adam' or 'lbfgs' (nst_flax.lbfgs: optax.lbfgs's algorithm)
   c.steps = 300  # steps at the first (coarsest) scale
@@ -55,7 +56,6 @@ def get_default_config(quality: str = 'final') -> ml_collections.ConfigDict:
   # L-BFGS: weight of a penalty on pixels outside [0, 1] (0: unconstrained, as the classic
   # Gatys implementations run it; their clipped result then loses much of the gain).
   c.lbfgs_range_penalty = 1000.0
-  c.unroll = 1  # lax.fori_loop unroll factor
 
   # Losses (normalised: the same weights work at 256 and 1024 pixels).
   c.content_layers = ('block4_conv2',)

@@ -1,4 +1,5 @@
-"""Gatys style transfer: the whole N-step optimisation at each scale is one jitted XLA program.
+"""Gatys style transfer: each scale's N-step optimisation runs in one jitted XLA program, called in
+spans of up to MAX_SPAN steps between progress reports.
 
 Public API:
 
@@ -199,15 +200,16 @@ def compute_targets(spec: LossSpec, params, content, styles, style_weights, mask
 
 
 # ---------------------------------------------------------------------- progress callbacks
-# The jitted loop calls back into Python through one module-level dispatcher, which looks the
-# run's callbacks up by an integer id that the loop takes as a (traced) argument. So the compiled
-# program depends neither on the user's callback functions nor on the run (nothing recompiles),
-# and runs in several threads at once (`pipeline.style_photos`, one device each) report to their
-# own callbacks. jax 0.10.2 does not write a program with host callbacks to the persistent cache
-# on a CPU (jax 0.11.2 on a GPU did), so a CPU rerun compiles the loop again: ~10 s at 512 px on
-# 2 cores. Run in chunks between reports instead (one program, donated carry), each call cost
-# ~0.1 s (1.29 s against 1.17 s per L-BFGS step at 512 px, 2026-12-04), which would slow the
-# time-to-quality benchmark's step-by-step curve by 10%; so the loop keeps its callbacks.
+# The loop runs in spans between reports: each span is a call of one compiled program (the
+# carry donated, the step bounds traced), and the host reports between them. A program with host
+# callbacks is never written to the persistent compilation cache (jax 0.10.2), so a loop that
+# called back from inside compiled again on every run: 6.1-6.6 s at 512 px on 2 CPU cores, the
+# first step 9.6-10.0 s after start against 4.6 s now on a warm cache (benchmarks/README.md).
+# A span costs ~0.06 s beyond its steps (XLA copies the loop's carry into its while loop), so
+# spans are as long as the reports allow, at most MAX_SPAN steps. Progress and snapshot
+# callbacks are looked up by run id (`_RUNS`), so runs in several threads at once
+# (`pipeline.style_photos`, one device each) report to their own.
+MAX_SPAN = 100
 _RUNS: Dict[int, Tuple[Optional[Callable], Optional[Callable]]] = {}
 _RUN_IDS = itertools.count(1)
 
@@ -221,96 +223,124 @@ def _dispatch(run_id, step, terms, x, do_log, do_snap):
     snapshot(step, np.asarray(x)[0])
 
 
-@functools.partial(jax.jit, static_argnames=('spec', 'optimizer', 'steps', 'lr', 'log_every',
-                                             'snapshot_every', 'lbfgs_memory', 'unroll',
-                                             'log_terms', 'range_penalty', 'lbfgs_linesearch'))
+_LOOP_STATIC = ('spec', 'optimizer', 'lr', 'lbfgs_memory', 'range_penalty', 'lbfgs_linesearch')
+
+
+def _optimiser(spec: LossSpec, params, gk, targets, optimizer: str, lr: float,
+               lbfgs_memory: int, range_penalty: float, lbfgs_linesearch: str):
+  """(optax optimiser, step): step(x, state) -> (x, state, terms [4], full terms thunk or
+  None). Adam's terms are all there; L-BFGS's are [total, nan, nan, nan], and the thunk costs a
+  forward pass for the others."""
+  loss_fn = make_loss_fn(spec, params, gk, targets)
+  if optimizer == 'adam':
+    opt = optax.adam(lr)
+
+    def adam_step(x, st):
+      (_, terms), g = jax.value_and_grad(loss_fn, has_aux=True)(x)
+      upd, st = opt.update(g, st, x)
+      return jnp.clip(optax.apply_updates(x, upd), 0.0, 1.0), st, terms, None
+
+    return opt, adam_step
+  if optimizer != 'lbfgs':
+    raise ValueError(f"optimizer must be 'adam' or 'lbfgs', not {optimizer!r}")
+  # Unconstrained, L-BFGS pushes pixels out of [0, 1] where that lowers the loss, and
+  # clipping the result then costs what it gained (at 128 px, 100 iterations: loss 1.199,
+  # clipped 1.621). A smooth penalty keeps them in range at the same loss (1.201, clipped
+  # 1.201 with 1000) and leaves L-BFGS's line search a smooth function.
+  valid = targets.get('valid')
+
+  def total_fn(x):
+    out = jnp.square(jax.nn.relu(x - 1.0)) + jnp.square(jax.nn.relu(-x))
+    if valid is not None:  # a padded image: the mean over its real pixels
+      return loss_fn(x)[0] + range_penalty * jnp.sum(out * valid) / (
+          jnp.sum(valid) * out.shape[-1])
+    return loss_fn(x)[0] + range_penalty * jnp.mean(out)
+  if lbfgs_linesearch == 'zoom':
+    opt = lbfgs.lbfgs(memory_size=lbfgs_memory)
+    # The line search has already evaluated the loss and gradient at the new point.
+    vg = optax.value_and_grad_from_state(total_fn)
+  elif lbfgs_linesearch == 'none':
+    opt = lbfgs.lbfgs(learning_rate=1.0, memory_size=lbfgs_memory, linesearch=None)
+    vg = lambda x, state: jax.value_and_grad(total_fn)(x)
+  else:
+    raise ValueError(f"lbfgs_linesearch must be 'zoom' or 'none', not {lbfgs_linesearch!r}")
+
+  def lbfgs_step(x, st):
+    value, g = vg(x, state=st)
+    upd, st = opt.update(g, st, x, value=value, grad=g, value_fn=total_fn)
+    terms = jnp.full((len(TERM_NAMES),), jnp.nan).at[0].set(value)
+    return optax.apply_updates(x, upd), st, terms, lambda: loss_fn(x)[1]
+
+  return opt, lbfgs_step
+
+
+@functools.partial(jax.jit, static_argnames=_LOOP_STATIC)
+def _start_loop(spec: LossSpec, params, gk, x0, targets, *, optimizer, lr, lbfgs_memory,
+                range_penalty, lbfgs_linesearch):
+  """The loop's carry before its first step: (x0, the optimiser's state)."""
+  opt, _ = _optimiser(spec, params, gk, targets, optimizer, lr, lbfgs_memory, range_penalty,
+                      lbfgs_linesearch)
+  return x0, opt.init(x0)
+
+
+@functools.partial(jax.jit, static_argnames=_LOOP_STATIC, donate_argnames=('carry',))
+def _run_span(spec: LossSpec, params, gk, targets, carry, start, stop, full_terms, *,
+              optimizer, lr, lbfgs_memory, range_penalty, lbfgs_linesearch):
+  """Steps start..stop-1 (traced; stop - start <= MAX_SPAN) from `carry`: (carry, terms
+  [MAX_SPAN, 4] of those steps, from row 0). With `full_terms`, L-BFGS's last step has all its
+  terms."""
+  _, step = _optimiser(spec, params, gk, targets, optimizer, lr, lbfgs_memory, range_penalty,
+                       lbfgs_linesearch)
+
+  def body(i, c):
+    (x, st), rows = c
+    x_new, st, terms, full = step(x, st)
+    if full is not None:
+      terms = jax.lax.cond(full_terms & (i == stop - 1), full, lambda: terms)
+    return (x_new, st), rows.at[i - start].set(terms)
+
+  rows = jnp.zeros((MAX_SPAN, len(TERM_NAMES)), jnp.float32)
+  return jax.lax.fori_loop(start, stop, body, (carry, rows))
+
+
 def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str = 'adam',
                      steps: int = 100, lr: float = 0.02, log_every: int = 0,
-                     snapshot_every: int = 0, lbfgs_memory: int = 10, unroll: int = 1,
-                     run_id=0, log_terms: bool = True, range_penalty: float = 0.0,
+                     snapshot_every: int = 0, lbfgs_memory: int = 10, run_id: int = 0,
+                     log_terms: bool = True, range_penalty: float = 0.0,
                      lbfgs_linesearch: str = 'zoom'):
-  """The compiled N-step loop. Returns (x [1, H, W, 3] in [0, 1], history [steps, 4]).
+  """The N-step loop, compiled once for every step count. Returns (x [1, H, W, 3] in [0, 1],
+  history float32 [steps, 4]).
 
   Every `log_every` / `snapshot_every` steps it calls the progress / snapshot callbacks
   registered under `run_id` in `_RUNS` (what `transfer_style` does); none registered: no calls.
-  With `log_terms=False` L-BFGS reports the total only (NaN for the terms), so that logging
-  every step costs no extra forward pass (what the time-to-quality benchmark does).
+  With `log_terms=False` L-BFGS reports the total only (NaN for the terms), so that reporting
+  every few steps costs no extra forward pass (what the time-to-quality benchmark does).
   L-BFGS minimises the loss plus `range_penalty` x the mean squared distance of the pixels
   outside [0, 1] (Adam clips after each step instead); its history's total includes it.
   `lbfgs_linesearch`: 'zoom' (optax's zoom line search, strong Wolfe conditions) or 'none'
   (a unit step every iteration, one loss evaluation each, as torch.optim.LBFGS runs by default;
   optax caps the first step at unit length).
   """
-  loss_fn = make_loss_fn(spec, params, gk, targets)
-  hist0 = jnp.zeros((steps, len(TERM_NAMES)), jnp.float32)
+  static = dict(spec=spec, optimizer=optimizer, lr=float(lr), lbfgs_memory=int(lbfgs_memory),
+                range_penalty=float(range_penalty), lbfgs_linesearch=lbfgs_linesearch)
+  carry = _start_loop(params=params, gk=gk, x0=x0, targets=targets, **static)
+  reports = {s for every in (log_every, snapshot_every) if every > 0
+             for s in range(every, steps, every)} | {steps}
+  ends = sorted(reports | set(range(MAX_SPAN, steps, MAX_SPAN)))
   want_cb = log_every > 0 or snapshot_every > 0
-
-  def report(i, terms, x):
-    if not want_cb:
-      return
-    last = i == steps - 1
-    do_log = ((i + 1) % log_every == 0) | last if log_every > 0 else jnp.bool_(False)
-    do_snap = ((i + 1) % snapshot_every == 0) | last if snapshot_every > 0 else jnp.bool_(False)
-    xs = x if snapshot_every > 0 else None
-
-    def cb():
-      jax.debug.callback(_dispatch, run_id, i, terms, xs, do_log, do_snap)
-
-    jax.lax.cond(do_log | do_snap, cb, lambda: None)
-
-  if optimizer == 'adam':
-    opt = optax.adam(lr)
-
-    def body(i, carry):
-      x, st, hist = carry
-      (_, terms), g = jax.value_and_grad(loss_fn, has_aux=True)(x)
-      upd, st = opt.update(g, st, x)
-      x = jnp.clip(optax.apply_updates(x, upd), 0.0, 1.0)
-      report(i, terms, x)
-      return x, st, hist.at[i].set(terms)
-
-    x, _, hist = jax.lax.fori_loop(0, steps, body, (x0, opt.init(x0), hist0), unroll=unroll)
-  elif optimizer == 'lbfgs':
-    # Unconstrained, L-BFGS pushes pixels out of [0, 1] where that lowers the loss, and
-    # clipping the result then costs what it gained (at 128 px, 100 iterations: loss 1.199,
-    # clipped 1.621). A smooth penalty keeps them in range at the same loss (1.201, clipped
-    # 1.201 with 1000) and leaves L-BFGS's line search a smooth function.
-    valid = targets.get('valid')
-
-    def total_fn(x):
-      out = jnp.square(jax.nn.relu(x - 1.0)) + jnp.square(jax.nn.relu(-x))
-      if valid is not None:  # a padded image: the mean over its real pixels
-        return loss_fn(x)[0] + range_penalty * jnp.sum(out * valid) / (
-            jnp.sum(valid) * out.shape[-1])
-      return loss_fn(x)[0] + range_penalty * jnp.mean(out)
-    if lbfgs_linesearch == 'zoom':
-      opt = lbfgs.lbfgs(memory_size=lbfgs_memory)
-      # The line search has already evaluated the loss and gradient at the new point.
-      vg = optax.value_and_grad_from_state(total_fn)
-    elif lbfgs_linesearch == 'none':
-      opt = lbfgs.lbfgs(learning_rate=1.0, memory_size=lbfgs_memory, linesearch=None)
-      vg = lambda x, state: jax.value_and_grad(total_fn)(x)
-    else:
-      raise ValueError(f"lbfgs_linesearch must be 'zoom' or 'none', not {lbfgs_linesearch!r}")
-
-    def body(i, carry):
-      x, st, hist = carry
-      value, g = vg(x, state=st)
-      upd, st = opt.update(g, st, x, value=value, grad=g, value_fn=total_fn)
-      x_new = optax.apply_updates(x, upd)
-      if want_cb and log_terms:
-        terms = jax.lax.cond(((i + 1) % max(log_every, 1) == 0) | (i == steps - 1),
-                             lambda: loss_fn(x)[1],
-                             lambda: jnp.full((4,), jnp.nan).at[0].set(value))
-      else:
-        terms = jnp.full((4,), jnp.nan).at[0].set(value)
-      report(i, terms, jnp.clip(x_new, 0.0, 1.0))
-      return x_new, st, hist.at[i].set(terms)
-
-    x, _, hist = jax.lax.fori_loop(0, steps, body, (x0, opt.init(x0), hist0), unroll=unroll)
-    x = jnp.clip(x, 0.0, 1.0)
-  else:
-    raise ValueError(f"optimizer must be 'adam' or 'lbfgs', not {optimizer!r}")
+  hist = np.zeros((steps, len(TERM_NAMES)), np.float32)
+  begin = 0
+  for end in ends:
+    do_log = log_every > 0 and (end % log_every == 0 or end == steps)
+    do_snap = snapshot_every > 0 and (end % snapshot_every == 0 or end == steps)
+    carry, rows = _run_span(params=params, gk=gk, targets=targets, carry=carry, start=begin,
+                            stop=end, full_terms=bool(do_log and log_terms), **static)
+    hist[begin:end] = np.asarray(rows)[:end - begin]
+    if want_cb and end in reports:
+      x = carry[0] if optimizer == 'adam' else jnp.clip(carry[0], 0.0, 1.0)
+      _dispatch(run_id, end - 1, hist[end - 1], x if do_snap else None, do_log, do_snap)
+    begin = end
+  x = carry[0] if optimizer == 'adam' else jnp.clip(carry[0], 0.0, 1.0)
   return x, hist
 
 
@@ -523,7 +553,7 @@ def transfer_style(params, content, styles: Sequence,
           optimizer=config.optimizer, steps=steps, lr=float(config.lr),
           log_every=int(config.log_every if (verbose or progress) else 0),
           snapshot_every=int(config.snapshot_every if snapshot else 0),
-          lbfgs_memory=int(config.lbfgs_memory), unroll=int(config.unroll), run_id=run_id,
+          lbfgs_memory=int(config.lbfgs_memory), run_id=run_id,
           log_terms=progress_terms,
           range_penalty=float(config.lbfgs_range_penalty),
           lbfgs_linesearch=str(config.lbfgs_linesearch))

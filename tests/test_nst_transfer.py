@@ -224,13 +224,16 @@ def test_size_bucket_compiles_once_and_matches_unpadded_runs(params, images, opt
   masks = [np.zeros(p.shape[:2], np.float32) for p in photos]
   for m in masks:
     m[8:20, 10:25] = 1.0
-  steps = 7 if optimizer == 'adam' else 6  # step counts no other test compiles
-  before = T.run_optimisation._cache_size()
-  padded = [T.transfer_style(params, p, [style], verbose=False, content_mask=m,
-                      config=small_config(steps=steps, size_bucket=48, optimizer=optimizer,
-                                          guided_style=guided))[0]
-            for p, m in zip(photos, masks)]
-  assert T.run_optimisation._cache_size() - before == 1
+  steps = 7 if optimizer == 'adam' else 6
+  padded, compiled = [], []
+  for p, m in zip(photos, masks):
+    before = T._run_span._cache_size()
+    padded.append(T.transfer_style(params, p, [style], verbose=False, content_mask=m,
+                                   config=small_config(steps=steps, size_bucket=48,
+                                                       optimizer=optimizer,
+                                                       guided_style=guided))[0])
+    compiled.append(T._run_span._cache_size() - before)
+  assert compiled[0] <= 1 and compiled[1] == 0   # the second photo runs the first's program
   for p, m, out in zip(photos, masks, padded):
     ref, _ = T.transfer_style(params, p, [style], verbose=False, content_mask=m,
                        config=small_config(steps=steps, size_bucket=0, optimizer=optimizer,
@@ -297,3 +300,37 @@ def test_lbfgs_range_penalty_keeps_pixels_in_range(params, images):
   np.testing.assert_allclose(first[1000.0] - first[0.0], 1000.0 * np.mean(excess ** 2),
                              rtol=1e-3)
   assert final[1000.0] < final[0.0]
+
+
+def test_the_loop_runs_in_spans_of_one_cacheable_program(params, images):
+  """The compiled loop has no host callback (a program with one is never written to the
+  persistent compilation cache), one program serves every step count, and running in spans
+  between reports gives the steps of one span."""
+  photo, style, _ = images
+  cfg = small_config(optimizer='lbfgs')
+  spec = T.loss_spec_from_config(cfg)
+  jp, gk = T.prepare_params(params)
+  targets = T.compute_targets(spec, jp, photo[None], (style[None],), np.ones(1, np.float32))
+  kw = dict(optimizer='lbfgs', lbfgs_memory=5, lbfgs_linesearch='none', range_penalty=1000.0)
+  whole, hist = T.run_optimisation(spec, jp, gk, photo[None], targets, steps=7, **kw)
+  before = T._run_span._cache_size()
+  reports = []
+  run_id = next(T._RUN_IDS)
+  T._RUNS[run_id] = (lambda step, terms: reports.append((step, terms)), None)
+  try:
+    spans, span_hist = T.run_optimisation(spec, jp, gk, photo[None], targets, steps=7,
+                                          log_every=2, run_id=run_id, **kw)
+  finally:
+    T._RUNS.pop(run_id)
+  np.testing.assert_allclose(spans, whole, atol=1e-6)
+  assert [s for s, _ in reports] == [1, 3, 5, 6]
+  # The reported steps' totals are the loss alone (all terms), the others include the penalty.
+  np.testing.assert_allclose(span_hist[[0, 2, 4], 0], hist[[0, 2, 4], 0], rtol=1e-6)
+  assert (span_hist[[1, 3, 5, 6], 0] <= hist[[1, 3, 5, 6], 0] + 1e-6).all()
+  assert all(np.isfinite(t).all() for _, t in reports)   # each report has all its terms
+  assert np.isnan(span_hist[0, 1:]).all() and np.isfinite(span_hist[1]).all()
+  T.run_optimisation(spec, jp, gk, photo[None], targets, steps=3, **kw)
+  assert T._run_span._cache_size() == before               # no program per step count
+  carry = T._start_loop(spec, jp, gk, photo[None], targets, lr=0.02, **kw)
+  text = T._run_span.lower(spec, jp, gk, targets, carry, 0, 1, True, lr=0.02, **kw).as_text()
+  assert 'callback' not in text.lower()
