@@ -286,7 +286,7 @@ def _start_loop(spec: LossSpec, params, gk, x0, targets, *, optimizer, lr, lbfgs
 @functools.partial(jax.jit, static_argnames=_LOOP_STATIC, donate_argnames=('carry',))
 def _run_span(spec: LossSpec, params, gk, targets, carry, start, stop, full_terms, *,
               optimizer, lr, lbfgs_memory, range_penalty, lbfgs_linesearch):
-  """Steps start..stop-1 (traced; stop - start <= MAX_SPAN) from `carry`: (carry, terms
+  """Steps `start` to `stop - 1` (traced; stop - start <= MAX_SPAN) from `carry`: (carry, terms
   [MAX_SPAN, 4] of those steps, from row 0). With `full_terms`, L-BFGS's last step has all its
   terms."""
   _, step = _optimiser(spec, params, gk, targets, optimizer, lr, lbfgs_memory, range_penalty,
