@@ -140,22 +140,21 @@ def step_points(reports, scales, totals):
   median pace of its others)."""
   scales, totals = np.asarray(scales), np.asarray(totals)
   firsts = np.searchsorted(scales, np.unique(scales))
-  spans, scale, prev = [], -1, (-1, 0.0)
+  spans = []  # (scale, first step, last step, seconds at its report, its pace in s/step)
   for step, t in reports:
-    if spans and step <= spans[-1][1]:  # the steps restart on each scale
-      scale += 1
-    elif not spans:
-      scale = 0
-    begin = prev[0] + 1 if spans and spans[-1][0] == scale else 0
-    spans.append((scale, step, begin, t, prev[1]))
-    prev = (step, t)
+    if spans and step <= spans[-1][2]:  # the steps restart on each scale
+      spans.append((spans[-1][0] + 1, 0, step, t))
+    else:
+      scale, begin = (spans[-1][0], spans[-1][2] + 1) if spans else (0, 0)
+      spans.append((scale, begin, step, t))
+  spans = [(scale, begin, step, t, (t - (spans[k - 1][3] if k else 0.0)) / (step + 1 - begin))
+           for k, (scale, begin, step, t) in enumerate(spans)]
   points = []
   for scale in range(len(firsts)):
     mine = [sp for sp in spans if sp[0] == scale]
-    paces = [(t - t_prev) / (step + 1 - begin) for _, step, begin, t, t_prev in mine[1:]]
-    for k, (_, step, begin, t, t_prev) in enumerate(mine):
-      pace = (t - t_prev) / (step + 1 - begin) if k else (
-          float(np.median(paces)) if paces else (t - t_prev) / (step + 1 - begin))
+    first_pace = float(np.median([sp[4] for sp in mine[1:]])) if len(mine) > 1 else mine[0][4]
+    for k, (_, begin, step, t, pace) in enumerate(mine):
+      pace = pace if k else first_pace
       for i in range(begin, step + 1):
         points.append((t - (step - i) * pace, scale, float(totals[firsts[scale] + i])))
   return points

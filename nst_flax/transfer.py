@@ -323,6 +323,8 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
   """
   static = dict(spec=spec, optimizer=optimizer, lr=float(lr), lbfgs_memory=int(lbfgs_memory),
                 range_penalty=float(range_penalty), lbfgs_linesearch=lbfgs_linesearch)
+  # Adam's iterate is clipped at every step; L-BFGS's only where it is shown or returned.
+  image = lambda c: c[0] if optimizer == 'adam' else jnp.clip(c[0], 0.0, 1.0)
   carry = _start_loop(params=params, gk=gk, x0=x0, targets=targets, **static)
   reports = {s for every in (log_every, snapshot_every) if every > 0
              for s in range(every, steps, every)} | {steps}
@@ -337,11 +339,10 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
                             stop=end, full_terms=bool(do_log and log_terms), **static)
     hist[begin:end] = np.asarray(rows)[:end - begin]
     if want_cb and end in reports:
-      x = carry[0] if optimizer == 'adam' else jnp.clip(carry[0], 0.0, 1.0)
-      _dispatch(run_id, end - 1, hist[end - 1], x if do_snap else None, do_log, do_snap)
+      _dispatch(run_id, end - 1, hist[end - 1], image(carry) if do_snap else None, do_log,
+                do_snap)
     begin = end
-  x = carry[0] if optimizer == 'adam' else jnp.clip(carry[0], 0.0, 1.0)
-  return x, hist
+  return image(carry), hist
 
 
 # ---------------------------------------------------------------------- driver

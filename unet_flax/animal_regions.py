@@ -162,13 +162,13 @@ class AnimalClassifier:
   def scores(self, image: np.ndarray | jax.Array, region: np.ndarray) -> tuple[float, float]:
     """(animal-class probability of the region, person probability: the head's highest over the
     region and its `upper_parts`; 1.0 without a head), from one batch through the network."""
+    if self.person_head is None:
+      return self.animal_probability(image, region), 1.0
     image, region = np.asarray(image, np.float32), np.asarray(region, bool)
-    parts = list(upper_parts(region)) if self.person_head is not None else [region]
+    parts = list(upper_parts(region))
     crops = [region_crop(image, part) for part in parts]
     crops += crops[-1:] * (len(PERSON_HEAD_PARTS) - len(crops))  # one batch shape, one compile
     share, embeddings = _embed_jit(self.params, jnp.asarray(np.stack(crops)))
-    if self.person_head is None:
-      return float(share[0]), 1.0
     person = self.person_head.probability(np.asarray(embeddings[:len(parts)])).max()
     return float(share[0]), float(person)
 

@@ -143,12 +143,11 @@ def drop_animal_regions(probability: np.ndarray | jax.Array, image: np.ndarray |
   p = np.asarray(probability, np.float32)[..., 0]
   image = np.asarray(image, np.float32)  # on the host once, not once per region
   above = p > threshold
-  labels, _ = ndimage.label(above, structure=np.ones((3, 3)))
-  animals = [r for r, box in enumerate(ndimage.find_objects(labels), start=1)
-             if max(box[0].stop - box[0].start, box[1].stop - box[1].start)
-             >= animal_regions.MIN_REGION_SIDE
-             and classifier.is_animal(image, labels == r)]
-  return _drop_regions(p, above, above & ~np.isin(labels, animals), fringe)
+  kept = above.copy()
+  for region in animal_regions.regions(above):
+    if classifier.is_animal(image, region):
+      kept &= ~region
+  return _drop_regions(p, above, kept, fringe)
 
 
 def _drop_regions(p: np.ndarray, above: np.ndarray, kept: np.ndarray, fringe: int) -> np.ndarray:
