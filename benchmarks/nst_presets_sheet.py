@@ -7,7 +7,7 @@ Runs `stylize.py` (a fresh process each, as a user does; the person mask given a
 no U-Net is needed) on scikit-image's astronaut at 512 px for each schedule:
 
   adam-ms    300 Adam steps at 256 px, then 100 at 512 px (the default until 2026-12)
-  final      configs/nst_default.py (80 L-BFGS iterations at 512 px)
+  final      configs/nst_default.py (60 L-BFGS iterations at 512 px)
   lbfgs-ms   100 L-BFGS iterations at 256 px, then 50 at 512 px
   draft      configs/nst_default.py:draft (50 L-BFGS iterations at 256 px)
 

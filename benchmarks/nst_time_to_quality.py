@@ -14,7 +14,8 @@ Same ImageNet VGG19 weights, photo (scikit-image's astronaut), painting and loss
   jax-lbfgs        nst_flax.transfer, L-BFGS (nst_flax.lbfgs, optax.lbfgs's algorithm with the zoom
                    line search) in the compiled loop,
                    single scale, `--lbfgs-steps` iterations, with the config's range penalty
-                   (its curve's loss includes the penalty, ~0.1% at the end)
+                   (its curve's loss includes the penalty, ~0.1% at the end) and frequency
+                   preconditioner (nst_flax.precondition; `--lbfgs-precondition 0`: none)
   jax-lbfgs-ms     the same, multi-scale: `--lbfgs-ms-steps` at size/2, then at size
   jax-lbfgs-unit   the same single-scale loop with torch-lbfgs's algorithm: unit steps, no line
                    search (one evaluation per iteration), memory 100 (`--unit-steps` iterations)
@@ -121,6 +122,8 @@ def run_jax(name, params, content, style, args):
     cfg.update(optimizer='lbfgs', multiscale=True, steps=coarse, refine_steps=fine)
   if args.lbfgs_range_penalty is not None:
     cfg.lbfgs_range_penalty = args.lbfgs_range_penalty
+  if args.lbfgs_precondition is not None:
+    cfg.lbfgs_precondition = args.lbfgs_precondition
   t0, reports = time.perf_counter(), []
   image, hist = T.transfer_style(params, content, [style], config=cfg, verbose=False,
                           progress=lambda step, terms: reports.append(
@@ -277,6 +280,9 @@ def main(argv=None):
   ap.add_argument('--lbfgs-range-penalty', type=float, default=None,
                   help="JAX L-BFGS: the penalty on pixels outside [0, 1] (default: the config's; "
                   '0: unconstrained, the objective torch-lbfgs minimises)')
+  ap.add_argument('--lbfgs-precondition', type=float, default=None,
+                  help="JAX L-BFGS: the frequency preconditioner's exponent (default: the "
+                  "config's; 0: L-BFGS on the pixels, as torch-lbfgs runs)")
   ap.add_argument('--torch-adam-steps', type=int, default=400, help='torch-adam: steps')
   ap.add_argument('--lr', type=float, default=0.02, help='Adam learning rate (both)')
   ap.add_argument('--grad-dtype', default='auto', choices=['auto', 'float32', 'bfloat16'],

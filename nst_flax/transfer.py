@@ -26,7 +26,7 @@ import ml_collections
 import numpy as np
 import optax
 
-from nst_flax import color, lbfgs, losses, xla_cpu
+from nst_flax import color, lbfgs, losses, precondition, xla_cpu
 from nst_flax.compilation_cache import ONE_SHOT_COMPILER_OPTIONS
 from nst_flax.config import get_default_config
 from nst_flax.image_io import fit_max_side, resize_image
@@ -226,11 +226,12 @@ def _dispatch(run_id, step, terms, x, do_log, do_snap):
 _LOOP_STATIC = ('spec', 'optimizer', 'lr', 'lbfgs_memory', 'range_penalty', 'lbfgs_linesearch')
 
 
-def _optimiser(spec: LossSpec, params, gk, targets, optimizer: str, lr: float,
+def _optimiser(spec: LossSpec, params, gk, targets, precond, optimizer: str, lr: float,
                lbfgs_memory: int, range_penalty: float, lbfgs_linesearch: str):
   """(optax optimiser, step): step(x, state) -> (x, state, terms [4], full terms thunk or
   None). Adam's terms are all there; L-BFGS's are [total, nan, nan, nan], and the thunk costs a
-  forward pass for the others."""
+  forward pass for the others. With `precond` (`precondition.frequency_scaling`'s arrays)
+  L-BFGS's x is z, the image `precondition.to_image(z)`."""
   loss_fn = make_loss_fn(spec, params, gk, targets)
   if optimizer == 'adam':
     opt = optax.adam(lr)
@@ -248,8 +249,10 @@ def _optimiser(spec: LossSpec, params, gk, targets, optimizer: str, lr: float,
   # clipped 1.621). A smooth penalty keeps them in range at the same loss (1.201, clipped
   # 1.201 with 1000) and leaves L-BFGS's line search a smooth function.
   valid = targets.get('valid')
+  image = (lambda z: z) if precond is None else (lambda z: precondition.to_image(z, precond))
 
-  def total_fn(x):
+  def total_fn(z):
+    x = image(z)
     out = jnp.square(jax.nn.relu(x - 1.0)) + jnp.square(jax.nn.relu(-x))
     if valid is not None:  # a padded image: the mean over its real pixels
       return loss_fn(x)[0] + range_penalty * jnp.sum(out * valid) / (
@@ -269,28 +272,31 @@ def _optimiser(spec: LossSpec, params, gk, targets, optimizer: str, lr: float,
     value, g = vg(x, state=st)
     upd, st = opt.update(g, st, x, value=value, grad=g, value_fn=total_fn)
     terms = jnp.full((len(TERM_NAMES),), jnp.nan).at[0].set(value)
-    return optax.apply_updates(x, upd), st, terms, lambda: loss_fn(x)[1]
+    return optax.apply_updates(x, upd), st, terms, lambda: loss_fn(image(x))[1]
 
   return opt, lbfgs_step
 
 
 @functools.partial(jax.jit, static_argnames=_LOOP_STATIC)
-def _start_loop(spec: LossSpec, params, gk, x0, targets, *, optimizer, lr, lbfgs_memory,
-                range_penalty, lbfgs_linesearch):
-  """The loop's carry before its first step: (x0, the optimiser's state)."""
-  opt, _ = _optimiser(spec, params, gk, targets, optimizer, lr, lbfgs_memory, range_penalty,
-                      lbfgs_linesearch)
+def _start_loop(spec: LossSpec, params, gk, x0, targets, precond, *, optimizer, lr,
+                lbfgs_memory, range_penalty, lbfgs_linesearch):
+  """The loop's carry before its first step: (x0, or z0 with `precond`; the optimiser's
+  state)."""
+  opt, _ = _optimiser(spec, params, gk, targets, precond, optimizer, lr, lbfgs_memory,
+                      range_penalty, lbfgs_linesearch)
+  if precond is not None and optimizer == 'lbfgs':
+    x0 = precondition.from_image(x0, precond)
   return x0, opt.init(x0)
 
 
 @functools.partial(jax.jit, static_argnames=_LOOP_STATIC, donate_argnames=('carry',))
-def _run_span(spec: LossSpec, params, gk, targets, carry, start, stop, full_terms, *,
+def _run_span(spec: LossSpec, params, gk, targets, precond, carry, start, stop, full_terms, *,
               optimizer, lr, lbfgs_memory, range_penalty, lbfgs_linesearch):
   """Steps `start` to `stop - 1` (traced; stop - start <= MAX_SPAN) from `carry`: (carry, terms
   [MAX_SPAN, 4] of those steps, from row 0). With `full_terms`, L-BFGS's last step has all its
   terms."""
-  _, step = _optimiser(spec, params, gk, targets, optimizer, lr, lbfgs_memory, range_penalty,
-                       lbfgs_linesearch)
+  _, step = _optimiser(spec, params, gk, targets, precond, optimizer, lr, lbfgs_memory,
+                       range_penalty, lbfgs_linesearch)
 
   def body(i, c):
     (x, st), rows = c
@@ -307,7 +313,7 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
                      steps: int = 100, lr: float = 0.02, log_every: int = 0,
                      snapshot_every: int = 0, lbfgs_memory: int = 10, run_id: int = 0,
                      log_terms: bool = True, range_penalty: float = 0.0,
-                     lbfgs_linesearch: str = 'zoom'):
+                     lbfgs_linesearch: str = 'zoom', preconditioner=None):
   """The N-step loop, compiled once for every step count. Returns (x [1, H, W, 3] in [0, 1],
   history float32 [steps, 4]).
 
@@ -319,13 +325,22 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
   outside [0, 1] (Adam clips after each step instead); its history's total includes it.
   `lbfgs_linesearch`: 'zoom' (optax's zoom line search, strong Wolfe conditions) or 'none'
   (a unit step every iteration, one loss evaluation each, as torch.optim.LBFGS runs by default;
-  optax caps the first step at unit length).
+  optax caps the first step at unit length). `preconditioner`: L-BFGS on z with x = P z
+  (`precondition.frequency_scaling`'s arrays; None: on x).
   """
   static = dict(spec=spec, optimizer=optimizer, lr=float(lr), lbfgs_memory=int(lbfgs_memory),
                 range_penalty=float(range_penalty), lbfgs_linesearch=lbfgs_linesearch)
+  precond = None
+  if preconditioner is not None and optimizer == 'lbfgs':
+    precond = jax.tree_util.tree_map(jnp.asarray, preconditioner)
   # Adam's iterate is clipped at every step; L-BFGS's only where it is shown or returned.
-  image = lambda c: c[0] if optimizer == 'adam' else jnp.clip(c[0], 0.0, 1.0)
-  carry = _start_loop(params=params, gk=gk, x0=x0, targets=targets, **static)
+  if optimizer == 'adam':
+    image = lambda c: c[0]
+  elif precond is None:
+    image = lambda c: jnp.clip(c[0], 0.0, 1.0)
+  else:
+    image = lambda c: jnp.clip(precondition.to_image(c[0], precond), 0.0, 1.0)
+  carry = _start_loop(params=params, gk=gk, x0=x0, targets=targets, precond=precond, **static)
   reports = {s for every in (log_every, snapshot_every) if every > 0
              for s in range(every, steps, every)} | {steps}
   ends = sorted(reports | set(range(MAX_SPAN, steps, MAX_SPAN)))
@@ -335,7 +350,8 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
   for end in ends:
     do_log = log_every > 0 and (end % log_every == 0 or end == steps)
     do_snap = snapshot_every > 0 and (end % snapshot_every == 0 or end == steps)
-    carry, rows = _run_span(params=params, gk=gk, targets=targets, carry=carry, start=begin,
+    carry, rows = _run_span(params=params, gk=gk, targets=targets, precond=precond,
+                            carry=carry, start=begin,
                             stop=end, full_terms=bool(do_log and log_terms), **static)
     hist[begin:end] = np.asarray(rows)[:end - begin]
     if want_cb and end in reports:
@@ -461,6 +477,9 @@ def transfer_style(params, content, styles: Sequence,
   if config.preserve_colors not in ('none', 'luminance', 'histogram'):
     raise ValueError(f"config.preserve_colors must be 'none', 'luminance' or 'histogram', "
                      f'not {config.preserve_colors!r}')
+  if float(config.lbfgs_precondition) < 0:
+    raise ValueError(f'config.lbfgs_precondition must be >= 0 (0 = off), not '
+                     f'{config.lbfgs_precondition}')
   key = jax.random.PRNGKey(int(config.seed)) if key is None else key
 
   out_hw = _output_hw(content.shape[:2], config)
@@ -531,6 +550,10 @@ def transfer_style(params, content, styles: Sequence,
     if steps <= 0:
       x = jnp.asarray(x0)
       continue
+    exponent = float(config.lbfgs_precondition)
+    preconditioner = None
+    if config.optimizer == 'lbfgs' and exponent > 0:
+      preconditioner = precondition.frequency_scaling(hw, exponent, padded_hw)
     label = f'{log_prefix}{hw[1]}x{hw[0]}'
     if padded_hw != tuple(hw):
       label += f' (padded to {padded_hw[1]}x{padded_hw[0]})'
@@ -557,7 +580,7 @@ def transfer_style(params, content, styles: Sequence,
           lbfgs_memory=int(config.lbfgs_memory), run_id=run_id,
           log_terms=progress_terms,
           range_penalty=float(config.lbfgs_range_penalty),
-          lbfgs_linesearch=str(config.lbfgs_linesearch))
+          lbfgs_linesearch=str(config.lbfgs_linesearch), preconditioner=preconditioner)
       hist = np.asarray(hist)
       x = x[:, :hw[0], :hw[1]]
     finally:

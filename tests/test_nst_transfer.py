@@ -181,6 +181,8 @@ def test_bad_config_values(params, images):
     T.transfer_style(params, photo, [style], config=small_config(grad_dtype='fp16'))
   with pytest.raises(ValueError, match="config.conv_algorithm must be 'auto', 'winograd'"):
     T.transfer_style(params, photo, [style], config=small_config(conv_algorithm='fft'))
+  with pytest.raises(ValueError, match='config.lbfgs_precondition must be >= 0'):
+    T.transfer_style(params, photo, [style], config=small_config(lbfgs_precondition=-0.5))
 
 
 def test_grad_dtype_auto_is_bfloat16_on_cpus_with_amx(tmp_path, monkeypatch):
@@ -240,9 +242,11 @@ def test_size_bucket_compiles_once_and_matches_unpadded_runs(params, images, opt
                                            guided_style=guided))
     assert out.shape == p.shape
     assert np.abs(ref - p).mean() > 0.05  # the photo did change
-    # Float rounding differs between the shapes (L-BFGS's line search magnifies it a little).
+    # Float rounding differs between the shapes, and L-BFGS's line search magnifies it: the
+    # preconditioner's DCT products differ by ~3e-7 after one step, and a 3e-7 perturbation of
+    # the photo moves the unpadded run's image by 6e-4 on average after 6 steps.
     np.testing.assert_allclose(out, ref, atol=5e-3)
-    assert np.abs(out - ref).mean() < 1e-4
+    assert np.abs(out - ref).mean() < 5e-4
 
 
 def test_conv_algorithm_direct_matches_winograd(params, images, monkeypatch):
@@ -331,6 +335,7 @@ def test_the_loop_runs_in_spans_of_one_cacheable_program(params, images):
   assert np.isnan(span_hist[0, 1:]).all() and np.isfinite(span_hist[1]).all()
   T.run_optimisation(spec, jp, gk, photo[None], targets, steps=3, **kw)
   assert T._run_span._cache_size() == before               # no program per step count
-  carry = T._start_loop(spec, jp, gk, photo[None], targets, lr=0.02, **kw)
-  text = T._run_span.lower(spec, jp, gk, targets, carry, 0, 1, True, lr=0.02, **kw).as_text()
+  carry = T._start_loop(spec, jp, gk, photo[None], targets, None, lr=0.02, **kw)
+  text = T._run_span.lower(spec, jp, gk, targets, None, carry, 0, 1, True, lr=0.02,
+                           **kw).as_text()
   assert 'callback' not in text.lower()
