@@ -9,10 +9,11 @@ P scales each frequency of the image's orthonormal 2-D DCT by w(f) = (f0 / max(f
 frequency in cycles per pixel (f0 = `CUTOFF`): P = C^T diag(w) C, symmetric and invertible. So
 L-BFGS on z is L-BFGS on x whose initial inverse Hessian is gamma P^2 instead of gamma I: fine
 detail gets shorter first steps than broad areas of colour, where Gatys' loss is flatter. The
-minimiser is the same; the path to it is shorter. At 256 px (2 CPU cores, 2026-12-05, unit steps,
-memory 100) iterations to torch L-BFGS's loss after 300: 329 without, 288 / 272 / 297 with
-a = 0.15 / 0.25 / 0.5, and a = 1 (Lucid's 1/f scaling) does not reach it in 360
-(benchmarks/README.md).
+minimiser is the same; the path to it is shorter. Iterations of L-BFGS with unit steps and memory
+100 to torch L-BFGS's loss (benchmarks/README.md, 2026-12-05): at 256 px, to its loss after 300,
+329 without, 288 / 272 / 264 / 297 with a = 0.15 / 0.25 / 0.35 / 0.5, and a = 1 (the 1/f
+scaling of Lucid's image parameterisation) does not reach it in 360; at 512 px, to its loss after
+500, 518 without, 314 / 289 with a = 0.25 / 0.35 (`config.lbfgs_precondition`, 0.35).
 
 C is applied as dense [H, H] and [W, W] matrices, so P costs four matrix products each way. For
 a padded image (`padded_hw`) the matrices are the real size's, with an identity on the padding:
