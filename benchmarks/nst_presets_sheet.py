@@ -1,13 +1,15 @@
 """Side-by-side sheet and end-to-end `stylize.py` time of the style-transfer schedules.
 
-    python benchmarks/nst_presets_sheet.py                         # astronaut, 512 px, 4 schedules
+    python benchmarks/nst_presets_sheet.py                         # astronaut, 512 px, 5 schedules
     python benchmarks/nst_presets_sheet.py --schedules final draft --style docs/starry_night.jpg
 
 Runs `stylize.py` (a fresh process each, as a user does; the person mask given as an ellipse, so
 no U-Net is needed) on scikit-image's astronaut at 512 px for each schedule:
 
   adam-ms    300 Adam steps at 256 px, then 100 at 512 px (the default until 2026-12)
-  final      configs/nst_default.py (60 L-BFGS iterations at 512 px)
+  final      configs/nst_default.py (60 L-BFGS iterations at 512 px, frequency-preconditioned)
+  final-80-pixels  80 L-BFGS iterations at 512 px on the pixels (the `final` preset until
+             2026-12-05)
   lbfgs-ms   100 L-BFGS iterations at 256 px, then 50 at 512 px
   draft      configs/nst_default.py:draft (50 L-BFGS iterations at 256 px)
 
@@ -32,6 +34,7 @@ SCHEDULES = {
     'adam-ms': ['--config.optimizer=adam', '--config.multiscale=True', '--config.steps=300',
                 '--config.refine_steps=100'],
     'final': [],
+    'final-80-pixels': ['--config.steps=80', '--config.lbfgs_precondition=0'],
     'lbfgs-ms': ['--config.multiscale=True', '--config.steps=100', '--config.refine_steps=50'],
     'draft': [f"--config={os.path.join(REPO, 'configs', 'nst_default.py')}:draft"],
 }
@@ -103,7 +106,7 @@ def main(argv=None):
   for name, seconds, result, sheet in results:
     stylized = sheet[:, 2 * (w + 8): 2 * (w + 8) + w]
     loss = float(loss_fn(stylized[None])[0])
-    print(f'{name:8s} {seconds:7.1f} s end to end, loss of the stylized image {loss:.4f}')
+    print(f'{name:15s} {seconds:7.1f} s end to end, loss of the stylized image {loss:.4f}')
     tile = Image.fromarray(image_io.to_uint8(np.concatenate([stylized, result], 0)))
     ImageDraw.Draw(tile).text((6, 6), f'{name}: {seconds:.0f} s, loss {loss:.3f}',
                               fill=(255, 255, 255))
