@@ -69,21 +69,22 @@ def frequency_scaling(hw: Tuple[int, int], exponent: float,
           'w': weights[None, :, :, None].astype(np.float32)}
 
 
-def _dct2(x, cy, cx):
-  """C_y x C_x^T on NHWC."""
-  return jnp.einsum('wk,nhkc->nhwc', cx, jnp.einsum('hk,nkwc->nhwc', cy, x))
-
-
-def _idct2(x, cy, cx):
-  """C_y^T x C_x on NHWC."""
-  return jnp.einsum('kw,nhkc->nhwc', cx, jnp.einsum('kh,nkwc->nhwc', cy, x))
+def _transform(x, my, mx):
+  """M_y x M_x^T on NHWC: the 2-D DCT with (C_y, C_x), its inverse with their transposes."""
+  return jnp.einsum('wk,nhkc->nhwc', mx, jnp.einsum('hk,nkwc->nhwc', my, x))
 
 
 def to_image(z, p):
-  """x = P z = C^T (w * C z)."""
-  return _idct2(p['w'] * _dct2(z, p['cy'], p['cx']), p['cy'], p['cx'])
+  """x = P z = C^T (w * C z); `p` None: P = I, x = z."""
+  if p is None:
+    return z
+  cy, cx = p['cy'], p['cx']
+  return _transform(p['w'] * _transform(z, cy, cx), cy.T, cx.T)
 
 
 def from_image(x, p):
-  """z = P^-1 x = C^T (C x / w)."""
-  return _idct2(_dct2(x, p['cy'], p['cx']) / p['w'], p['cy'], p['cx'])
+  """z = P^-1 x = C^T (C x / w); `p` None: z = x."""
+  if p is None:
+    return x
+  cy, cx = p['cy'], p['cx']
+  return _transform(_transform(x, cy, cx) / p['w'], cy.T, cx.T)

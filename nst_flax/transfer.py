@@ -249,10 +249,9 @@ def _optimiser(spec: LossSpec, params, gk, targets, precond, optimizer: str, lr:
   # clipped 1.621). A smooth penalty keeps them in range at the same loss (1.201, clipped
   # 1.201 with 1000) and leaves L-BFGS's line search a smooth function.
   valid = targets.get('valid')
-  image = (lambda z: z) if precond is None else (lambda z: precondition.to_image(z, precond))
 
   def total_fn(z):
-    x = image(z)
+    x = precondition.to_image(z, precond)
     out = jnp.square(jax.nn.relu(x - 1.0)) + jnp.square(jax.nn.relu(-x))
     if valid is not None:  # a padded image: the mean over its real pixels
       return loss_fn(x)[0] + range_penalty * jnp.sum(out * valid) / (
@@ -272,7 +271,7 @@ def _optimiser(spec: LossSpec, params, gk, targets, precond, optimizer: str, lr:
     value, g = vg(x, state=st)
     upd, st = opt.update(g, st, x, value=value, grad=g, value_fn=total_fn)
     terms = jnp.full((len(TERM_NAMES),), jnp.nan).at[0].set(value)
-    return optax.apply_updates(x, upd), st, terms, lambda: loss_fn(image(x))[1]
+    return optax.apply_updates(x, upd), st, terms, lambda: loss_fn(precondition.to_image(x, precond))[1]
 
   return opt, lbfgs_step
 
@@ -284,7 +283,7 @@ def _start_loop(spec: LossSpec, params, gk, x0, targets, precond, *, optimizer, 
   state)."""
   opt, _ = _optimiser(spec, params, gk, targets, precond, optimizer, lr, lbfgs_memory,
                       range_penalty, lbfgs_linesearch)
-  if precond is not None and optimizer == 'lbfgs':
+  if optimizer == 'lbfgs':
     x0 = precondition.from_image(x0, precond)
   return x0, opt.init(x0)
 
@@ -336,8 +335,6 @@ def run_optimisation(spec: LossSpec, params, gk, x0, targets, *, optimizer: str 
   # Adam's iterate is clipped at every step; L-BFGS's only where it is shown or returned.
   if optimizer == 'adam':
     image = lambda c: c[0]
-  elif precond is None:
-    image = lambda c: jnp.clip(c[0], 0.0, 1.0)
   else:
     image = lambda c: jnp.clip(precondition.to_image(c[0], precond), 0.0, 1.0)
   carry = _start_loop(params=params, gk=gk, x0=x0, targets=targets, precond=precond, **static)
